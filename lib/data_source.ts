@@ -1,0 +1,151 @@
+/**
+ * Where the lab's data come from, and making sure a dataset is there: the lab's real files
+ * (already present, or downloaded), the phantom dataset generated offline, or files built from
+ * the full NIH release. Each data folder records its provenance in `SOURCE.json`, so the
+ * notebooks and the CLI can say loudly which data the lab is using.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type LabFileSummary, TEST_FILE, TRAIN_FILE, validateLabFile } from "./dataset.ts";
+import { downloadLabFiles, type DownloadLabFilesOptions } from "./download.ts";
+import { LabError } from "./errors.ts";
+
+/** The kinds of data the lab can use. */
+export type DataSourceKind = "real" | "phantom" | "nih";
+
+/** Provenance of a data folder, stored as `SOURCE.json` beside the two files. */
+export interface DataSourceRecord {
+  /** Which kind of data the folder holds. */
+  source: DataSourceKind;
+  /** One line for people: what these images are. */
+  description: string;
+  /** When the files were made or fetched (ISO 8601). */
+  created: string;
+  /** How they were made (flags, seed, URLs). */
+  details: Record<string, unknown>;
+}
+
+/** A validated data folder. */
+export interface DataFolder {
+  /** The folder. */
+  dir: string;
+  /** Summary of `pneumothorax_train.h5`. */
+  train: LabFileSummary;
+  /** Summary of `pneumothorax_test.h5`. */
+  test: LabFileSummary;
+  /** Provenance, when the folder has a `SOURCE.json`. */
+  record?: DataSourceRecord;
+}
+
+/** Name of the provenance file in a data folder. */
+export const SOURCE_FILE = "SOURCE.json";
+
+/** What to say about each kind, loudly, wherever the lab shows which data it uses. */
+export const SOURCE_BANNERS: Record<DataSourceKind, string> = {
+  real: "REAL DATA: the lab's NIH ChestX-ray14 files",
+  phantom: "PHANTOM DATA: generated chest X-rays, not real patients",
+  nih: "REAL DATA: built from the NIH ChestX-ray14 release",
+};
+
+/** Writes `SOURCE.json` into `dir`. */
+export async function writeSourceRecord(dir: string, record: DataSourceRecord): Promise<void> {
+  await Deno.writeTextFile(join(dir, SOURCE_FILE), JSON.stringify(record, null, 2) + "\n");
+}
+
+/** Reads `SOURCE.json` from `dir`, or undefined when there is none. */
+export async function readSourceRecord(dir: string): Promise<DataSourceRecord | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, SOURCE_FILE)));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new LabError(`${join(dir, SOURCE_FILE)}: unreadable (${(error as Error).message})`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Whether `dir` has both of the lab's files (not checking their contents). */
+export async function hasLabFiles(dir: string): Promise<boolean> {
+  return (await exists(join(dir, TRAIN_FILE))) && (await exists(join(dir, TEST_FILE)));
+}
+
+/** Validates both files of `dir` and reads its provenance; throws naming the bad file. */
+export async function inspectDataFolder(dir: string): Promise<DataFolder> {
+  return {
+    dir,
+    train: await validateLabFile(join(dir, TRAIN_FILE)),
+    test: await validateLabFile(join(dir, TEST_FILE)),
+    record: await readSourceRecord(dir),
+  };
+}
+
+/** One line saying which data a folder holds, for the CLI and the notebooks. */
+export function describeDataFolder(folder: DataFolder): string {
+  const banner = folder.record
+    ? SOURCE_BANNERS[folder.record.source]
+    : "UNKNOWN SOURCE: no SOURCE.json beside the files";
+  const count = (s: LabFileSummary) => `${s.count} images (${s.positives} pneumothorax)`;
+  return `${banner} | ${folder.dir}: train ${count(folder.train)}, test ${count(folder.test)}`;
+}
+
+/** Downloads the lab's real files into `dir`, validating each as the lab's schema. */
+export async function fetchRealData(
+  dir: string,
+  options: DownloadLabFilesOptions = {},
+): Promise<DataFolder> {
+  const results = await downloadLabFiles(dir, {
+    validate: (path) => validateLabFile(path),
+    ...options,
+  });
+  await writeSourceRecord(dir, {
+    source: "real",
+    description: "The lab's pneumothorax_{train,test}.h5 from NIH ChestX-ray14",
+    created: new Date().toISOString(),
+    details: { urls: options.urls ?? "the lab's original addresses", bytes: results },
+  });
+  return inspectDataFolder(dir);
+}
+
+/** Options of {@link ensureDataset}. */
+export interface EnsureDatasetOptions {
+  /**
+   * `auto` (the default): use the files already in the folder, else download the real ones,
+   * else generate phantoms. `real`, `phantom` and `nih` force one source.
+   */
+  source?: "auto" | DataSourceKind;
+  /** Download settings for the real files. */
+  download?: DownloadLabFilesOptions;
+  /** Receives progress notes, such as why a download failed (default: standard error). */
+  log?: (message: string) => void;
+}
+
+/**
+ * Makes sure `dir` holds a valid dataset and returns it; the caller shows
+ * {@link describeDataFolder} so the user knows which data the lab is using.
+ */
+export async function ensureDataset(
+  dir: string,
+  options: EnsureDatasetOptions = {},
+): Promise<DataFolder> {
+  const source = options.source ?? "auto";
+  const log = options.log ?? ((message: string) => console.error(message));
+  if (source === "auto" && await hasLabFiles(dir)) return inspectDataFolder(dir);
+  if (source === "real" || source === "auto") {
+    try {
+      return await fetchRealData(dir, options.download);
+    } catch (error) {
+      if (source === "real") throw error;
+      log(`could not get the real files: ${(error as Error).message}`);
+    }
+  }
+  throw new LabError(`--source ${source === "auto" ? "phantom" : source}: not built yet`);
+}
