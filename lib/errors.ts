@@ -49,3 +49,20 @@ export class UsageError extends LabError {
     this.name = "UsageError";
   }
 }
+
+/** Thrown by {@link todo}: a notebook gap the student has not filled in yet. */
+export class NotAnsweredError extends LabError {
+  /** Creates the error; `what` names the gap. */
+  constructor(what = "this TODO") {
+    super(`${what} is not answered yet: fill in the TODO and run the cell again`);
+    this.name = "NotAnsweredError";
+  }
+}
+
+/**
+ * Marks a gap in a student notebook: throws a {@link NotAnsweredError}. Its return type lets it
+ * stand wherever a value is expected (`return todo();`, `const x = todo();`).
+ */
+export function todo(what?: string): never {
+  throw new NotAnsweredError(what);
+}

@@ -1,0 +1,50 @@
+/**
+ * `deno task grade PATH [--json] [--csv FILE]`: grade a notebook or a folder of submissions.
+ *
+ * @module
+ */
+import { type CommandSpec, parseCommand, runMain } from "./args.ts";
+import { gradePath, type GradeReport, reportToCsv } from "../lib/grader.ts";
+import { UsageError } from "../lib/errors.ts";
+
+const SPEC: CommandSpec = {
+  name: "grade",
+  positional: "PATH",
+  summary: "Grade a lab notebook, or every lab notebook in a folder (a class's submissions): " +
+    "per question, points, pass/fail and a message.",
+  flags: {
+    json: { type: "boolean", help: "Print the report as JSON." },
+    csv: { type: "string", help: "Also write one CSV row per question to this file." },
+    timeout: { type: "string", default: "60", help: "Seconds each question may run." },
+  },
+};
+
+function printReport(report: GradeReport): void {
+  for (const notebook of report.notebooks) {
+    const score = notebook.questions.reduce((sum, q) => sum + q.points, 0);
+    const max = notebook.questions.reduce((sum, q) => sum + q.max, 0);
+    console.log(`${notebook.path}: ${score}/${max}`);
+    for (const q of notebook.questions) {
+      console.log(`  ${q.passed ? "PASS" : "FAIL"} ${q.id} ${q.points}/${q.max}: ${q.message}`);
+    }
+  }
+  console.log(`total: ${report.score}/${report.max}`);
+}
+
+async function main(): Promise<void> {
+  const args = parseCommand(SPEC, Deno.args);
+  const [path, ...extra] = args.positionals;
+  if (!path || extra.length > 0) {
+    throw new UsageError("give one PATH: a notebook or a folder (deno task grade --help)");
+  }
+  const timeoutSeconds = Number(args.values.timeout);
+  if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+  const report = await gradePath(path, { timeoutSeconds });
+  if (typeof args.values.csv === "string") {
+    await Deno.writeTextFile(args.values.csv, reportToCsv(report));
+  }
+  if (args.values.json) console.log(JSON.stringify(report, null, 2));
+  else printReport(report);
+}
+
+if (import.meta.main) await runMain(main);
