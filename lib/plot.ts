@@ -19,7 +19,6 @@ import { dirname } from "node:path";
 import { UsageError } from "./errors.ts";
 import {
   COLOR_MAP,
-  colorInterpolator,
   type ColorMapName,
   type HeatOptions,
   heatPixels,
@@ -593,6 +592,22 @@ export function plotTrainingCurves(
   );
 }
 
+/** The outline of a mask (non-zero inside) as a contour at 0.5 over the image's pixel grid. */
+function maskContour(mask: GrayImage) {
+  return Plot.contour(Float64Array.from(mask.data, (v) => v !== 0 ? 1 : 0), {
+    width: mask.width,
+    height: mask.height,
+    x1: 0,
+    y1: 0,
+    x2: mask.width,
+    y2: mask.height,
+    thresholds: [0.5],
+    stroke: MASK_OUTLINE,
+    strokeWidth: 1.5,
+    fill: "none",
+  });
+}
+
 /** The domain of a heat map, widened to a unit when it is a single value. */
 function heatDomain(heat: GrayImage, domain?: [number, number]): [number, number] {
   const [low, high] = domain ?? valueRange(heat.data);
@@ -664,7 +679,6 @@ export function plotCamOverlay(
   const mask = options.mask === undefined ? undefined : toGrayImage(options.mask, "mask");
   if (mask !== undefined) requireSameSize(xray, mask, "mask");
   const colorMap = options.colorMap ?? COLOR_MAP;
-  colorInterpolator(colorMap);
   const domain = heatDomain(heatImage, options.domain);
   const frame = frameOf(xray, checkSize(options.size ?? XRAY_SIZE, "size"));
   const axes = options.axes ?? true;
@@ -675,21 +689,12 @@ export function plotCamOverlay(
     ...plotOptions,
     marks: [
       imageMark(pngDataUrl(grayPixels(xray, options.imageDomain)), xray, frame),
-      imageMark(pngDataUrl(heatPixels(heatImage, { ...options, colorMap, domain })), xray, frame),
-      mask === undefined
-        ? null
-        : Plot.contour(Float64Array.from(mask.data, (v) => v !== 0 ? 1 : 0), {
-          width: mask.width,
-          height: mask.height,
-          x1: 0,
-          y1: 0,
-          x2: mask.width,
-          y2: mask.height,
-          thresholds: [0.5],
-          stroke: MASK_OUTLINE,
-          strokeWidth: 1.5,
-          fill: "none",
-        }),
+      imageMark(
+        pngDataUrl(heatPixels(heatImage, { colorMap, domain, opacity: options.opacity })),
+        xray,
+        frame,
+      ),
+      mask === undefined ? null : maskContour(mask),
       options.title === undefined
         ? null
         : titleMark(options.title, marginTop, axes ? "right" : "left"),
@@ -701,8 +706,8 @@ export function plotCamOverlay(
     marginRight: Number(plotOptions.marginRight),
     label: options.legendLabel ?? "class activation",
   });
-  const described =
-    `CAM overlay (${colorMap}, ${domain[0].toPrecision(3)} to ${domain[1].toPrecision(3)})` +
+  const [low, high] = domain.map((v) => Number(v.toPrecision(3)));
+  const described = `CAM overlay (${colorMap}, ${low} to ${high})` +
     (mask === undefined ? "" : " with the mask outline");
   return finish(
     compose(document, [{ element: main, x: 0, y: 0 }, {

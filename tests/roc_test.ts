@@ -11,6 +11,7 @@ import {
 } from "../lib/roc.ts";
 import { UsageError } from "../lib/errors.ts";
 import { createRandom } from "../lib/random.ts";
+import { pythonHas, runPython } from "./fixtures/python.ts";
 
 /** One case of tests/fixtures/roc_golden.json, written by make_roc_golden.py. */
 interface GoldenCase {
@@ -243,4 +244,52 @@ Deno.test("bootstrapAucInterval() with one resample gives that resample's comput
   const expected = computeRoc(drawn.map((i) => yTrue[i]), drawn.map((i) => tied[i])).auroc;
   const interval = bootstrapAucInterval(yTrue, tied, { samples: 1, seed: 11 });
   assertClose([interval.low, interval.high], [expected, expected], "AUC of the resample");
+});
+
+const SKLEARN_LIVE = `
+import json, sys
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+out = []
+for case in json.load(open(sys.argv[1])):
+    fpr, tpr, thresholds = roc_curve(case["yTrue"], case["yScore"])
+    precision, recall, _ = precision_recall_curve(case["yTrue"], case["yScore"])
+    out.append({"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": thresholds.tolist(),
+                "auc": roc_auc_score(case["yTrue"], case["yScore"]),
+                "precision": precision.tolist(), "recall": recall.tolist(),
+                "ap": average_precision_score(case["yTrue"], case["yScore"])})
+print(json.dumps(out))
+`;
+
+Deno.test({
+  name: "rocCurve(), computeRoc() and precisionRecallCurve() equal scikit-learn on fresh cases",
+  ignore: !pythonHas("sklearn"),
+  async fn() {
+    const random = createRandom(2024);
+    const cases = Array.from({ length: 40 }, (_, k) => {
+      const { yTrue, yScore } = randomCase(5 + Math.floor(random() * 300), 100 + k);
+      const levels = [0, 2, 5, 20][k % 4];
+      return {
+        yTrue,
+        yScore: levels ? yScore.map((s) => Math.round(s * levels) / levels) : yScore,
+      };
+    });
+    const path = await Deno.makeTempFile({ suffix: ".json" });
+    try {
+      await Deno.writeTextFile(path, JSON.stringify(cases));
+      const expected = JSON.parse(await runPython(SKLEARN_LIVE, [path]));
+      cases.forEach(({ yTrue, yScore }, k) => {
+        const roc = rocCurve(yTrue, yScore);
+        assertClose(roc.fpr, expected[k].fpr, `case ${k} fpr`);
+        assertClose(roc.tpr, expected[k].tpr, `case ${k} tpr`);
+        assertClose(roc.thresholds, expected[k].thresholds, `case ${k} thresholds`);
+        assertClose([computeRoc(yTrue, yScore).auroc], [expected[k].auc], `case ${k} auc`);
+        const pr = precisionRecallCurve(yTrue, yScore);
+        assertClose(pr.precision, expected[k].precision, `case ${k} precision`);
+        assertClose(pr.recall, expected[k].recall, `case ${k} recall`);
+        assertClose([averagePrecision(yTrue, yScore)], [expected[k].ap], `case ${k} AP`);
+      });
+    } finally {
+      await Deno.remove(path);
+    }
+  },
 });
