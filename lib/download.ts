@@ -4,8 +4,10 @@
  * times out, an HTML error page or a short body is rejected, and the file gets its final name
  * only after it validates. A half-downloaded file never sits under the final name.
  *
- * The resume loop is written by hand on top of `fetch`: no maintained npm package does ranged
- * resume with a per-chunk idle timeout and a validate-then-rename step on Deno.
+ * HTTP itself is Deno's built-in `fetch`; written here by hand is only the resume protocol
+ * (`Range`, 206/200/416), the idle timeout and validate-then-rename. The npm downloaders
+ * (node-downloader-helper, easydl) sit on Node's `http` module, which Deno only emulates, and
+ * would still need the HTML, validation and rename steps around them.
  *
  * @module
  */
@@ -26,9 +28,10 @@ export const LAB_FILE_URLS = {
   train: "https://www.dropbox.com/s/pnwf67qzztd1slc/pneumothorax_train.h5?dl=1",
 } as const;
 
-const LAB_FILE_NAMES: Record<LabFileKind, string> = { test: TEST_FILE, train: TRAIN_FILE };
 /** Which of the lab's files: `"train"` or `"test"`. */
 export type LabFileKind = keyof typeof LAB_FILE_URLS;
+
+const LAB_FILE_NAMES: Record<LabFileKind, string> = { test: TEST_FILE, train: TRAIN_FILE };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRIES = 5;
@@ -43,8 +46,9 @@ export interface DownloadOptions {
    */
   timeoutMs?: number;
   /**
-   * How many times a connection that drops or stalls in the middle of the body is resumed before
-   * the download fails, keeping the partial file (default 5).
+   * How many times in a row a request that ends early (the connection drops, stalls or is cut
+   * short) is followed by another before the download fails, keeping the partial file; a request
+   * that brings new bytes starts the count again (default 5).
    */
   retries?: number;
   /** Wait before the first retry in milliseconds, doubled for each later one (default 1 000). */
@@ -153,6 +157,12 @@ function htmlError(url: string, why: string): LabError {
   );
 }
 
+/** The useful part of a failed fetch's message: Deno puts the details in `cause`. */
+function networkProblem(error: Error): string {
+  const detail = error.cause instanceof Error ? error.cause.message : error.message;
+  return detail.replace(/^error sending request for url \([^)]*\): /, "");
+}
+
 async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
   for (let written = 0; written < chunk.length;) {
     written += await file.write(chunk.subarray(written));
@@ -186,7 +196,7 @@ async function fetchOnce(transfer: Transfer, offset: number): Promise<Attempt> {
       response = await fetch(url, { headers, signal: abort.signal });
     } catch (error) {
       if (timedOut) throw new LabError(`${url}: no answer within ${seconds} (timed out)`);
-      throw new LabError(`cannot download ${url}: ${(error as Error).message}`);
+      throw new LabError(`cannot download ${url}: ${networkProblem(error as Error)}`);
     }
     const range = parseContentRange(response.headers.get("content-range"));
     if (response.status === 416 && offset > 0) {
@@ -204,7 +214,9 @@ async function fetchOnce(transfer: Transfer, offset: number): Promise<Attempt> {
       throw htmlError(url, `Content-Type ${type}`);
     }
     const resuming = response.status === 206;
-    if (offset > 0 && !resuming) transfer.log(`${url}: the server cannot resume; starting over`);
+    if (offset > 0 && !resuming) {
+      transfer.log(`${url}: the server ignored the resume request; starting over`);
+    }
     if (resuming && range.start !== offset) {
       await response.body?.cancel();
       return { kind: "restart", reason: `the server sent a range that starts at ${range.start}` };
@@ -343,7 +355,7 @@ export async function downloadFile(
   let requests = 0;
   let ok = false;
   try {
-    for (let retry = 0;; retry++) {
+    for (let failures = 0;; failures++) {
       const offset = await fileSize(part);
       requests++;
       const attempt = await fetchOnce(transfer, offset);
@@ -351,7 +363,8 @@ export async function downloadFile(
       const amount = attempt.kind === "incomplete"
         ? ` at ${describeAmount(attempt.received, attempt.total)}`
         : "";
-      if (retry >= retries) {
+      if (attempt.kind === "incomplete" && attempt.received > offset) failures = 0;
+      if (failures >= retries) {
         throw new LabError(
           `${url}: download incomplete after ${requests} requests: ${attempt.reason}${amount}. ` +
             `The partial file ${part} is kept; run the download again to resume it`,
@@ -359,12 +372,9 @@ export async function downloadFile(
       }
       if (attempt.kind === "restart") await removeIfPresent(part);
       const next = attempt.kind === "restart" ? "starting over" : "resuming";
-      report.log(
-        `${basename(destination)}: ${attempt.reason}${amount}; ${next} (retry ${
-          retry + 1
-        } of ${retries})`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, retryDelayMs * 2 ** retry));
+      const retry = `retry ${failures + 1} of ${retries}`;
+      report.log(`${basename(destination)}: ${attempt.reason}${amount}; ${next} (${retry})`);
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs * 2 ** failures));
     }
     await validateThenRename(url, part, destination, options.validate ?? checkHdf5File);
     ok = true;

@@ -14,6 +14,8 @@ interface Plan {
   cut?: "drop" | "stall";
   /** Most bytes one 206 answer carries (its Content-Range then ends before the file does). */
   rangeLimit?: number;
+  /** Answer every request with 206 from this byte, whatever was asked. */
+  rangeFrom?: number;
   /** Never send the response headers (until the server closes). */
   silent?: boolean;
   /** A canned response instead of the file. */
@@ -69,7 +71,7 @@ function serve(bytes: Uint8Array, plans: Plan[]): TestServer {
     if (plan.silent) await released;
     if (plan.response) return plan.response();
     const asked = request.headers.get("range")?.match(/^bytes=(\d+)-$/);
-    const offset = asked && !plan.ignoreRange ? Number(asked[1]) : 0;
+    const offset = plan.rangeFrom ?? (asked && !plan.ignoreRange ? Number(asked[1]) : 0);
     if (offset >= bytes.length) {
       return new Response(null, {
         status: 416,
@@ -125,6 +127,26 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The amount a file size shows as in the progress bar, in kB. */
+function kB(bytes: number): number {
+  return Number((bytes / 1000).toFixed(1));
+}
+
+/** The `done/total` amounts, in kB, of one progress line such as `... 12.3 kB/264.2 kB ...`. */
+function amounts(line: string): [number, number] {
+  const match = line.match(/ ([\d.]+) kB\/([\d.]+) kB /);
+  assert.ok(match, `amounts in ${line}`);
+  return [Number(match[1]), Number(match[2])];
+}
+
+/** Asserts that the file at `path` holds exactly `expected` (naming the first differing byte). */
+async function assertFileBytes(path: string, expected: Uint8Array) {
+  const actual = await Deno.readFile(path);
+  assert.equal(actual.length, expected.length, `${path}: size`);
+  const differs = actual.findIndex((byte, i) => byte !== expected[i]);
+  assert.equal(differs, -1, `${path}: first differing byte`);
+}
+
 /** Asserts a one-line LabError matching every pattern. */
 function labError(...patterns: RegExp[]) {
   return (error: unknown) => {
@@ -147,7 +169,7 @@ Deno.test("downloadFile() fetches the file byte for byte, validates the .part, t
         await validateLabFile(path);
       },
     });
-    assert.deepEqual(await Deno.readFile(destination), bytes);
+    await assertFileBytes(destination, bytes);
     assert.deepEqual(validated, [{ path: `${destination}.part`, finalExists: false }]);
     assert.equal(await exists(`${destination}.part`), false);
     assert.deepEqual(result, {
@@ -158,14 +180,22 @@ Deno.test("downloadFile() fetches the file byte for byte, validates the .part, t
       requests: 1,
     });
     assert.deepEqual(server.ranges, [null]);
-    const last = lines.at(-1) ?? "";
-    assert.match(last, /^pneumothorax_test\.h5 \[#+\]/);
-    assert.ok(last.includes(`${(bytes.length / 1000).toFixed(1)} kB`), last);
-    assert.match(last, /\/s ETA \d+s/);
+    const drawn = lines.map(amounts);
+    assert.ok(drawn.length > 2, "the bar is redrawn as bytes arrive");
+    assert.ok(drawn[0][0] < drawn[0][1], "first draw shows a part of the file");
+    drawn.forEach(([done, total], i) => {
+      assert.equal(total, kB(bytes.length));
+      assert.ok(i === 0 || done >= drawn[i - 1][0], "amount only grows");
+    });
+    assert.equal(drawn.at(-1)![0], kB(bytes.length));
+    assert.match(
+      lines.at(-1)!,
+      /^pneumothorax_test\.h5 \[#{24}\] .* [\d.]+ [kMG]?B ?\/s ETA 0s\n$/,
+    );
   });
 });
 
-Deno.test("downloadFile() resumes with Range after the connection drops half-way", async () => {
+Deno.test("downloadFile() resumes with Range after the connection drops, as often as it progresses", async () => {
   const half = Math.floor((await fixture).length / 2);
   await withServer([{ cutAt: half, cut: "drop" }, {}], async (server, dir, bytes) => {
     const destination = join(dir, "file.h5");
@@ -175,10 +205,19 @@ Deno.test("downloadFile() resumes with Range after the connection drops half-way
       log: (note) => notes.push(note),
     });
     assert.deepEqual(server.ranges, [null, `bytes=${half}-`]);
-    assert.deepEqual(await Deno.readFile(destination), bytes);
+    await assertFileBytes(destination, bytes);
     assert.equal(result.requests, 2);
     assert.equal(notes.length, 1);
     assert.match(notes[0], /connection dropped.*; resuming \(retry 1 of 5\)/);
+  });
+  const cuts = [60_000, 120_000, 180_000, 240_000];
+  const plans: Plan[] = [...cuts.map((cutAt) => ({ cutAt, cut: "drop" as const })), {}];
+  await withServer(plans, async (server, dir, bytes) => {
+    const destination = join(dir, "file.h5");
+    const result = await downloadFile(server.url, destination, { ...FAST, retries: 1 });
+    assert.deepEqual(server.ranges, [null, ...cuts.map((cut) => `bytes=${cut}-`)]);
+    assert.equal(result.requests, 5, "each request brought bytes, so one retry at a time sufficed");
+    await assertFileBytes(destination, bytes);
   });
 });
 
@@ -196,7 +235,7 @@ Deno.test("downloadFile() asks again for the rest when a range answer ends befor
       server.ranges,
       expected.slice(0, Math.ceil((bytes.length - 50_000) / 100_000) + 1),
     );
-    assert.deepEqual(await Deno.readFile(destination), bytes);
+    await assertFileBytes(destination, bytes);
     assert.equal(result.requests, server.ranges.length);
     assert.match(notes.at(-1) ?? "", /the body ended early \(truncated\) at .*; resuming/);
   });
@@ -206,26 +245,48 @@ Deno.test("downloadFile() resumes a .part an earlier run left, and finishes one 
   await withServer([{}], async (server, dir, bytes) => {
     const destination = join(dir, "file.h5");
     await Deno.writeFile(`${destination}.part`, bytes.subarray(0, 100_000));
-    const result = await downloadFile(server.url, destination, FAST);
-    assert.deepEqual(await Deno.readFile(destination), bytes);
+    const lines: string[] = [];
+    const result = await downloadFile(server.url, destination, {
+      ...FAST,
+      progress: { write: (text) => lines.push(text), interactive: false, intervalMs: 0 },
+    });
+    assert.match(lines[0], /^file\.h5 \(resumed at 100\.0 kB\) /);
+    assert.equal(amounts(lines.at(-1)!)[1], kB(bytes.length - 100_000), "bar counts what is left");
+    await assertFileBytes(destination, bytes);
     assert.equal(result.resumedFrom, 100_000);
     assert.deepEqual(server.ranges, ["bytes=100000-"]);
 
     await Deno.rename(destination, `${destination}.part`);
-    await downloadFile(server.url, destination, FAST);
-    assert.equal(server.ranges[1], `bytes=${bytes.length}-`, "asked past the end: 416");
-    assert.deepEqual(await Deno.readFile(destination), bytes);
+    const complete = await downloadFile(server.url, destination, FAST);
+    assert.deepEqual(server.ranges.slice(1), [`bytes=${bytes.length}-`], "one request, 416");
+    assert.equal(complete.requests, 1);
+    await assertFileBytes(destination, bytes);
   });
 });
 
-Deno.test("downloadFile() starts over when the server ignores Range", async () => {
+Deno.test("downloadFile() starts over when the server ignores Range or sends another range", async () => {
   await withServer([{ ignoreRange: true }], async (server, dir, bytes) => {
     const destination = join(dir, "file.h5");
-    await Deno.writeFile(`${destination}.part`, new Uint8Array(5_000).fill(7));
-    const result = await downloadFile(server.url, destination, FAST);
-    assert.deepEqual(server.ranges, ["bytes=5000-"]);
-    assert.deepEqual(await Deno.readFile(destination), bytes);
+    const stale = new Uint8Array(bytes.length + 5_000).fill(7);
+    await Deno.writeFile(`${destination}.part`, stale);
+    const notes: string[] = [];
+    const result = await downloadFile(server.url, destination, {
+      ...FAST,
+      log: (note) => notes.push(note),
+    });
+    assert.match(notes.join("\n"), /ignored the resume request; starting over/);
+    assert.deepEqual(server.ranges, [`bytes=${stale.length}-`]);
+    await assertFileBytes(destination, bytes);
     assert.equal(result.bytes, bytes.length);
+  });
+  await withServer([{ rangeFrom: 1_000 }, {}], async (server, dir, bytes) => {
+    const destination = join(dir, "file.h5");
+    await Deno.writeFile(`${destination}.part`, bytes.subarray(0, 5_000));
+    const notes: string[] = [];
+    await downloadFile(server.url, destination, { ...FAST, log: (note) => notes.push(note) });
+    assert.deepEqual(server.ranges, ["bytes=5000-", null]);
+    await assertFileBytes(destination, bytes);
+    assert.match(notes.join("\n"), /a range that starts at 1000; starting over/);
   });
 });
 
@@ -240,6 +301,22 @@ Deno.test("downloadFile() reports an HTTP error as one line with the status and 
     assert.equal(await exists(destination), false);
     assert.equal(await exists(`${destination}.part`), false);
   });
+});
+
+Deno.test("downloadFile() names the URL when nothing listens there", async () => {
+  const server = serve(new Uint8Array(), [{}]);
+  await server.close();
+  const dir = await Deno.makeTempDir();
+  try {
+    const destination = join(dir, "file.h5");
+    await assert.rejects(
+      downloadFile(server.url, destination, FAST),
+      labError(new RegExp(`^cannot download ${RegExp.escape(server.url)}: .*refused`, "i")),
+    );
+    assert.equal(await exists(`${destination}.part`), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("downloadFile() rejects an HTML page served with 200", async () => {
@@ -281,7 +358,7 @@ Deno.test("downloadFile() gives up on a truncated body it cannot resume, keeping
     );
     assert.deepEqual(server.ranges, [null, `bytes=${half}-`, `bytes=${half}-`]);
     assert.equal(await exists(destination), false);
-    assert.deepEqual(await Deno.readFile(`${destination}.part`), bytes.subarray(0, half));
+    await assertFileBytes(`${destination}.part`, bytes.subarray(0, half));
   });
 });
 
@@ -306,7 +383,7 @@ Deno.test("downloadFile() times out on a server that stalls, and resumes after a
       log: (note) => notes.push(note),
     });
     assert.deepEqual(server.ranges, [null, `bytes=${half}-`]);
-    assert.deepEqual(await Deno.readFile(destination), bytes);
+    await assertFileBytes(destination, bytes);
     assert.match(notes.join("\n"), /no data for 0\.3 s \(timed out\)/);
   });
   await withServer([{ cutAt: half, cut: "stall" }], async (server, dir) => {
@@ -352,7 +429,7 @@ Deno.test("downloadLabFiles() writes both lab files from overridden URLs and kee
     const urls = { train: `${server.url}&split=train`, test: `${server.url}&split=test` };
     const first = await downloadLabFiles(dir, { ...FAST, urls, validate: validateLabFile });
     for (const name of ["pneumothorax_train.h5", "pneumothorax_test.h5"]) {
-      assert.deepEqual(await Deno.readFile(join(dir, name)), bytes);
+      await assertFileBytes(join(dir, name), bytes);
     }
     assert.equal(first.train.path, join(dir, "pneumothorax_train.h5"));
     assert.equal(first.test.downloaded, true);
