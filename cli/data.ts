@@ -3,9 +3,16 @@
  *
  * @module
  */
-import { choiceFlag, type CommandSpec, parseCommand, runMain } from "./args.ts";
+import {
+  choiceFlag,
+  type CommandSpec,
+  integerFlag,
+  parseCommand,
+  type ParsedArgs,
+  runMain,
+} from "./args.ts";
 import { describeDataFolder, ensureDataset } from "../lib/data_source.ts";
-import { LabError } from "../lib/errors.ts";
+import { LabError, UsageError } from "../lib/errors.ts";
 
 const SPEC: CommandSpec = {
   name: "data",
@@ -21,6 +28,22 @@ const SPEC: CommandSpec = {
     out: { type: "string", default: "data", help: "Folder for the two files." },
     "train-url": { type: "string", help: "Address of pneumothorax_train.h5 (real source)." },
     "test-url": { type: "string", help: "Address of pneumothorax_test.h5 (real source)." },
+    images: {
+      type: "string",
+      help: "NIH source: folder of the release's PNGs (searched recursively).",
+    },
+    labels: { type: "string", help: "NIH source: Data_Entry_2017.csv." },
+    seed: { type: "string", default: "0", help: "Seed of every random choice (split, sampling)." },
+    "negatives-per-positive": {
+      type: "string",
+      default: "1",
+      help: "NIH source: negatives sampled per pneumothorax image, or 'all'.",
+    },
+    "test-fraction": {
+      type: "string",
+      default: "0.2",
+      help: "NIH source: share of patients in the test file.",
+    },
     timeout: {
       type: "string",
       default: "30",
@@ -28,6 +51,26 @@ const SPEC: CommandSpec = {
     },
   },
 };
+
+function ratioFlag(args: ParsedArgs): number {
+  const raw = String(args.values["negatives-per-positive"]);
+  if (raw === "all") return Infinity;
+  const value = Number(raw);
+  if (!(value > 0)) {
+    throw new UsageError(
+      `--negatives-per-positive must be a positive number or 'all', got '${raw}'`,
+    );
+  }
+  return value;
+}
+
+function fractionFlag(args: ParsedArgs, name: string): number {
+  const value = Number(args.values[name]);
+  if (!(value > 0 && value < 1)) {
+    throw new UsageError(`--${name} must be a number in (0, 1), got '${args.values[name]}'`);
+  }
+  return value;
+}
 
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
@@ -42,7 +85,15 @@ async function main(): Promise<void> {
       test: args.values["test-url"] as string | undefined,
     },
   };
-  console.log(describeDataFolder(await ensureDataset(out, { source, download })));
+  const seed = integerFlag(args, "seed", { min: 0 });
+  const nih = {
+    imagesDir: String(args.values.images ?? ""),
+    labelsCsv: String(args.values.labels ?? ""),
+    seed,
+    negativesPerPositive: ratioFlag(args),
+    testFraction: fractionFlag(args, "test-fraction"),
+  };
+  console.log(describeDataFolder(await ensureDataset(out, { source, download, nih })));
 }
 
 if (import.meta.main) await runMain(main);

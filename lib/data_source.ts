@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import { type LabFileSummary, TEST_FILE, TRAIN_FILE, validateLabFile } from "./dataset.ts";
 import { downloadLabFiles, type DownloadLabFilesOptions } from "./download.ts";
-import { LabError } from "./errors.ts";
+import { LabError, UsageError } from "./errors.ts";
+import { describeNihImport, importNih, type NihImportOptions } from "./nih.ts";
 
 /** The kinds of data the lab can use. */
 export type DataSourceKind = "real" | "phantom" | "nih";
@@ -124,6 +125,8 @@ export interface EnsureDatasetOptions {
   source?: "auto" | DataSourceKind;
   /** Download settings for the real files. */
   download?: DownloadLabFilesOptions;
+  /** Where the NIH release is, for `source: "nih"` (images folder and label CSV). */
+  nih?: Omit<NihImportOptions, "outDir">;
   /** Receives progress notes, such as why a download failed (default: standard error). */
   log?: (message: string) => void;
 }
@@ -139,6 +142,7 @@ export async function ensureDataset(
   const source = options.source ?? "auto";
   const log = options.log ?? ((message: string) => console.error(message));
   if (source === "auto" && await hasLabFiles(dir)) return inspectDataFolder(dir);
+  if (source === "nih") return await buildNihData(dir, options.nih, log);
   if (source === "real" || source === "auto") {
     try {
       return await fetchRealData(dir, options.download);
@@ -148,4 +152,30 @@ export async function ensureDataset(
     }
   }
   throw new LabError(`--source ${source === "auto" ? "phantom" : source}: not built yet`);
+}
+
+/** Builds the lab's files in `dir` from the NIH release and records where they came from. */
+async function buildNihData(
+  dir: string,
+  nih: EnsureDatasetOptions["nih"],
+  log: (message: string) => void,
+): Promise<DataFolder> {
+  if (!nih?.imagesDir || !nih.labelsCsv) {
+    throw new UsageError("--source nih needs --images DIR and --labels Data_Entry_2017.csv");
+  }
+  const report = await importNih({ ...nih, outDir: dir });
+  log(describeNihImport(report));
+  await writeSourceRecord(dir, {
+    source: "nih",
+    description: "Built from the NIH ChestX-ray14 release by deno task data --source nih",
+    created: new Date().toISOString(),
+    details: {
+      ...nih,
+      negativesPerPositive: String(nih.negativesPerPositive ?? "default"),
+      train: report.train,
+      test: report.test,
+      skipped: report.skipped.length,
+    },
+  });
+  return inspectDataFolder(dir);
 }

@@ -10,3 +10,18 @@ export * from "./hdf5.ts";
 export * from "./dataset.ts";
 export * from "./download.ts";
 export * from "./data_source.ts";
+export {
+  createModel,
+  DEFAULT_SEED,
+  MODEL_WIDTH,
+  type ModelOptions,
+  type ModelOutputs,
+  PerImageStandardization,
+  PneumothoraxDetectionModel,
+  standardizeImages,
+} from "./model.ts";
+export * from "./roc.ts";
+export * from "./cam.ts";
+export * from "./nih.ts";
+export * from "./xray_png.ts";
+export * from "./notebook.ts";
