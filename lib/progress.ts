@@ -12,7 +12,7 @@ export interface ProgressOptions {
   label: string;
   /** Formats an amount for display (default: the integer itself). */
   format?: (amount: number) => string;
-  /** Unit of the rate, shown as `<rate> <unit>/s` (default `"items"`). */
+  /** Unit of the rate, shown as `<rate> <unit>/s`; `""` shows `<rate>/s` (default `"items"`). */
   unit?: string;
   /** Where to write (default: standard error). */
   write?: (text: string) => void;
@@ -96,7 +96,7 @@ export function createProgressBar(total: number, options: ProgressOptions): Prog
     const eta = rate > 0 ? (size - current) / rate : Infinity;
     const bar = "#".repeat(filled) + "-".repeat(BAR_WIDTH - filled);
     const amounts = size > 0 ? `${format(current)}/${format(size)}` : format(current);
-    const rateText = `${format(rate)} ${unit}/s`;
+    const rateText = unit ? `${format(rate)} ${unit}/s` : `${format(rate)}/s`;
     return `${options.label} [${bar}] ${amounts} ${rateText} ETA ${formatDuration(eta)}` +
       (note ? ` ${note}` : "");
   }
