@@ -25,3 +25,6 @@ export * from "./cam.ts";
 export * from "./nih.ts";
 export * from "./xray_png.ts";
 export * from "./notebook.ts";
+export * from "./png.ts";
+export * from "./overlay.ts";
+export * from "./plot.ts";
