@@ -80,6 +80,8 @@ export interface TrainingState {
   momentum: number;
   /** Whether the momentum is Nesterov's. */
   nesterov: boolean;
+  /** Seed of the dataset's test batches (a resumed run needs the same one). */
+  dataSeed: number;
   /** Dataset batch cursors after the checkpoint's step. */
   batchState: BatchState;
 }

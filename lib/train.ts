@@ -1,0 +1,392 @@
+/**
+ * Training the lab's model (section 2 of the lab): softmax cross-entropy on the logits,
+ * Nesterov momentum, batches of 15 training images in order, the cost and accuracy of 100
+ * random test images every 10 steps, a checkpoint every 100 steps, TensorBoard summaries.
+ * Progress is reported through callbacks: a notebook redraws a plot, the CLI a progress bar.
+ *
+ * A run can stop and continue: checkpoints hold the optimizer's momentum and the dataset's batch
+ * cursors, so a resumed run sees the same batches as an uninterrupted one and, on the same
+ * backend, computes the same costs. A NaN or infinite cost stops the run with a
+ * {@link LabError} and nothing is saved after it; an aborted `signal` (Ctrl-C) saves a final
+ * checkpoint and returns.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type CheckpointData,
+  type CheckpointManifest,
+  type CheckpointMetrics,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type SplitMetrics,
+} from "./checkpoint.ts";
+import type { PneumothoraxDataset } from "./dataset.ts";
+import { LabError, UsageError } from "./errors.ts";
+import { predictLogitsInBatches } from "./evaluate.ts";
+import type { PneumothoraxDetectionModel } from "./model.ts";
+import { openRunSummaries, type RunSummaries } from "./summary.ts";
+
+/** Training images per step, as in the lab. */
+export const BATCH_SIZE = 15;
+/** Learning rate of the momentum optimizer, as in the lab. */
+export const LEARNING_RATE = 0.05;
+/** Momentum of the optimizer, as in the lab (Nesterov's variant). */
+export const MOMENTUM = 0.9;
+/** The lab uses Nesterov momentum. */
+export const USE_NESTEROV = true;
+/** Evaluate on test images every this many steps, as in the lab. */
+export const EVAL_EVERY = 10;
+/** Test images per evaluation, as in the lab. */
+export const EVAL_SIZE = 100;
+/** Save a checkpoint every this many steps, as in the lab. */
+export const CHECKPOINT_EVERY = 100;
+/** Training steps of a run unless told otherwise (this port's default). */
+export const NUM_STEPS = 1000;
+
+/** What {@link TrainOptions.onStep} receives after each training step. */
+export interface StepReport {
+  /** Steps done, counting those before a resume. */
+  step: number;
+  /** Steps the run goes to. */
+  steps: number;
+  /** Softmax cross-entropy of this step's batch (before the update). */
+  cost: number;
+  /** Accuracy on this step's batch (before the update). */
+  accuracy: number;
+  /** Training images per second in this run, not counting evaluations and checkpoints. */
+  imagesPerSecond: number;
+  /** Seconds since this run started. */
+  elapsedSeconds: number;
+  /** Estimated seconds to the last step, at this run's pace so far. */
+  etaSeconds: number;
+}
+
+/** Cost and accuracy at a step: of a training batch, or of the test images (`onEval`). */
+export interface StepMetrics {
+  /** Steps done. */
+  step: number;
+  /** Mean softmax cross-entropy. */
+  cost: number;
+  /** Fraction of images whose predicted class is the label's. */
+  accuracy: number;
+}
+
+/** What {@link TrainOptions.onCheckpoint} receives after each checkpoint. */
+export interface CheckpointReport {
+  /** Steps done. */
+  step: number;
+  /** The checkpoint directory. */
+  dir: string;
+  /** Its manifest. */
+  manifest: CheckpointManifest;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Steps to reach, counting those of a resumed checkpoint (default {@link NUM_STEPS}). */
+  steps?: number;
+  /** Training images per step (default {@link BATCH_SIZE}). */
+  batchSize?: number;
+  /** Learning rate (default {@link LEARNING_RATE}). */
+  learningRate?: number;
+  /** Evaluate on test images every this many steps (default {@link EVAL_EVERY}). */
+  evalEvery?: number;
+  /** Test images per evaluation, capped at the test set's size (default {@link EVAL_SIZE}). */
+  evalSize?: number;
+  /** Checkpoint every this many steps, and at the end (default {@link CHECKPOINT_EVERY}). */
+  checkpointEvery?: number;
+  /** Checkpoint directory (default: no checkpoints). */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in `checkpointDir`: weights, momentum, batches (default false). */
+  resume?: boolean;
+  /** Run folder for TensorBoard summaries, `<logDir>/{train,test}` (default: none written). */
+  logDir?: string;
+  /** Aborting it stops the run after the current step, with a final checkpoint (default none). */
+  signal?: AbortSignal;
+  /** Description of the training data, stored in checkpoints (default none). */
+  data?: CheckpointData;
+  /** Called after each training step. */
+  onStep?: (report: StepReport) => void;
+  /** Called after each test evaluation. */
+  onEval?: (report: StepMetrics) => void;
+  /** Called after each checkpoint is saved. */
+  onCheckpoint?: (report: CheckpointReport) => void;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  /** Step the run started from (the checkpoint's step when resuming, else 0). */
+  startStep: number;
+  /** Steps done when the run ended. */
+  step: number;
+  /** `completed` when `steps` was reached, `interrupted` when the signal stopped it. */
+  stopped: "completed" | "interrupted";
+  /** Cost and accuracy of every training step of this run. */
+  train: StepMetrics[];
+  /** Every test evaluation of this run. */
+  test: StepMetrics[];
+  /** Training images per second, not counting evaluations and checkpoints. */
+  imagesPerSecond: number;
+  /** Seconds the run took. */
+  seconds: number;
+  /** Step of the last checkpoint saved or resumed from, if any. */
+  checkpointStep?: number;
+}
+
+/**
+ * The lab's cost: mean softmax cross-entropy between one-hot `labels` and the `logits`
+ * (`tf.nn.softmax_cross_entropy_with_logits` then `reduce_mean`).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { computeCost } from "./train.ts";
+ * await tf.setBackend("cpu");
+ * const cost = computeCost(tf.tensor2d([[0, 0]]), tf.tensor2d([[0, 1]]));
+ * if (Math.abs(cost.dataSync()[0] - Math.log(2)) > 1e-6) throw new Error("equal logits cost ln 2");
+ * ```
+ */
+export function computeCost(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar);
+}
+
+/** The lab's prediction: the class with the largest logit, per image. */
+export function predictClass(logits: tf.Tensor2D): tf.Tensor1D {
+  return tf.argMax(logits, 1);
+}
+
+/**
+ * The lab's accuracy: the fraction of images whose predicted class is the label's.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { computeAccuracy } from "./train.ts";
+ * await tf.setBackend("cpu");
+ * const logits = tf.tensor2d([[2, 1], [0, 3], [1, 0]]);
+ * const labels = tf.tensor2d([[1, 0], [0, 1], [0, 1]]);
+ * if (computeAccuracy(logits, labels).dataSync()[0] !== 2 / 3) throw new Error("2 of 3 right");
+ * ```
+ */
+export function computeAccuracy(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() =>
+    tf.mean(tf.cast(tf.equal(predictClass(logits), tf.argMax(labels, 1)), "float32")) as tf.Scalar
+  );
+}
+
+/** The lab's optimizer: momentum {@link MOMENTUM}, Nesterov, at `learningRate`. */
+export function createOptimizer(learningRate: number = LEARNING_RATE): tf.MomentumOptimizer {
+  return tf.train.momentum(learningRate, MOMENTUM, USE_NESTEROV);
+}
+
+/**
+ * Disposes the optimizer and its accumulators. `MomentumOptimizer.dispose` of tfjs 4.22 leaves
+ * the learning-rate scalar of its parent `SGDOptimizer` allocated (tensorflow/tfjs#4647), so the
+ * parent's `dispose` frees it too.
+ */
+export function disposeOptimizer(optimizer: tf.MomentumOptimizer): void {
+  optimizer.dispose();
+  tf.SGDOptimizer.prototype.dispose.call(optimizer);
+}
+
+/** One step on the next training batch; returns its cost and accuracy before the update. */
+function trainStep(
+  model: PneumothoraxDetectionModel,
+  optimizer: tf.Optimizer,
+  dataset: PneumothoraxDataset,
+  batchSize: number,
+): SplitMetrics {
+  const [images, labels] = dataset.getTrainBatch(batchSize);
+  let accuracy: tf.Scalar | undefined;
+  try {
+    const cost = optimizer.minimize(
+      () => {
+        const logits = model.predictLogits(images);
+        accuracy = tf.keep(computeAccuracy(logits, labels));
+        return computeCost(logits, labels);
+      },
+      true,
+      model.trainableVariables(),
+    )!;
+    const value = cost.dataSync()[0];
+    cost.dispose();
+    return { cost: value, accuracy: accuracy!.dataSync()[0] };
+  } finally {
+    tf.dispose([images, labels]);
+    accuracy?.dispose();
+  }
+}
+
+/** Cost and accuracy of `size` random test images, predicted `batchSize` at a time. */
+function evaluateTestBatch(
+  model: PneumothoraxDetectionModel,
+  dataset: PneumothoraxDataset,
+  size: number,
+  batchSize: number,
+): SplitMetrics {
+  const [images, labels] = dataset.getTestBatch(size);
+  try {
+    return tf.tidy(() => {
+      const logits = predictLogitsInBatches(model, images, batchSize);
+      return {
+        cost: computeCost(logits, labels).dataSync()[0],
+        accuracy: computeAccuracy(logits, labels).dataSync()[0],
+      };
+    });
+  } finally {
+    tf.dispose([images, labels]);
+  }
+}
+
+function requireCount(name: string, value: number, min: number, max?: number): void {
+  if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+    const range = max === undefined ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+    throw new UsageError(`${name} must be ${range}, got ${value}`);
+  }
+}
+
+/** The options with their defaults, checked against the dataset. */
+function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
+  const resolved = {
+    steps: options.steps ?? NUM_STEPS,
+    batchSize: options.batchSize ?? BATCH_SIZE,
+    learningRate: options.learningRate ?? LEARNING_RATE,
+    evalEvery: options.evalEvery ?? EVAL_EVERY,
+    evalSize: Math.min(options.evalSize ?? EVAL_SIZE, dataset.numTest),
+    checkpointEvery: options.checkpointEvery ?? CHECKPOINT_EVERY,
+  };
+  requireCount("steps", resolved.steps, 0);
+  requireCount("batchSize", resolved.batchSize, 1, dataset.numTrain);
+  requireCount("evalEvery", resolved.evalEvery, 1);
+  requireCount("evalSize", resolved.evalSize, 1);
+  requireCount("checkpointEvery", resolved.checkpointEvery, 1);
+  if (!(resolved.learningRate > 0 && Number.isFinite(resolved.learningRate))) {
+    throw new UsageError(`learningRate must be a positive number, got ${resolved.learningRate}`);
+  }
+  if (options.resume && options.checkpointDir === undefined) {
+    throw new UsageError("resume needs checkpointDir: the checkpoint to continue from");
+  }
+  return resolved;
+}
+
+/** Restores weights, momentum and batch cursors from the checkpoint; returns its step. */
+async function resumeFrom(
+  dir: string,
+  model: PneumothoraxDetectionModel,
+  optimizer: tf.Optimizer,
+  dataset: PneumothoraxDataset,
+): Promise<number> {
+  const manifest = await restoreCheckpoint(model, dir, { optimizer });
+  if (!manifest.training) {
+    throw new LabError(`${dir}: the checkpoint holds no training state, so it cannot be resumed`);
+  }
+  dataset.batchState = manifest.training.batchState;
+  return manifest.step;
+}
+
+function divergedMessage(step: number, cost: number, dir?: string, saved?: number): string {
+  const kept = dir === undefined
+    ? "no checkpoints were being saved"
+    : saved === undefined
+    ? `no checkpoint was saved before it, so ${dir} is unchanged`
+    : `the last good checkpoint, step ${saved}, is kept in ${dir}: resume from it with a lower ` +
+      "learning rate";
+  return `step ${step}: the cost is ${cost}, so training diverged and stopped; ${kept}`;
+}
+
+/**
+ * Trains `model` on `dataset` with the lab's loop. Steps count from 1 and include those of a
+ * resumed checkpoint: evaluation after every step that is a multiple of `evalEvery`, a
+ * checkpoint after every multiple of `checkpointEvery` and after the last step.
+ *
+ * @throws {LabError} when the cost becomes NaN or infinite (nothing is saved after that), when
+ *   a checkpoint cannot be saved or resumed
+ * @throws {UsageError} on an option outside its range
+ */
+export async function train(
+  model: PneumothoraxDetectionModel,
+  dataset: PneumothoraxDataset,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  const settings = resolveOptions(dataset, options);
+  const { steps, batchSize, checkpointEvery, evalEvery } = settings;
+  const dir = options.checkpointDir;
+  const optimizer = createOptimizer(settings.learningRate);
+  const started = performance.now();
+  let summaries: RunSummaries | undefined;
+  try {
+    const startStep = options.resume ? await resumeFrom(dir!, model, optimizer, dataset) : 0;
+    let checkpointStep = options.resume ? startStep : undefined;
+    const metrics: CheckpointMetrics = {};
+    const history: Pick<TrainResult, "train" | "test"> = { train: [], test: [] };
+    summaries = options.logDir === undefined ? undefined : openRunSummaries(options.logDir);
+    let trainSeconds = 0;
+
+    const checkpoint = async (step: number) => {
+      const manifest = await saveCheckpoint(model, dir!, {
+        step,
+        metrics,
+        optimizer,
+        data: options.data,
+        training: {
+          batchSize,
+          learningRate: settings.learningRate,
+          momentum: MOMENTUM,
+          nesterov: USE_NESTEROV,
+          dataSeed: dataset.seed,
+          batchState: dataset.batchState,
+        },
+      });
+      checkpointStep = step;
+      options.onCheckpoint?.({ step, dir: dir!, manifest });
+    };
+
+    let step = startStep;
+    while (step < steps && !options.signal?.aborted) {
+      const stepStart = performance.now();
+      const result = trainStep(model, optimizer, dataset, batchSize);
+      step++;
+      if (!Number.isFinite(result.cost)) {
+        throw new LabError(divergedMessage(step, result.cost, dir, checkpointStep));
+      }
+      trainSeconds += (performance.now() - stepStart) / 1000;
+      metrics.train = result;
+      history.train.push({ step, ...result });
+      summaries?.train.scalars(step, { cost: result.cost, accuracy: result.accuracy });
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      options.onStep?.({
+        step,
+        steps,
+        ...result,
+        imagesPerSecond: ((step - startStep) * batchSize) / trainSeconds,
+        elapsedSeconds,
+        etaSeconds: (elapsedSeconds / (step - startStep)) * (steps - step),
+      });
+      if (step % evalEvery === 0) {
+        metrics.test = evaluateTestBatch(model, dataset, settings.evalSize, batchSize);
+        history.test.push({ step, ...metrics.test });
+        summaries?.test.scalars(step, { cost: metrics.test.cost, accuracy: metrics.test.accuracy });
+        options.onEval?.({ step, ...metrics.test });
+      }
+      if (dir !== undefined && (step % checkpointEvery === 0 || step === steps)) {
+        await checkpoint(step);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    if (dir !== undefined && step > (checkpointStep ?? 0)) await checkpoint(step);
+    const trained = step - startStep;
+    return {
+      startStep,
+      step,
+      stopped: step >= steps ? "completed" : "interrupted",
+      ...history,
+      imagesPerSecond: trainSeconds > 0 ? (trained * batchSize) / trainSeconds : 0,
+      seconds: (performance.now() - started) / 1000,
+      checkpointStep,
+    };
+  } finally {
+    summaries?.close();
+    disposeOptimizer(optimizer);
+  }
+}

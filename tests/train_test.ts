@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { loadCheckpoint, readCheckpointManifest } from "../lib/checkpoint.ts";
+import { PneumothoraxDataset } from "../lib/dataset.ts";
+import { LabError, UsageError } from "../lib/errors.ts";
+import type { LabArrays } from "../lib/hdf5.ts";
+import { createModel, type PneumothoraxDetectionModel } from "../lib/model.ts";
+import { createRandom } from "../lib/random.ts";
+import { readEventFile } from "../lib/summary.ts";
+import {
+  BATCH_SIZE,
+  CHECKPOINT_EVERY,
+  computeAccuracy,
+  computeCost,
+  createOptimizer,
+  disposeOptimizer,
+  EVAL_EVERY,
+  EVAL_SIZE,
+  LEARNING_RATE,
+  MOMENTUM,
+  predictClass,
+  type StepMetrics,
+  train,
+} from "../lib/train.ts";
+
+await tf.setBackend("cpu");
+
+const SIZE = 16;
+
+/** `count` images: noise, plus a bright 4x4 square somewhere on the pneumothorax ones. */
+function split(count: number, seed: number): LabArrays {
+  const random = createRandom(seed);
+  const images = new Uint8Array(count * SIZE * SIZE);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    labels[i] = i % 2;
+    const base = i * SIZE * SIZE;
+    for (let p = 0; p < SIZE * SIZE; p++) images[base + p] = Math.floor(random() * 100);
+    if (labels[i]) {
+      const [r, c] = [Math.floor(random() * (SIZE - 4)), Math.floor(random() * (SIZE - 4))];
+      for (let y = r; y < r + 4; y++) {
+        images.fill(255, base + y * SIZE + c, base + y * SIZE + c + 4);
+      }
+    }
+  }
+  return { images, labels };
+}
+
+const dataset = () =>
+  PneumothoraxDataset.fromArrays(split(24, 1), split(12, 2), { imageSize: SIZE, seed: 3 });
+const tinyModel = (seed = 1) => createModel({ width: 2, imageSize: SIZE, seed });
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function weightsOf(model: PneumothoraxDetectionModel): Float32Array[] {
+  return model.network.getWeights().map((w) => w.dataSync() as Float32Array);
+}
+
+Deno.test("the lab's hyperparameters are the defaults", () => {
+  assert.deepEqual(
+    [BATCH_SIZE, LEARNING_RATE, MOMENTUM, EVAL_EVERY, EVAL_SIZE, CHECKPOINT_EVERY],
+    [15, 0.05, 0.9, 10, 100, 100],
+  );
+  const optimizer = createOptimizer();
+  assert.deepEqual(optimizer.getConfig(), {
+    learningRate: 0.05,
+    momentum: 0.9,
+    useNesterov: true,
+  });
+  const before = tf.memory().numTensors;
+  disposeOptimizer(createOptimizer());
+  assert.equal(tf.memory().numTensors, before, "disposeOptimizer() frees every tensor");
+  disposeOptimizer(optimizer);
+});
+
+Deno.test("computeCost() is the mean softmax cross-entropy of the logits", () => {
+  const logits = [[1, 2], [0.5, -1], [3, 3]];
+  const labels = [[0, 1], [0, 1], [1, 0]];
+  const expected = logits.reduce((sum, [a, b], i) => {
+    const logSumExp = Math.log(Math.exp(a) + Math.exp(b));
+    return sum + logSumExp - (labels[i][0] ? a : b);
+  }, 0) / logits.length;
+  const cost = computeCost(tf.tensor2d(logits), tf.tensor2d(labels));
+  assert.ok(Math.abs(cost.dataSync()[0] - expected) < 1e-6);
+});
+
+Deno.test("predictClass() is the argmax and computeAccuracy() the fraction matching the labels", () => {
+  const logits = tf.tensor2d([[1, 2], [0.5, -1], [3, 2.5], [-1, 0]]);
+  const labels = tf.tensor2d([[0, 1], [0, 1], [1, 0], [1, 0]]);
+  assert.deepEqual(Array.from(predictClass(logits).dataSync()), [1, 0, 0, 1]);
+  assert.equal(computeAccuracy(logits, labels).dataSync()[0], 0.5);
+});
+
+Deno.test("train() lowers the cost on a learnable problem and reports every step and evaluation", async () => {
+  const model = tinyModel();
+  const steps: number[] = [];
+  const evals: StepMetrics[] = [];
+  const before = tf.memory().numTensors;
+  const result = await train(model, dataset(), {
+    steps: 30,
+    batchSize: 6,
+    learningRate: 0.01,
+    evalEvery: 10,
+    evalSize: 8,
+    onStep: (report) => {
+      steps.push(report.step);
+      assert.equal(report.steps, 30);
+      assert.ok(report.imagesPerSecond > 0 && Number.isFinite(report.etaSeconds));
+    },
+    onEval: (report) => evals.push(report),
+  });
+  assert.equal(tf.memory().numTensors, before, "no tensors leak");
+  assert.deepEqual(steps, Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.deepEqual(evals.map((e) => e.step), [10, 20, 30]);
+  assert.equal(result.stopped, "completed");
+  assert.equal(result.train.length, 30);
+  const mean = (xs: StepMetrics[]) => xs.reduce((s, x) => s + x.cost, 0) / xs.length;
+  const first = mean(result.train.slice(0, 8));
+  const last = mean(result.train.slice(-8));
+  assert.ok(last < first / 3, `cost fell from ${first} to ${last}`);
+  assert.ok(evals[2].accuracy >= 0.75, `test accuracy ${evals[2].accuracy}`);
+  assert.ok(result.imagesPerSecond > 0);
+});
+
+Deno.test("train() resumed from a checkpoint computes exactly the costs of an uninterrupted run", async () => {
+  await withTempDir(async (dir) => {
+    const options = { steps: 8, batchSize: 5, evalEvery: 2, evalSize: 6, checkpointEvery: 4 };
+    const whole = tinyModel(1);
+    const uninterrupted = await train(whole, dataset(), {
+      ...options,
+      checkpointDir: join(dir, "a"),
+    });
+
+    const first = await train(tinyModel(1), dataset(), {
+      ...options,
+      steps: 4,
+      checkpointDir: join(dir, "b"),
+    });
+    assert.equal(first.checkpointStep, 4);
+    const resumedModel = tinyModel(99);
+    const resumed = await train(resumedModel, dataset(), {
+      ...options,
+      checkpointDir: join(dir, "b"),
+      resume: true,
+    });
+    assert.equal(resumed.startStep, 4);
+    assert.deepEqual(resumed.train, uninterrupted.train.slice(4));
+    assert.deepEqual(resumed.test, uninterrupted.test.slice(2));
+    assert.deepEqual(weightsOf(resumedModel), weightsOf(whole));
+    const a = (await readCheckpointManifest(join(dir, "a"))).manifest;
+    const b = (await readCheckpointManifest(join(dir, "b"))).manifest;
+    assert.deepEqual(b.training, a.training);
+    assert.equal(b.files["weights.bin"].sha256, a.files["weights.bin"].sha256);
+    assert.equal(b.files["optimizer.bin"].sha256, a.files["optimizer.bin"].sha256);
+  });
+});
+
+Deno.test("train() stops on a NaN cost with a clear error and keeps the last good checkpoint", async () => {
+  await withTempDir(async (dir) => {
+    const model = tinyModel();
+    const ckpt = join(dir, "ckpt");
+    const poison = (report: { step: number }) => {
+      if (report.step !== 3) return;
+      const layer = model.network.getLayer("logits");
+      const [kernel, bias] = layer.getWeights();
+      layer.setWeights([tf.fill(kernel.shape, NaN), bias]);
+    };
+    await assert.rejects(
+      () =>
+        train(model, dataset(), {
+          steps: 10,
+          batchSize: 4,
+          checkpointEvery: 2,
+          checkpointDir: ckpt,
+          onStep: poison,
+        }),
+      (error: Error) =>
+        error instanceof LabError &&
+        error.message.startsWith("step 4: the cost is NaN") &&
+        error.message.includes(`the last good checkpoint, step 2, is kept in ${ckpt}`),
+    );
+    const loaded = await loadCheckpoint(ckpt);
+    assert.equal(loaded.manifest.step, 2);
+    assert.ok(weightsOf(loaded.model).every((w) => w.every(Number.isFinite)));
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["ckpt"]);
+  });
+});
+
+Deno.test("train() stops after the current step when its signal aborts, with a final checkpoint", async () => {
+  await withTempDir(async (dir) => {
+    const controller = new AbortController();
+    const ckpt = join(dir, "ckpt");
+    const result = await train(tinyModel(), dataset(), {
+      steps: 50,
+      batchSize: 4,
+      checkpointDir: ckpt,
+      onStep: ({ step }) => step === 3 && controller.abort(),
+      signal: controller.signal,
+    });
+    assert.equal(result.stopped, "interrupted");
+    assert.equal(result.step, 3);
+    assert.equal(result.checkpointStep, 3);
+    const { manifest } = await readCheckpointManifest(ckpt);
+    assert.equal(manifest.step, 3);
+    assert.deepEqual(manifest.training?.batchState, { trainPointer: 12, testBatches: 0 });
+  });
+});
+
+Deno.test("train() writes cost and accuracy summaries for TensorBoard", async () => {
+  await withTempDir(async (dir) => {
+    const run = join(dir, "logs", "run1");
+    await train(tinyModel(), dataset(), { steps: 4, batchSize: 4, evalEvery: 2, logDir: run });
+    const read = async (name: string) => {
+      const [file] = [...Deno.readDirSync(join(run, name))];
+      return (await readEventFile(join(run, name, file.name))).slice(1);
+    };
+    const trainEvents = await read("train");
+    const testEvents = await read("test");
+    assert.deepEqual(trainEvents.map((e) => e.step), [1, 2, 3, 4]);
+    assert.deepEqual(testEvents.map((e) => e.step), [2, 4]);
+    assert.deepEqual(trainEvents[0].scalars.map((s) => s.tag), ["cost", "accuracy"]);
+    assert.ok(testEvents.every((e) => e.scalars.every((s) => Number.isFinite(s.value))));
+  });
+});
+
+Deno.test("train() names an option outside its range", async () => {
+  const data = dataset();
+  const model = tinyModel();
+  await assert.rejects(() => train(model, data, { batchSize: 0 }), UsageError);
+  await assert.rejects(
+    () => train(model, data, { batchSize: 25 }),
+    /batchSize must be an integer in \[1, 24\], got 25/,
+  );
+  await assert.rejects(() => train(model, data, { steps: -1 }), /steps must be an integer >= 0/);
+  await assert.rejects(() => train(model, data, { learningRate: NaN }), /learningRate/);
+  await assert.rejects(() => train(model, data, { resume: true }), /resume needs checkpointDir/);
+});
