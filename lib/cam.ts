@@ -9,6 +9,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "./errors.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
+import { type OverlayOptions, overlayPixels } from "./overlay.ts";
+import {
+  type CamPlotOptions,
+  CLASS_NAMES,
+  type Figure,
+  type Label,
+  plotCamOverlay,
+} from "./plot.ts";
+import { type GrayImage, grayPixels, type Pixels, toGrayImage, writePng } from "./png.ts";
 
 /** Column of the pneumothorax class in labels, logits and the dense kernel. */
 export const PNEUMOTHORAX_CLASS = 1;
@@ -83,4 +92,350 @@ export function upsample(cam: tf.Tensor2D, size: [number, number]): tf.Tensor2D 
     tf.image.resizeBilinear(cam.expandDims(2) as tf.Tensor3D, size, false, true)
       .squeeze([2]) as tf.Tensor2D
   );
+}
+
+/** Layer whose activations {@link gradCam} explains unless told otherwise: the final feature maps. */
+export const GRAD_CAM_LAYER = "skip4";
+/** Pixels between the X-ray and the overlay in {@link writeCamPng}'s picture. */
+export const PANEL_GAP = 8;
+
+/** An image or map for the CAM helpers: a tensor of one image, a square array or a {@link GrayImage}. */
+export type CamImage = tf.Tensor | ArrayLike<number> | GrayImage;
+
+/**
+ * A {@link GrayImage} of `value`. A tensor must hold one image: `[h, w]`, `[h, w, 1]` or
+ * `[1, h, w, 1]`; its values are read synchronously. `name` goes into the error message.
+ *
+ * @throws {UsageError} for a tensor of another shape, or an array that is not a square image
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { asGrayImage } from "./cam.ts";
+ * const image = asGrayImage(tf.zeros([1, 4, 6, 1]), "image");
+ * if (image.width !== 6 || image.height !== 4) throw new Error(`${image.width}x${image.height}`);
+ * ```
+ */
+export function asGrayImage(value: CamImage, name: string): GrayImage {
+  if (!(value instanceof tf.Tensor)) return toGrayImage(value, name);
+  const shape = value.shape;
+  const oneImage = shape.length === 2 ||
+    (shape.length === 3 && shape[2] === 1) ||
+    (shape.length === 4 && shape[0] === 1 && shape[3] === 1);
+  if (!oneImage) {
+    throw new UsageError(
+      `${name}: a tensor of shape [${shape}] is not one image ([h, w], [h, w, 1] or [1, h, w, 1])`,
+    );
+  }
+  const [height, width] = shape.length === 4 ? shape.slice(1, 3) : shape.slice(0, 2);
+  return { data: value.dataSync(), width, height };
+}
+
+/** `map` as a {@link GrayImage} of `size` (height, width), upsampled bilinearly when smaller or larger. */
+function resizedTo(map: GrayImage, size: { width: number; height: number }): GrayImage {
+  if (map.width === size.width && map.height === size.height) return map;
+  const data = tf.tidy(() => {
+    const small = tf.tensor2d(Float32Array.from(map.data), [map.height, map.width]);
+    return upsample(small, [size.height, size.width]).dataSync();
+  });
+  return { data, width: size.width, height: size.height };
+}
+
+/** What a {@link describePrediction} line says; every field is optional. */
+export interface PredictionText {
+  /** The true label: 0/1 or a class name. */
+  label?: Label;
+  /** The predicted label: 0/1 or a class name. */
+  prediction?: Label;
+  /** The model's probability of pneumothorax, in [0, 1]. */
+  probability?: number;
+}
+
+/** The class name of a label, checking it is one of the lab's. */
+function classNameOf(label: Label, what: string): string {
+  if (label === 0 || label === 1) return CLASS_NAMES[label];
+  if (label === CLASS_NAMES[0] || label === CLASS_NAMES[1]) return label;
+  throw new UsageError(`${what} is ${JSON.stringify(label)}; it must be 0, 1 or a class name`);
+}
+
+/**
+ * One line with the label, the prediction and the probability of pneumothorax, the text of
+ * {@link visCam}'s title and of `deno task cam`.
+ *
+ * @throws {UsageError} for a label that is not 0, 1 or a class name, or a probability outside [0, 1]
+ *
+ * @example
+ * ```ts
+ * import { describePrediction } from "./cam.ts";
+ * const line = describePrediction({ label: 1, prediction: 0, probability: 0.25 });
+ * if (line !== "label pneumothorax, prediction normal, P(pneumothorax) = 0.250") throw new Error(line);
+ * ```
+ */
+export function describePrediction(text: PredictionText): string {
+  const parts: string[] = [];
+  if (text.label !== undefined) parts.push(`label ${classNameOf(text.label, "label")}`);
+  if (text.prediction !== undefined) {
+    parts.push(`prediction ${classNameOf(text.prediction, "prediction")}`);
+  }
+  if (text.probability !== undefined) {
+    const p = text.probability;
+    if (!(p >= 0 && p <= 1)) throw new UsageError(`probability is ${p}; it must be in [0, 1]`);
+    parts.push(`P(${CLASS_NAMES[PNEUMOTHORAX_CLASS]}) = ${p.toFixed(3)}`);
+  }
+  return parts.join(", ");
+}
+
+/** Options of {@link visCam}: those of {@link plotCamOverlay}, a tensor mask, and the title's parts. */
+export interface VisCamOptions extends Omit<CamPlotOptions, "mask">, PredictionText {
+  /** A lesion mask of the image's size (non-zero inside), outlined in cyan. Default none. */
+  mask?: CamImage;
+}
+
+/**
+ * The lab's `vis_cam`: the class activation map over its X-ray, as a figure the Deno kernel
+ * shows inline (see {@link plotCamOverlay}; save it with `savePlot`). The map is upsampled
+ * bilinearly to the X-ray's size when it is smaller (the 16 x 16 `computeCam` output can be
+ * passed as is). The title is `options.title`, or else {@link describePrediction} of the
+ * label, prediction and probability given.
+ *
+ * @param image the X-ray: a tensor of one image (`[1, S, S, 1]` as `getBatch` gives), an array
+ * or a {@link GrayImage}
+ * @param cam the map, at the map's or the image's resolution
+ * @throws {UsageError} when an input is not one image, or an option is out of range
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { visCam } from "./cam.ts";
+ * await tf.setBackend("cpu");
+ * const image = tf.fill([1, 32, 32, 1], 128);
+ * const cam = tf.tensor2d([[0, 1], [2, 3]]);
+ * const figure = visCam(image, cam, { label: 1, probability: 0.9 });
+ * if (!figure.textContent?.includes("P(pneumothorax) = 0.900")) throw new Error();
+ * tf.dispose([image, cam]);
+ * ```
+ */
+export function visCam(image: CamImage, cam: CamImage, options: VisCamOptions = {}): Figure {
+  const xray = asGrayImage(image, "image");
+  const heat = resizedTo(asGrayImage(cam, "cam"), xray);
+  const { label, prediction, probability, mask, title, ...plotOptions } = options;
+  const described = describePrediction({ label, prediction, probability });
+  return plotCamOverlay(xray, heat, {
+    ...plotOptions,
+    mask: mask === undefined ? undefined : asGrayImage(mask, "mask"),
+    title: title ?? (described === "" ? undefined : described),
+  });
+}
+
+/**
+ * Writes a PNG of the X-ray (gray) and, beside it after {@link PANEL_GAP} white pixels, the
+ * map over it (as `overlayPixels` colours it, with the mask outline when given), both at the
+ * X-ray's resolution. The map is upsampled to the X-ray's size when smaller. Creates the folder.
+ *
+ * @throws {UsageError} when `path` does not end in `.png`, an input is not one image, or an
+ * option is out of range
+ */
+export async function writeCamPng(
+  path: string,
+  image: CamImage,
+  cam: CamImage,
+  options: CamPngOptions = {},
+): Promise<void> {
+  const xray = asGrayImage(image, "image");
+  const heat = resizedTo(asGrayImage(cam, "cam"), xray);
+  const mask = options.mask === undefined ? undefined : asGrayImage(options.mask, "mask");
+  const left = grayPixels(xray, options.imageDomain);
+  const right = overlayPixels(xray, heat, { ...options, mask });
+  await writePng(path, sideBySide(left, right, PANEL_GAP));
+}
+
+/** Options of {@link writeCamPng}: those of `overlayPixels`, with a tensor mask allowed. */
+export interface CamPngOptions extends Omit<OverlayOptions, "mask"> {
+  /** A lesion mask of the image's size (non-zero inside); its outline is drawn. Default none. */
+  mask?: CamImage;
+}
+
+/** Two pictures of one height as RGB, `gap` white columns between them. */
+function sideBySide(left: Pixels, right: Pixels, gap: number): Pixels {
+  const height = left.height;
+  const width = left.width + gap + right.width;
+  const data = new Uint8Array(width * height * 3).fill(255);
+  const paste = (pixels: Pixels, x0: number) => {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < pixels.width; x++) {
+        const from = (y * pixels.width + x) * pixels.channels;
+        const to = (y * width + x0 + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          data[to + c] = pixels.data[from + (pixels.channels === 1 ? 0 : c)];
+        }
+      }
+    }
+  };
+  paste(left, 0);
+  paste(right, left.width + gap);
+  return { data, width, height, channels: 3 };
+}
+
+/** Options of {@link computeCamBatch}. */
+export interface CamBatchOptions {
+  /** The class whose maps to compute. Default {@link PNEUMOTHORAX_CLASS} (1). */
+  classIndex?: number;
+  /** Size `[height, width]` to upsample the maps to. Default: the model's image size. */
+  size?: [number, number];
+}
+
+/** Maps and probabilities of a batch; the caller disposes both tensors. */
+export interface CamBatch {
+  /** One upsampled map per image, `[n, height, width]`. */
+  cams: tf.Tensor3D;
+  /** The model's probabilities `[n, 2]`. */
+  probabilities: tf.Tensor2D;
+}
+
+/**
+ * The class activation maps of a batch in one forward pass, upsampled as {@link upsample}
+ * does: `computeCam` and `upsample` of each image, for many images at once.
+ *
+ * @throws {UsageError} when the class index is not a column of the dense kernel, or the images
+ * are not the model's size
+ */
+export function computeCamBatch(
+  model: PneumothoraxDetectionModel,
+  images: tf.Tensor4D,
+  options: CamBatchOptions = {},
+): CamBatch {
+  const classIndex = options.classIndex ?? PNEUMOTHORAX_CLASS;
+  const size = options.size ?? [model.imageSize, model.imageSize];
+  return tf.tidy(() => {
+    const { probabilities, skip4 } = model.predictWithFeatures(images);
+    const [n, h, w, c] = skip4.shape;
+    const weights = model.denseKernel();
+    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= weights.shape[1]) {
+      throw new UsageError(`class index ${classIndex} is outside [0, ${weights.shape[1] - 1}]`);
+    }
+    const maps = skip4.reshape([n * h * w, c]).matMul(weights.slice([0, classIndex], [c, 1]))
+      .reshape([n, h, w, 1]) as tf.Tensor4D;
+    const cams = tf.image.resizeBilinear(maps, size, false, true).squeeze([3]) as tf.Tensor3D;
+    return { cams, probabilities };
+  });
+}
+
+/** Options of {@link gradCam}. */
+export interface GradCamOptions {
+  /**
+   * Name of the layer whose activations `[1, h, w, c]` to explain: `conv1` ... `conv8`,
+   * `sum1` ... `sum4`, `skip1` ... `skip4` (or `x_image`). Default {@link GRAD_CAM_LAYER}
+   * (`skip4`, where Grad-CAM equals the positive part of CAM divided by h*w).
+   */
+  layer?: string;
+}
+
+/** Names of the layers whose output is a 4-D activation `[n, h, w, c]`, in network order. */
+export function convolutionalLayers(model: PneumothoraxDetectionModel): string[] {
+  return model.network.layers
+    .filter((layer) => !model.network.inputLayers.includes(layer))
+    .filter((layer) => (layer.outputShape as number[]).length === 4)
+    .map((layer) => layer.name);
+}
+
+/** Names of the layers feeding `layer`. */
+function inboundNames(layer: tf.layers.Layer): string[] {
+  const input = layer.input;
+  return (Array.isArray(input) ? input : [input]).map((tensor) => tensor.sourceLayer.name);
+}
+
+/**
+ * Runs the network eagerly from `known` (layer name to output) to its logits: each layer not
+ * in `known` is applied, in network order, to its inputs' values. Returns every layer's value.
+ */
+function runLayers(network: tf.LayersModel, known: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  const values = new Map(known);
+  for (const layer of network.layers) {
+    if (values.has(layer.name)) continue;
+    const inputs = inboundNames(layer).map((name) => values.get(name)!);
+    values.set(layer.name, layer.apply(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor);
+  }
+  return values;
+}
+
+/**
+ * Grad-CAM (Selvaraju et al. 2017) of class `classIndex` at any convolutional layer: with
+ * `A` the layer's activations for `image` and `y` the class logit, the channel weights are the
+ * spatial means of `dy/dA`, and the map is `ReLU(sum_c weight_c * A_c)`, `[h, w]` at the
+ * layer's resolution (upsample it to overlay it). For this global-average-pooled model at
+ * `skip4` the gradient is `w[c, k] / (h*w)` everywhere, so Grad-CAM there is
+ * `ReLU(CAM) / (h*w)`. The network is run eagerly layer by layer so that `tf.grad` can
+ * differentiate the logit with respect to the layer's output (TensorFlow.js layers models
+ * cannot be fed an intermediate tensor); the skip connections are followed, with the
+ * activations upstream of the layer held fixed.
+ *
+ * @param image one image, `[S, S, 1]` or `[1, S, S, 1]`
+ * @throws {UsageError} for an unknown layer or one whose output is not `[n, h, w, c]`, a class
+ * outside the logits, or an image of the wrong shape
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel } from "./model.ts";
+ * import { gradCam } from "./cam.ts";
+ * await tf.setBackend("cpu");
+ * const model = createModel({ width: 2, imageSize: 32 });
+ * const image = tf.randomUniform([1, 32, 32, 1], 0, 255, "float32", 1);
+ * const map = gradCam(model, image as tf.Tensor4D, 1, { layer: "conv6" });
+ * if (map.shape.join() !== "8,8") throw new Error(`conv6 map is ${map.shape}`);
+ * tf.dispose([image, map]);
+ * model.dispose();
+ * ```
+ */
+export function gradCam(
+  model: PneumothoraxDetectionModel,
+  image: tf.Tensor3D | tf.Tensor4D,
+  classIndex: number,
+  options: GradCamOptions = {},
+): tf.Tensor2D {
+  const layerName = options.layer ?? GRAD_CAM_LAYER;
+  const layers = convolutionalLayers(model);
+  if (!layers.includes(layerName)) {
+    throw new UsageError(
+      `layer '${layerName}' is not a convolutional layer of the model; one of ${layers.join(", ")}`,
+    );
+  }
+  const network = model.network;
+  const logitsName = network.outputs[0].sourceLayer.name;
+  const classes = network.outputs[0].shape[1] as number;
+  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
+    throw new UsageError(`class index ${classIndex} is outside [0, ${classes - 1}]`);
+  }
+  const size = model.imageSize;
+  const oneImage = image.rank === 3 || image.shape[0] === 1;
+  if (!oneImage || image.shape.slice(-3).join() !== `${size},${size},1`) {
+    throw new UsageError(
+      `expected one image [${size}, ${size}, 1] or [1, ${size}, ${size}, 1], got [${image.shape}]`,
+    );
+  }
+  const downstream = layersFrom(network, layerName);
+  return tf.tidy(() => {
+    const batch = image.reshape([1, size, size, 1]);
+    const values = runLayers(network, new Map([[network.inputLayers[0].name, batch]]));
+    const activations = values.get(layerName) as tf.Tensor4D;
+    const upstream = new Map([...values].filter(([name]) => !downstream.has(name)));
+    const classLogit = (a: tf.Tensor) => {
+      const known = new Map(upstream).set(layerName, a);
+      return runLayers(network, known).get(logitsName)!.slice([0, classIndex], [1, 1]).sum();
+    };
+    const gradients = tf.grad(classLogit)(activations) as tf.Tensor4D;
+    const weights = gradients.mean([0, 1, 2]);
+    const [, h, w] = activations.shape;
+    return activations.reshape([h, w, -1]).mul(weights).sum(2).relu() as tf.Tensor2D;
+  });
+}
+
+/** The names of `target` and of every layer computed from it. */
+function layersFrom(network: tf.LayersModel, target: string): Set<string> {
+  const found = new Set([target]);
+  for (const layer of network.layers) {
+    if (network.inputLayers.includes(layer)) continue;
+    if (inboundNames(layer).some((name) => found.has(name))) found.add(layer.name);
+  }
+  return found;
 }
