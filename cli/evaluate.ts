@@ -1,0 +1,86 @@
+/**
+ * `deno task evaluate`: predict every test image of a data folder with a checkpoint, and report
+ * accuracy, ROC AUC with a bootstrap 95% interval, the backend and the speed.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
+import { loadCheckpoint } from "../lib/checkpoint.ts";
+import { readSourceRecord, SOURCE_BANNERS } from "../lib/data_source.ts";
+import { readLabFile, TEST_FILE } from "../lib/dataset.ts";
+import { evaluateModel, type EvaluationReport, PREDICT_BATCH_SIZE } from "../lib/evaluate.ts";
+import { createProgressBar } from "../lib/progress.ts";
+
+const SPEC: CommandSpec = {
+  name: "evaluate",
+  summary: "Evaluate a checkpoint on the test images of a data folder: accuracy, ROC AUC " +
+    "with a bootstrap 95% interval, the backend and images per second.",
+  flags: {
+    checkpoint: {
+      type: "string",
+      default: "checkpoints/pretrained",
+      help: "Checkpoint directory.",
+    },
+    data: { type: "string", default: "data", help: "Folder with pneumothorax_test.h5." },
+    batch: {
+      type: "string",
+      default: String(PREDICT_BATCH_SIZE),
+      help: "Images per forward pass (bounds the memory used).",
+    },
+    json: { type: "boolean", help: "Print the report as JSON on standard output." },
+  },
+};
+
+function printReport(report: EvaluationReport): void {
+  const interval = report.aucCi95
+    ? ` (95% CI ${report.aucCi95[0].toFixed(3)}-${report.aucCi95[1].toFixed(3)})`
+    : "";
+  console.log(`images:        ${report.n} (${report.positives} pneumothorax)`);
+  console.log(
+    `ROC AUC:       ${report.auc === null ? "n/a (one class only)" : report.auc.toFixed(4)}` +
+      interval,
+  );
+  console.log(`accuracy:      ${report.accuracy.toFixed(4)}`);
+  console.log(
+    `pointing game: ${report.pointingGame === null ? "n/a" : report.pointingGame.toFixed(4)}`,
+  );
+  console.log(`backend:       ${report.backend}, ${report.imagesPerSecond.toFixed(1)} images/s`);
+}
+
+/**
+ * Runs the task with command-line arguments `argv`. Everything but the report goes to
+ * standard error, so `--json` output can be piped.
+ */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommand(SPEC, argv);
+  const batchSize = integerFlag(args, "batch", { min: 1 });
+  const dataDir = String(args.values.data);
+  await tf.setBackend("cpu");
+  const { model, manifest } = await loadCheckpoint(String(args.values.checkpoint));
+  try {
+    const test = await readLabFile(join(dataDir, TEST_FILE), {
+      imageSize: manifest.model.imageSize,
+    });
+    const record = await readSourceRecord(dataDir);
+    const banner = record ? SOURCE_BANNERS[record.source] : "UNKNOWN SOURCE: no SOURCE.json";
+    console.error(`${banner} | ${test.source}: ${test.count} images`);
+    console.error(
+      `checkpoint: ${args.values.checkpoint} (width ${manifest.model.width}, step ` +
+        `${manifest.step}); backend: ${tf.getBackend()}`,
+    );
+    const bar = createProgressBar(test.count, { label: "evaluate", unit: "images" });
+    const report = await evaluateModel(model, test, {
+      batchSize,
+      onProgress: (done) => bar.update(done),
+    });
+    bar.done();
+    if (args.values.json) console.log(JSON.stringify(report, null, 2));
+    else printReport(report);
+  } finally {
+    model.dispose();
+  }
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));

@@ -1,0 +1,308 @@
+/**
+ * `deno task train`: train the lab's model on a data folder, with a progress bar, checkpoints,
+ * TensorBoard summaries, Ctrl-C to stop cleanly and `--resume` to continue.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { basename, join } from "node:path";
+import { type CommandSpec, integerFlag, parseCommand, type ParsedArgs, runMain } from "./args.ts";
+import {
+  type CheckpointManifest,
+  findCheckpoint,
+  readCheckpointManifest,
+} from "../lib/checkpoint.ts";
+import { type DataFolder, describeDataFolder, readSourceRecord } from "../lib/data_source.ts";
+import {
+  IMAGE_SIZE,
+  PneumothoraxDataset,
+  TEST_FILE,
+  TRAIN_FILE,
+  validateLabFile,
+} from "../lib/dataset.ts";
+import { UsageError } from "../lib/errors.ts";
+import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model.ts";
+import { createProgressBar, formatDuration, type ProgressBar } from "../lib/progress.ts";
+import {
+  BATCH_SIZE,
+  CHECKPOINT_EVERY,
+  EVAL_EVERY,
+  LEARNING_RATE,
+  NUM_STEPS,
+  type StepMetrics,
+  train,
+  type TrainResult,
+} from "../lib/train.ts";
+
+/** Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+const INTERRUPTED_EXIT = 130;
+/** The model's four 2x2 max-pools need an image side divisible by 16. */
+const IMAGE_SIZE_MULTIPLE = 16;
+
+const SPEC: CommandSpec = {
+  name: "train",
+  summary: "Train the lab's CNN: batches of training images in order, Nesterov momentum, " +
+    "test cost and accuracy every --eval-every steps, a checkpoint every --checkpoint-every " +
+    "steps, TensorBoard summaries. Ctrl-C stops after the current step with a checkpoint; " +
+    "--resume continues from it with the same batches.",
+  flags: {
+    data: { type: "string", default: "data", help: "Folder with pneumothorax_{train,test}.h5." },
+    out: { type: "string", default: "checkpoints/latest", help: "Checkpoint directory." },
+    steps: { type: "string", default: String(NUM_STEPS), help: "Steps to reach in total." },
+    width: {
+      type: "string",
+      help: `Filters of the first block (default: ${MODEL_WIDTH}, the lab's; when resuming, ` +
+        "the checkpoint's).",
+    },
+    "image-size": {
+      type: "string",
+      help: `Side of the images (default: ${IMAGE_SIZE}; when resuming, the checkpoint's).`,
+    },
+    batch: {
+      type: "string",
+      help: `Training images per step (default: ${BATCH_SIZE}; when resuming, the checkpoint's).`,
+    },
+    lr: {
+      type: "string",
+      help: `Learning rate (default: ${LEARNING_RATE}; when resuming, the checkpoint's).`,
+    },
+    seed: {
+      type: "string",
+      help: `Seed of the initial weights and of the test batches (default: ${DEFAULT_SEED}; ` +
+        "when resuming, the checkpoint's).",
+    },
+    "checkpoint-every": {
+      type: "string",
+      default: String(CHECKPOINT_EVERY),
+      help: "Save a checkpoint every this many steps (and at the end).",
+    },
+    "eval-every": {
+      type: "string",
+      default: String(EVAL_EVERY),
+      help: "Evaluate on 100 test images every this many steps.",
+    },
+    resume: { type: "boolean", help: "Continue from the checkpoint in --out." },
+    logdir: {
+      type: "string",
+      help: "TensorBoard run folder, written as <logdir>/{train,test} (default: " +
+        "logs/<name of --out>).",
+    },
+  },
+};
+
+/** The run's settings: flags, else the resumed checkpoint's values, else the defaults. */
+interface Settings {
+  data: string;
+  out: string;
+  logdir: string;
+  steps: number;
+  width: number;
+  imageSize: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  checkpointEvery: number;
+  evalEvery: number;
+  resume: boolean;
+}
+
+function given(args: ParsedArgs, name: string): boolean {
+  return typeof args.values[name] === "string";
+}
+
+function positiveNumberFlag(args: ParsedArgs, name: string): number {
+  const raw = String(args.values[name]);
+  const value = /^\s*[0-9.eE+-]+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!(value > 0 && Number.isFinite(value))) {
+    throw new UsageError(`--${name} must be a positive number, got '${raw}'`);
+  }
+  return value;
+}
+
+function imageSizeFlag(args: ParsedArgs): number {
+  const size = integerFlag(args, "image-size", { min: IMAGE_SIZE_MULTIPLE });
+  if (size % IMAGE_SIZE_MULTIPLE !== 0) {
+    throw new UsageError(
+      `--image-size must be a multiple of ${IMAGE_SIZE_MULTIPLE} (four 2x2 max-pools), got ` +
+        `'${args.values["image-size"]}'`,
+    );
+  }
+  return size;
+}
+
+/** Reads the flags; values not given come from `resumed` (when resuming) or the defaults. */
+function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings {
+  const out = String(args.values.out);
+  const training = resumed?.training;
+  return {
+    data: String(args.values.data),
+    out,
+    logdir: given(args, "logdir") ? String(args.values.logdir) : join("logs", basename(out)),
+    steps: integerFlag(args, "steps", { min: 1 }),
+    width: given(args, "width")
+      ? integerFlag(args, "width", { min: 1 })
+      : resumed?.model.width ?? MODEL_WIDTH,
+    imageSize: given(args, "image-size")
+      ? imageSizeFlag(args)
+      : resumed?.model.imageSize ?? IMAGE_SIZE,
+    batch: given(args, "batch")
+      ? integerFlag(args, "batch", { min: 1 })
+      : training?.batchSize ?? BATCH_SIZE,
+    lr: given(args, "lr")
+      ? positiveNumberFlag(args, "lr")
+      : training?.learningRate ?? LEARNING_RATE,
+    seed: given(args, "seed")
+      ? integerFlag(args, "seed", { min: 0 })
+      : training?.dataSeed ?? DEFAULT_SEED,
+    checkpointEvery: integerFlag(args, "checkpoint-every", { min: 1 }),
+    evalEvery: integerFlag(args, "eval-every", { min: 1 }),
+    resume: args.values.resume === true,
+  };
+}
+
+/** Validates both files of the folder at the run's image size, and reads its provenance. */
+async function inspectData(dir: string, imageSize: number): Promise<DataFolder> {
+  return {
+    dir,
+    train: await validateLabFile(join(dir, TRAIN_FILE), { imageSize }),
+    test: await validateLabFile(join(dir, TEST_FILE), { imageSize }),
+    record: await readSourceRecord(dir),
+  };
+}
+
+/** The checkpoint to resume, or a check that a fresh run will not replace one. */
+async function checkpointToResume(args: ParsedArgs): Promise<CheckpointManifest | undefined> {
+  const out = String(args.values.out);
+  if (args.values.resume === true) {
+    if (await findCheckpoint(out) === undefined) {
+      throw new UsageError(`--resume: there is no checkpoint in ${out} to continue`);
+    }
+    return (await readCheckpointManifest(out)).manifest;
+  }
+  if (await findCheckpoint(out) !== undefined) {
+    const { manifest } = await readCheckpointManifest(out);
+    throw new UsageError(
+      `${out} already holds a checkpoint (step ${manifest.step}); continue it with --resume, ` +
+        "or choose another --out",
+    );
+  }
+  return undefined;
+}
+
+/** Stops training on the first Ctrl-C (or SIGTERM); exits at once on the second. */
+function listenForInterrupts(controller: AbortController): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const handler = () => {
+    if (controller.signal.aborted) Deno.exit(INTERRUPTED_EXIT);
+    console.error("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
+    controller.abort();
+  };
+  signals.forEach((signal) => Deno.addSignalListener(signal, handler));
+  return () => signals.forEach((signal) => Deno.removeSignalListener(signal, handler));
+}
+
+function metricsText(label: string, metrics?: Pick<StepMetrics, "cost" | "accuracy">): string {
+  return metrics ? `${label} ${metrics.cost.toFixed(4)}/${metrics.accuracy.toFixed(2)}` : "";
+}
+
+function resumeCommand(settings: Settings): string {
+  return `deno task train --data ${settings.data} --out ${settings.out} --steps ` +
+    `${settings.steps} --resume`;
+}
+
+function printResult(result: TrainResult, settings: Settings): void {
+  const trained = result.step - result.startStep;
+  console.log(
+    `trained steps ${result.startStep + 1}-${result.step} (${trained}) in ` +
+      `${formatDuration(result.seconds)}: ${result.imagesPerSecond.toFixed(2)} images/s`,
+  );
+  if (result.checkpointStep !== undefined) {
+    console.log(`checkpoint: ${settings.out} (step ${result.checkpointStep})`);
+  }
+  if (result.stopped === "interrupted") {
+    console.log(`interrupted at step ${result.step}; continue with: ${resumeCommand(settings)}`);
+  }
+}
+
+/**
+ * Runs the task with command-line arguments `argv`; bad flags and data are {@link UsageError}s
+ * and other `LabError`s (the caller prints them as one line).
+ */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommand(SPEC, argv);
+  readSettings(args);
+  const resumed = await checkpointToResume(args);
+  const settings = readSettings(args, resumed);
+  if (resumed && resumed.step >= settings.steps) {
+    console.log(`${settings.out} is already at step ${resumed.step} (--steps ${settings.steps})`);
+    return;
+  }
+  await tf.setBackend("cpu");
+  console.log(`backend: ${tf.getBackend()}`);
+  const folder = await inspectData(settings.data, settings.imageSize);
+  console.log(describeDataFolder(folder));
+  if (settings.batch > folder.train.count) {
+    throw new UsageError(
+      `--batch must be an integer in [1, ${folder.train.count}] (the training images), got ` +
+        `${settings.batch}`,
+    );
+  }
+  const dataset = await PneumothoraxDataset.load(settings.data, {
+    imageSize: settings.imageSize,
+    seed: settings.seed,
+  });
+  dataset.notes.forEach((note) => console.log(`note: ${note}`));
+  const model = createModel({
+    width: settings.width,
+    imageSize: settings.imageSize,
+    seed: settings.seed,
+  });
+  console.log(
+    `model: width ${settings.width}, ${settings.imageSize}x${settings.imageSize} images, ` +
+      `${model.countParams()} parameters; batch ${settings.batch}, learning rate ${settings.lr}` +
+      (resumed ? `; resuming ${settings.out} at step ${resumed.step}` : ""),
+  );
+
+  const controller = new AbortController();
+  const stopListening = listenForInterrupts(controller);
+  let bar: ProgressBar | undefined;
+  let lastTest: StepMetrics | undefined;
+  let note = "";
+  let startStep = resumed?.step ?? 0;
+  try {
+    const result = await train(model, dataset, {
+      steps: settings.steps,
+      batchSize: settings.batch,
+      learningRate: settings.lr,
+      evalEvery: settings.evalEvery,
+      checkpointEvery: settings.checkpointEvery,
+      checkpointDir: settings.out,
+      resume: settings.resume,
+      logDir: settings.logdir,
+      signal: controller.signal,
+      data: { dir: settings.data, source: folder.record },
+      onEval: (report) => lastTest = report,
+      onStep: (report) => {
+        if (!bar) {
+          startStep = report.step - 1;
+          bar = createProgressBar(settings.steps - startStep, { label: "train", unit: "steps" });
+        }
+        note = `step ${report.step}/${settings.steps} ${metricsText("loss/acc", report)} ` +
+          `${metricsText("test", lastTest)} ${report.imagesPerSecond.toFixed(2)} img/s`;
+        bar.update(report.step - startStep, undefined, note);
+      },
+    });
+    if (result.stopped === "completed") bar?.done(note);
+    else if (bar) console.error("");
+    printResult(result, settings);
+    if (result.stopped === "interrupted") Deno.exit(INTERRUPTED_EXIT);
+  } catch (error) {
+    if (bar) console.error("");
+    throw error;
+  } finally {
+    stopListening();
+    model.dispose();
+  }
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));
