@@ -13,6 +13,7 @@ import {
 } from "./args.ts";
 import { describeDataFolder, ensureDataset } from "../lib/data_source.ts";
 import { LabError, UsageError } from "../lib/errors.ts";
+import type { TubeConfounder } from "../lib/phantom.ts";
 
 const SPEC: CommandSpec = {
   name: "data",
@@ -28,6 +29,22 @@ const SPEC: CommandSpec = {
     out: { type: "string", default: "data", help: "Folder for the two files." },
     "train-url": { type: "string", help: "Address of pneumothorax_train.h5 (real source)." },
     "test-url": { type: "string", help: "Address of pneumothorax_test.h5 (real source)." },
+    train: { type: "string", help: "Phantom source: training images (default 9000)." },
+    test: { type: "string", help: "Phantom source: test images (default 964)." },
+    "positive-fraction": {
+      type: "string",
+      default: "0.5",
+      help: "Phantom source: share of images with a pneumothorax.",
+    },
+    "train-tube": {
+      type: "string",
+      help: "Phantom source, shortcut demo: chest-tube probability for positives,negatives in " +
+        "the training file, e.g. 0.9,0.1 (default: no tubes).",
+    },
+    "test-tube": {
+      type: "string",
+      help: "Phantom source, shortcut demo: the same for the test file (e.g. 0.5,0.5).",
+    },
     images: {
       type: "string",
       help: "NIH source: folder of the release's PNGs (searched recursively).",
@@ -72,6 +89,19 @@ function fractionFlag(args: ParsedArgs, name: string): number {
   return value;
 }
 
+function tubeFlag(args: ParsedArgs, name: string): TubeConfounder | undefined {
+  const raw = args.values[name];
+  if (raw === undefined) return undefined;
+  const [positive, negative, ...rest] = String(raw).split(",").map(Number);
+  const valid = (p: number) => p >= 0 && p <= 1;
+  if (rest.length > 0 || !valid(positive) || !valid(negative)) {
+    throw new UsageError(
+      `--${name} must be two probabilities in [0, 1], for positives and negatives, like 0.9,0.1; got '${raw}'`,
+    );
+  }
+  return { positive, negative };
+}
+
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
   const source = choiceFlag(args, "source", ["auto", "real", "phantom", "nih"]);
@@ -93,7 +123,16 @@ async function main(): Promise<void> {
     negativesPerPositive: ratioFlag(args),
     testFraction: fractionFlag(args, "test-fraction"),
   };
-  console.log(describeDataFolder(await ensureDataset(out, { source, download, nih })));
+  const phantom = {
+    seed,
+    train: args.values.train === undefined ? undefined : integerFlag(args, "train"),
+    test: args.values.test === undefined ? undefined : integerFlag(args, "test"),
+    positiveFraction: fractionFlag(args, "positive-fraction"),
+    trainTube: tubeFlag(args, "train-tube"),
+    testTube: tubeFlag(args, "test-tube"),
+  };
+  const folder = await ensureDataset(out, { source, download, nih, phantom });
+  console.log(describeDataFolder(folder));
 }
 
 if (import.meta.main) await runMain(main);

@@ -14,7 +14,9 @@ import { LabError } from "./errors.ts";
 import { writeLabFile } from "./hdf5.ts";
 import { TEST_FILE, TRAIN_FILE } from "./dataset.ts";
 import { cellText, importsBefore, type Notebook, questionCells, readNotebook } from "./notebook.ts";
-import { type CheckResult, type Question, QUESTIONS } from "./questions.ts";
+import { type CheckResult, FIXTURE_CHECKPOINT, type Question, QUESTIONS } from "./questions.ts";
+import { saveCheckpoint } from "./checkpoint.ts";
+import { createModel } from "./model.ts";
 
 const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const WORKER = join(REPO_ROOT, "lib", "grader_worker.ts");
@@ -66,12 +68,15 @@ export function notebookName(path: string): string | undefined {
     Object.keys(QUESTIONS).find((known) => name.includes(known));
 }
 
-/** Writes the small data files some checks read (4 training and 2 test images). */
+/** Writes the small files some checks read: 4 training and 2 test images, a tiny checkpoint. */
 async function writeFixtures(dir: string): Promise<void> {
   const image = (n: number) => new Uint8Array(n * 256 * 256).map((_, i) => (i * 7) % 256);
   const labels = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 2);
   await writeLabFile(join(dir, TRAIN_FILE), { images: image(4), labels: labels(4) });
   await writeLabFile(join(dir, TEST_FILE), { images: image(2), labels: labels(2) });
+  const model = createModel({ width: 2, imageSize: 32, seed: 3 });
+  await saveCheckpoint(model, join(dir, FIXTURE_CHECKPOINT));
+  model.dispose();
 }
 
 /** The module a graded cell becomes: its imports, its code, and an `answer` object of names. */
@@ -114,6 +119,7 @@ async function runCheck(
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
+    env: { NO_COLOR: "1" },
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutSeconds * 1000);
   const output = await child.output();
@@ -132,7 +138,7 @@ async function runCheck(
       .find((line) => /error/i.test(line)) ?? "no output";
     return {
       passed: false,
-      message: `the cell does not run: ${error.replace(/\x1b\[[0-9;]*m/g, "")}`,
+      message: `the cell does not run: ${error}`,
     };
   }
 }

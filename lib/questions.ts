@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { computeCam, upsample as referenceUpsample } from "./cam.ts";
 import { PneumothoraxDataset } from "./dataset.ts";
 import { NotAnsweredError } from "./errors.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
 import { createModel, PneumothoraxDetectionModel } from "./model.ts";
 import { createRandom } from "./random.ts";
 import { computeRoc as referenceRoc } from "./roc.ts";
@@ -353,10 +354,42 @@ const upsampling: Question = {
     }),
 };
 
+/** Folder, inside the fixtures, of the small checkpoint the restore question loads. */
+export const FIXTURE_CHECKPOINT = "checkpoint";
+
+const restore: Question = {
+  id: "restore",
+  points: 2,
+  names: ["restoreModel"],
+  title: "restore the trained model from its checkpoint",
+  check: ({ answer, fixtureDir }) =>
+    guarded(async () => {
+      const fn = requireFunction(answer, "restoreModel");
+      const dir = `${fixtureDir}/${FIXTURE_CHECKPOINT}`;
+      const model = await attempt(`restoreModel("${dir}")`, () => fn(dir));
+      if (!(model instanceof PneumothoraxDetectionModel)) {
+        return fail(
+          `restoreModel(dir) must return a PneumothoraxDetectionModel, got ${describe(model)}`,
+        );
+      }
+      const expected = (await loadCheckpoint(dir)).model;
+      const weights = (m: PneumothoraxDetectionModel) =>
+        m.network.getWeights().flatMap((w) => Array.from(w.dataSync()));
+      if (model.width !== expected.width || !closeTo(weights(model), weights(expected), 1e-6)) {
+        return fail(
+          "restoreModel(dir) returned a model whose weights differ from the checkpoint's " +
+            "(a new model instead of the restored one?)",
+        );
+      }
+      return ok;
+    }),
+};
+
 /** The graded questions of each notebook, by notebook name (file name without `.ipynb`). */
 export const QUESTIONS: Record<string, Question[]> = {
   "01_dataset": [loadDataset],
   "02_training": [cost, prediction],
+  "03_restore": [restore],
   "04_roc": [roc],
   "05_cam": [features, cam, pneumothoraxClass, upsampling],
 };

@@ -1,0 +1,88 @@
+/**
+ * The first cell of every notebook: check the preconditions (the Deno kernel, a dataset, a
+ * checkpoint where one is needed), say how to fix any that fail, pick the backend, and say
+ * loudly which data and backend the notebook uses. With `LAB_FAST=1` the notebooks run on a
+ * small phantom dataset in `data/fast` with few steps, so all five run in minutes.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describeDataFolder, ensureDataset } from "./data_source.ts";
+import { LabError } from "./errors.ts";
+import { findCheckpoint } from "./checkpoint.ts";
+
+/** The repository root. */
+export const LAB_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
+/** The provided trained model. */
+export const PRETRAINED_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "pretrained");
+/** Where notebook 02 saves its checkpoints. */
+export const NOTEBOOK_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "notebook");
+/** Size of the fast-mode phantom dataset. */
+const FAST_DATA = { seed: 1, train: 120, test: 60 };
+
+/** Options of {@link setupNotebook}. */
+export interface SetupOptions {
+  /** Whether the notebook restores a trained model (03, 04, 05). Default false. */
+  needsCheckpoint?: boolean;
+}
+
+/** What a notebook works with. */
+export interface LabSetup {
+  /** Whether `LAB_FAST=1` is set: small data, few steps. */
+  fast: boolean;
+  /** The data folder. */
+  dataDir: string;
+  /** The checkpoint to restore, when asked for. */
+  checkpointDir?: string;
+  /** The TensorFlow.js backend in use. */
+  backend: string;
+  /** One line: which data. */
+  data: string;
+}
+
+/** Whether `LAB_FAST=1` is set. */
+export function isFastMode(): boolean {
+  return Deno.env.get("LAB_FAST") === "1";
+}
+
+async function chooseCheckpoint(fast: boolean): Promise<string> {
+  if (await findCheckpoint(PRETRAINED_CHECKPOINT)) return PRETRAINED_CHECKPOINT;
+  if (await findCheckpoint(NOTEBOOK_CHECKPOINT)) return NOTEBOOK_CHECKPOINT;
+  throw new LabError(
+    `no trained model: neither ${PRETRAINED_CHECKPOINT} nor ${NOTEBOOK_CHECKPOINT} holds a ` +
+      "checkpoint. Fix: run notebook 02_training to the end, or train one with " +
+      `'deno task train --data data --out checkpoints/pretrained'${fast ? "" : " (see README)"}`,
+  );
+}
+
+/**
+ * Checks the notebook's preconditions and prepares what it needs; throws a {@link LabError}
+ * that says how to fix what is missing.
+ */
+export async function setupNotebook(options: SetupOptions = {}): Promise<LabSetup> {
+  const fast = isFastMode();
+  if (!("jupyter" in Deno)) {
+    console.warn("Not running in the Deno Jupyter kernel: plots will not show inline.");
+  }
+  await tf.ready();
+  const dataDir = join(LAB_ROOT, "data", ...(fast ? ["fast"] : []));
+  const folder = await ensureDataset(dataDir, fast ? { source: "auto", phantom: FAST_DATA } : {});
+  const setup: LabSetup = {
+    fast,
+    dataDir,
+    backend: tf.getBackend(),
+    data: describeDataFolder(folder),
+  };
+  if (options.needsCheckpoint) setup.checkpointDir = await chooseCheckpoint(fast);
+  console.log(
+    [
+      fast ? "FAST MODE (LAB_FAST=1): small phantom data, few steps" : undefined,
+      setup.data,
+      `backend: ${setup.backend}`,
+      setup.checkpointDir ? `model: ${setup.checkpointDir}` : undefined,
+    ].filter(Boolean).join("\n"),
+  );
+  return setup;
+}

@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { gradeNotebook, gradePath, notebookName, reportToCsv } from "../lib/grader.ts";
+import {
+  cellText,
+  type Notebook,
+  readNotebook,
+  studentVersion,
+  toSourceLines,
+  writeNotebook,
+} from "../lib/notebook.ts";
+import { QUESTIONS } from "../lib/questions.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const SOLUTIONS = join(ROOT, "notebooks", "solutions");
+const NAMES = Object.keys(QUESTIONS);
+
+Deno.test("gradePath() passes every question of the solution notebooks", async () => {
+  const report = await gradePath(SOLUTIONS);
+  assert.equal(report.notebooks.length, 5);
+  for (const notebook of report.notebooks) {
+    for (const q of notebook.questions) {
+      assert.ok(q.passed, `${notebook.path} ${q.id}: ${q.message}`);
+    }
+  }
+  assert.equal(report.score, report.max);
+  assert.equal(report.max, 14);
+});
+
+Deno.test("gradeNotebook() scores the untouched student notebooks zero, 'not answered'", async () => {
+  for (const name of NAMES) {
+    const grade = await gradeNotebook(join(ROOT, "notebooks", `${name}.ipynb`));
+    for (const q of grade.questions) {
+      assert.equal(q.points, 0, `${name} ${q.id}`);
+      assert.equal(q.message, "not answered", `${name} ${q.id}`);
+    }
+  }
+});
+
+Deno.test("the student notebooks are the release of the solutions (same cell ids, no drift)", async () => {
+  for (const name of ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam"]) {
+    const solution = await readNotebook(join(SOLUTIONS, `${name}.ipynb`));
+    const student = await Deno.readTextFile(join(ROOT, "notebooks", `${name}.ipynb`));
+    assert.equal(
+      student,
+      JSON.stringify(studentVersion(solution, name), null, 1) + "\n",
+      `${name}: run 'deno task release'`,
+    );
+  }
+});
+
+/** A copy of a solution notebook with one graded cell's code replaced. */
+async function withAnswer(dir: string, name: string, question: string, code: string) {
+  const notebook: Notebook = await readNotebook(join(SOLUTIONS, `${name}.ipynb`));
+  const cell = notebook.cells.find((c) => c.metadata.lab?.question === question)!;
+  cell.source = toSourceLines(code);
+  const path = join(dir, `${name}.ipynb`);
+  await writeNotebook(path, notebook);
+  return path;
+}
+
+const WRONG: [string, string, string, RegExp][] = [
+  [
+    "02_training",
+    "cost",
+    `function computeCost(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(labels, tf.softmax(logits)) as tf.Scalar;
+}`,
+    /loss of the probabilities/,
+  ],
+  [
+    "02_training",
+    "prediction",
+    `function predictClass(logits: tf.Tensor2D): tf.Tensor1D {
+  return tf.argMin(logits, 1) as tf.Tensor1D;
+}`,
+    /expected the argmax/,
+  ],
+  [
+    "04_roc",
+    "roc",
+    `function computeRoc(yTrue: ArrayLike<number>, yScore: ArrayLike<number>): Roc {
+  const { fpr, tpr } = rocCurve(Array.from(yTrue, (y) => 1 - y), yScore);
+  return { fpr, tpr, auroc: auc(fpr, tpr) };
+}`,
+    /gave auroc 0\.25, expected 0\.7500/,
+  ],
+  [
+    "05_cam",
+    "cam",
+    `function computeCam(classIndex: number, fmap: tf.Tensor3D, weights: tf.Tensor2D): tf.Tensor2D {
+  const [h, w, c] = fmap.shape;
+  return fmap.reshape([h * w, c]).matMul(weights.slice([0, 1 - classIndex], [c, 1])).reshape([h, w]) as tf.Tensor2D;
+}`,
+    /computeCam\(0, fmap \[3,4,5\], weights \[5,2\]\) returned/,
+  ],
+  ["05_cam", "class", "const PNEUMOTHORAX_CLASS: number = 0;", /PNEUMOTHORAX_CLASS is 0/],
+  [
+    "05_cam",
+    "upsample",
+    `function upsample(cam: tf.Tensor2D, size: [number, number]): tf.Tensor2D {
+  return tf.image.resizeNearestNeighbor(cam.expandDims(2) as tf.Tensor3D, size).squeeze([2]) as tf.Tensor2D;
+}`,
+    /expected bilinear/,
+  ],
+  [
+    "05_cam",
+    "features",
+    `function extractFeaturesWeights(model: PneumothoraxDetectionModel, image: tf.Tensor4D): FeaturesWeights {
+  return { fmap: tf.zeros([2, 2, 16]) as tf.Tensor3D, weights: model.denseKernel(), probabilities: [] };
+}`,
+    /fmap differs from the model's skip4/,
+  ],
+  [
+    "03_restore",
+    "restore",
+    `async function restoreModel(dir: string): Promise<PneumothoraxDetectionModel> {
+  return (await import("lab")).createModel({ width: 2, imageSize: 32, seed: 99 });
+}`,
+    /weights differ from the checkpoint's/,
+  ],
+  [
+    "01_dataset",
+    "load",
+    `async function loadDataset(dataDir: string): Promise<PneumothoraxDataset> {
+  return undefined as unknown as PneumothoraxDataset;
+}`,
+    /must return a PneumothoraxDataset, got undefined/,
+  ],
+];
+
+Deno.test("gradeNotebook() fails each question on a deliberately wrong answer, saying why", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [name, question, code, message] of WRONG) {
+      const grade = await gradeNotebook(await withAnswer(dir, name, question, code));
+      const q = grade.questions.find((each) => each.id === question)!;
+      assert.equal(q.points, 0, `${name} ${question} must fail: ${q.message}`);
+      assert.match(q.message, message, `${name} ${question}`);
+      const others = grade.questions.filter((each) => each.id !== question);
+      assert.ok(others.every((each) => each.passed), `${name}: other questions unaffected`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gradeNotebook() contains answers that loop, throw, break syntax or write files", async () => {
+  const dir = await Deno.makeTempDir();
+  const victim = join(ROOT, "lib", "questions.ts");
+  const before = await Deno.readTextFile(victim);
+  try {
+    const cases: [string, RegExp][] = [
+      ["function computeRoc(a: number[], b: number[]) { while (true) {} }", /stopped after 3 s/],
+      ["function computeRoc(a: number[], b: number[]) { throw new Error('boom'); }", /threw: boom/],
+      ["function computeRoc(a: number[], b: number[]) { return {{ }", /does not run|failed/],
+      [
+        `Deno.writeTextFileSync(${JSON.stringify(victim)}, "hacked");
+function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc: 1 }; }`,
+        /NotCapable|write access|failed/,
+      ],
+    ];
+    for (const [code, message] of cases) {
+      const grade = await gradeNotebook(await withAnswer(dir, "04_roc", "roc", code), {
+        timeoutSeconds: 3,
+      });
+      assert.equal(grade.questions[0].points, 0, code);
+      assert.match(grade.questions[0].message, message, code);
+    }
+    assert.equal(await Deno.readTextFile(victim), before, "the grader's files are untouched");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reportToCsv() writes one row per question; notebookName() reads submissions", () => {
+  const csv = reportToCsv({
+    score: 1,
+    max: 3,
+    notebooks: [{
+      path: "class/alice/04_roc.ipynb",
+      questions: [{ id: "roc", points: 1, max: 3, passed: false, message: 'said "no", twice' }],
+    }],
+  }, "class");
+  assert.equal(
+    csv,
+    'notebook,question,points,max,passed,message\nalice/04_roc.ipynb,roc,1,3,false,"said ""no"", twice"\n',
+  );
+  assert.equal(notebookName("subs/bob_05_cam.ipynb"), "05_cam");
+  assert.equal(notebookName("notes.ipynb"), undefined);
+  assert.ok(
+    cellText({ id: "x", cell_type: "code", metadata: {}, source: ["a\n", "b"] }) === "a\nb",
+  );
+});
