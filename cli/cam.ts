@@ -2,7 +2,7 @@
  * `deno task cam`: the class activation map of one X-ray. Writes `FILE.png` (the X-ray and the
  * map over it, side by side, with the lesion outline on phantoms) and `FILE.svg` (the same
  * overlay as a figure titled with the label, the prediction and the probability), and prints
- * that line on standard output.
+ * that line on standard output. The backend is chosen as `lib/backend.ts` does (`LAB_BACKEND`).
  *
  * @module
  */
@@ -26,6 +26,7 @@ import {
   visCam,
   writeCamPng,
 } from "../lib/cam.ts";
+import { selectBackend } from "../lib/backend.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/dataset.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -60,6 +61,8 @@ export interface CamTaskResult {
   png: string;
   /** The SVG written. */
   svg: string;
+  /** The backend that computed the map, in words. */
+  backend: string;
 }
 
 /** The map of an X-ray (CAM, or Grad-CAM at `layer`) at the image's size, and the probabilities. */
@@ -121,7 +124,7 @@ export async function camTask(argv: string[]): Promise<CamTaskResult> {
   }
   const svg = png.replace(/\.png$/i, ".svg");
   const layer = args.values.layer === undefined ? undefined : requiredFlag(args, "layer");
-  await tf.setBackend("cpu");
+  const backend = await selectBackend();
   const { model } = await loadCheckpoint(checkpoint);
   try {
     const file = join(String(args.values.data), split === "test" ? TEST_FILE : TRAIN_FILE);
@@ -153,7 +156,12 @@ export async function camTask(argv: string[]): Promise<CamTaskResult> {
       legendLabel: layer === undefined ? "class activation" : `Grad-CAM at ${layer}`,
     });
     await savePlot(figure, svg);
-    return { line: title + localizationText(heat, mask, label), png, svg };
+    return {
+      line: title + localizationText(heat, mask, label),
+      png,
+      svg,
+      backend: backend.description,
+    };
   } finally {
     model.dispose();
   }
@@ -163,6 +171,6 @@ if (import.meta.main) {
   await runMain(async () => {
     const result = await camTask(Deno.args);
     console.log(result.line);
-    console.error(`wrote ${result.png} and ${result.svg}`);
+    console.error(`wrote ${result.png} and ${result.svg} (backend: ${result.backend})`);
   });
 }
