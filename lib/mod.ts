@@ -34,3 +34,4 @@ export * from "./phantom.ts";
 export * from "./train.ts";
 export * from "./checkpoint.ts";
 export * from "./evaluate.ts";
+export * from "./localization.ts";
