@@ -6,12 +6,12 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeDataFolder, ensureDataset } from "./data_source.ts";
 import { LabError } from "./errors.ts";
 import { findCheckpoint } from "./checkpoint.ts";
+import { selectBackend } from "./backend.ts";
 
 /** The repository root. */
 export const LAB_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -66,13 +66,13 @@ export async function setupNotebook(options: SetupOptions = {}): Promise<LabSetu
   if (!("jupyter" in Deno)) {
     console.warn("Not running in the Deno Jupyter kernel: plots will not show inline.");
   }
-  await tf.ready();
+  const backend = await selectBackend();
   const dataDir = join(LAB_ROOT, "data", ...(fast ? ["fast"] : []));
   const folder = await ensureDataset(dataDir, fast ? { source: "auto", phantom: FAST_DATA } : {});
   const setup: LabSetup = {
     fast,
     dataDir,
-    backend: tf.getBackend(),
+    backend: backend.description,
     data: describeDataFolder(folder),
   };
   if (options.needsCheckpoint) setup.checkpointDir = await chooseCheckpoint(fast);

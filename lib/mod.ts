@@ -35,3 +35,4 @@ export * from "./train.ts";
 export * from "./checkpoint.ts";
 export * from "./evaluate.ts";
 export * from "./localization.ts";
+export * from "./backend.ts";

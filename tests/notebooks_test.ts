@@ -1,0 +1,88 @@
+/**
+ * Executes every solution notebook with the real Deno kernel through Jupyter (nbconvert and
+ * nbclient), in fast mode, and checks that no cell fails and that the plots are there.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const SOLUTIONS = join(ROOT, "notebooks", "solutions");
+const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam"];
+
+function hasNbconvert(): boolean {
+  try {
+    return new Deno.Command("jupyter-nbconvert", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** A Jupyter data folder with a Deno kernelspec that runs this very deno. */
+async function kernelDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "lab-jupyter-" });
+  await Deno.mkdir(join(dir, "kernels", "deno"), { recursive: true });
+  const spec = {
+    argv: [Deno.execPath(), "jupyter", "--kernel", "--conn", "{connection_file}"],
+    display_name: "Deno",
+    language: "typescript",
+  };
+  await Deno.writeTextFile(join(dir, "kernels", "deno", "kernel.json"), JSON.stringify(spec));
+  return dir;
+}
+
+interface Output {
+  output_type: string;
+  ename?: string;
+  evalue?: string;
+  data?: Record<string, unknown>;
+}
+
+Deno.test({
+  name: "solution notebooks run top to bottom in the Deno kernel (LAB_FAST=1), plots included",
+  ignore: !hasNbconvert(),
+  async fn(t) {
+    const jupyterPath = await kernelDir();
+    const outDir = await Deno.makeTempDir({ prefix: "lab-notebooks-" });
+    try {
+      for (const name of NOTEBOOKS) {
+        await t.step(name, async () => {
+          const output = join(outDir, `${name}.ipynb`);
+          const result = await new Deno.Command("jupyter-nbconvert", {
+            args: [
+              "--to",
+              "notebook",
+              "--execute",
+              "--ExecutePreprocessor.timeout=600",
+              "--ExecutePreprocessor.kernel_name=deno",
+              join(SOLUTIONS, `${name}.ipynb`),
+              "--output",
+              output,
+            ],
+            cwd: SOLUTIONS,
+            env: { LAB_FAST: "1", JUPYTER_PATH: jupyterPath, NO_COLOR: "1" },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const log = new TextDecoder().decode(result.stderr);
+          assert.ok(result.success, `${name} failed:\n${log.slice(-3000)}`);
+          const executed = JSON.parse(await Deno.readTextFile(output));
+          const outputs: Output[] = executed.cells.flatMap((c: { outputs?: Output[] }) =>
+            c.outputs ?? []
+          );
+          const errors = outputs.filter((o) => o.output_type === "error");
+          assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], name);
+          const plots = outputs.filter((o) => o.data?.["image/svg+xml"]);
+          assert.ok(plots.length >= 1, `${name} shows at least one plot`);
+        });
+      }
+    } finally {
+      await Deno.remove(jupyterPath, { recursive: true });
+      await Deno.remove(outDir, { recursive: true });
+    }
+  },
+});
