@@ -11,7 +11,8 @@
  */
 import { join } from "node:path";
 import { UsageError } from "./errors.ts";
-import { type LabArrays, writeLabFile } from "./hdf5.ts";
+import type { LabArrays } from "./hdf5.ts";
+import { createLabFileStream } from "./lab_file_stream.ts";
 import {
   type PhantomJob,
   type PhantomJobResult,
@@ -78,14 +79,12 @@ function checkProbability(name: string, value: number | undefined): void {
   }
 }
 
-function checkCount(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > 2 ** 31) {
-    throw new UsageError(`${name} must be a whole number of images >= 0, got ${value}`);
-  }
-}
-
 function checkOptions(count: number, options: PhantomOptions): void {
-  checkCount("count", count);
+  if (!Number.isInteger(count) || count < 0 || count > 2 ** 31) {
+    throw new UsageError(
+      `${options.split ?? "count"} must be a whole number of images >= 0, got ${count}`,
+    );
+  }
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
     throw new UsageError(`seed must be an integer in [0, 2^32), got ${seed}`);
@@ -142,8 +141,54 @@ async function runOnWorkers(
   }
 }
 
+/** The labels of `count` images and the jobs that draw them. */
+function planJobs(
+  count: number,
+  options: PhantomOptions,
+): { labels: Uint8Array; jobs: PhantomJob[] } {
+  checkOptions(count, options);
+  const seed = options.seed ?? 0;
+  const split = options.split ?? "train";
+  const fraction = options.positiveFraction ?? DEFAULT_POSITIVE_FRACTION;
+  const labels = phantomLabels(seed, split, count, fraction);
+  const jobs: PhantomJob[] = [];
+  for (let start = 0; start < count; start += JOB_IMAGES) {
+    jobs.push({
+      seed,
+      split,
+      start,
+      labels: labels.slice(start, Math.min(count, start + JOB_IMAGES)),
+      tube: options.tube,
+      lesionScale: options.lesionScale,
+    });
+  }
+  return { labels, jobs };
+}
+
+/** Runs `jobs` on the threads `options` asks for, calling `collect` (and the progress callback). */
+async function runJobs(
+  jobs: PhantomJob[],
+  count: number,
+  options: PhantomOptions,
+  collect: (result: PhantomJobResult) => void,
+): Promise<void> {
+  let done = 0;
+  const report = (result: PhantomJobResult) => {
+    collect(result);
+    done += result.tubes.length;
+    options.onProgress?.(done, count);
+  };
+  const workers = options.workers ??
+    (count < MIN_IMAGES_FOR_WORKERS ? 0 : defaultPhantomWorkers());
+  if (workers === 0) {
+    for (const job of jobs) report(renderPhantomJob(job));
+  } else {
+    await runOnWorkers(jobs, workers, report);
+  }
+}
+
 /**
- * Generates `count` phantom chest X-rays with labels and pneumothorax masks.
+ * Generates `count` phantom chest X-rays with labels and pneumothorax masks, in memory.
  *
  * @example
  * ```ts
@@ -156,46 +201,40 @@ export async function generatePhantoms(
   count: number,
   options: PhantomOptions = {},
 ): Promise<PhantomArrays> {
-  checkOptions(count, options);
-  const seed = options.seed ?? 0;
-  const split = options.split ?? "train";
-  const labels = phantomLabels(
-    seed,
-    split,
-    count,
-    options.positiveFraction ?? DEFAULT_POSITIVE_FRACTION,
-  );
+  const { labels, jobs } = planJobs(count, options);
   const pixels = PHANTOM_SIZE * PHANTOM_SIZE;
   const images = new Uint8Array(count * pixels);
   const masks = new Uint8Array(count * pixels);
   const tubes = new Uint8Array(count);
-  const jobs: PhantomJob[] = [];
-  for (let start = 0; start < count; start += JOB_IMAGES) {
-    jobs.push({
-      seed,
-      split,
-      start,
-      labels: labels.slice(start, Math.min(count, start + JOB_IMAGES)),
-      tube: options.tube,
-      lesionScale: options.lesionScale,
-    });
-  }
-  let done = 0;
-  const collect = (result: PhantomJobResult) => {
+  await runJobs(jobs, count, options, (result) => {
     images.set(result.images, result.start * pixels);
     masks.set(result.masks, result.start * pixels);
     tubes.set(result.tubes, result.start);
-    done += result.images.length / pixels;
-    options.onProgress?.(done, count);
-  };
-  const workers = options.workers ??
-    (count < MIN_IMAGES_FOR_WORKERS ? 0 : defaultPhantomWorkers());
-  if (workers === 0) {
-    for (const job of jobs) collect(renderPhantomJob(job));
-  } else {
-    await runOnWorkers(jobs, workers, collect);
-  }
+  });
   return { images, labels, masks, tubes };
+}
+
+/**
+ * Generates `count` phantoms straight into the lab file `path` (with masks), slice by slice, so
+ * memory stays small whatever the count. Returns the labels written.
+ */
+export async function writePhantomFile(
+  path: string,
+  count: number,
+  options: PhantomOptions = {},
+): Promise<Uint8Array> {
+  const { labels, jobs } = planJobs(count, options);
+  const stream = await createLabFileStream(path, labels, { imageSize: PHANTOM_SIZE, masks: true });
+  try {
+    await runJobs(jobs, count, options, (result) => {
+      stream.write(result.start, result.images, result.masks);
+    });
+  } catch (error) {
+    await stream.abort();
+    throw error;
+  }
+  await stream.close();
+  return labels;
 }
 
 /** Options of {@link writePhantomDataset}. */
@@ -230,7 +269,7 @@ export interface PhantomDatasetSummary {
 
 /**
  * Generates the phantom dataset and writes `pneumothorax_train.h5` and `pneumothorax_test.h5`
- * (with masks) into `outDir`, creating it if needed.
+ * (with masks) into `outDir`, creating it if needed; images go to disk as they are drawn.
  */
 export async function writePhantomDataset(
   outDir: string,
@@ -240,8 +279,6 @@ export async function writePhantomDataset(
     train: options.train ?? DEFAULT_TRAIN_IMAGES,
     test: options.test ?? DEFAULT_TEST_IMAGES,
   };
-  checkCount("train", sizes.train);
-  checkCount("test", sizes.test);
   await Deno.mkdir(outDir, { recursive: true });
   const started = performance.now();
   const files: PhantomDatasetSummary["files"] = [];
@@ -249,7 +286,8 @@ export async function writePhantomDataset(
     const bar = options.progress === false
       ? undefined
       : createProgressBar(sizes[split], { label: `phantoms ${split}`, unit: "images" });
-    const arrays = await generatePhantoms(sizes[split], {
+    const path = join(outDir, PHANTOM_FILES[split]);
+    const labels = await writePhantomFile(path, sizes[split], {
       seed: options.seed,
       split,
       positiveFraction: options.positiveFraction,
@@ -258,12 +296,9 @@ export async function writePhantomDataset(
       workers: options.workers,
       onProgress: (done, total) => bar?.update(done, total),
     });
-    const path = join(outDir, PHANTOM_FILES[split]);
-    bar?.update(sizes[split], sizes[split], "writing");
-    await writeLabFile(path, arrays);
     const seconds = (performance.now() - started) / 1000;
     bar?.done(`-> ${path} (${formatDuration(seconds)})`);
-    const positives = arrays.labels.reduce((sum, label) => sum + label, 0);
+    const positives = labels.reduce((sum, label) => sum + label, 0);
     files.push({ split, path, images: sizes[split], positives });
   }
   return { files, seconds: (performance.now() - started) / 1000 };

@@ -132,6 +132,8 @@ export interface PhantomCase {
   bodyCenter: number;
   /** Body half-width per row (index v + ROW_MARGIN). */
   bodyHalfWidth: Float32Array;
+  /** Relative front-to-back body depth per row (index v + ROW_MARGIN). */
+  bodyDepth: Float32Array;
   /** Soft-tissue attenuation at the mid-line. */
   bodyAttenuation: number;
   /** Arms: [centre column offset from the body centre, half-width, top row]; offset 0 = none. */
@@ -416,7 +418,7 @@ function sampleVessels(random: Random, shape: LungShape, side: 0 | 1, out: Strok
   const hilum = { x: CENTER + outward * uniform(random, 24, 32), y: uniform(random, 106, 122) };
   const width = uniform(random, 0.85, 1.15);
   const amplitude = uniform(random, 0.08, 0.12);
-  for (const spread of [-1.2, -0.6, 0, 0.55, 1.1]) {
+  for (const spread of [-1.3, -0.85, -0.4, 0, 0.4, 0.8, 1.2]) {
     const angle = spread + normal(random) * 0.15;
     const direction = { x: outward * Math.cos(angle), y: Math.sin(angle) };
     grow(hilum, direction, uniform(random, 18, 26), 2.6 * width, amplitude, 0);
@@ -459,30 +461,37 @@ function sampleVessels(random: Random, shape: LungShape, side: 0 | 1, out: Strok
   }
 }
 
-/** Samples the body outline: neck, shoulders and chest half-widths per row. */
-function sampleBody(random: Random, bodyScale: number): Float32Array {
+/**
+ * Samples the body outline per row: half-widths of neck, shoulders and chest, and the relative
+ * front-to-back depth (the neck is thinner than the chest).
+ */
+function sampleBody(random: Random, bodyScale: number): [Float32Array, Float32Array] {
   const neck = uniform(random, 40, 56);
-  const neckBottom = uniform(random, 14, 28);
-  const shoulderRow = neckBottom + uniform(random, 30, 48);
-  const shoulder = 128 * bodyScale + uniform(random, -4, 10);
+  const neckBottom = uniform(random, -10, 16);
+  const shoulderRow = neckBottom + uniform(random, 40, 60);
+  const shoulder = 122 * bodyScale + uniform(random, -6, 8);
   const chest = 112 * bodyScale;
   const flare = uniform(random, -4, 8);
+  const neckDepth = uniform(random, 0.55, 0.75);
   const table = new Float32Array(ROW_TABLE_SIZE);
+  const depth = new Float32Array(ROW_TABLE_SIZE);
   for (let i = 0; i < ROW_TABLE_SIZE; i++) {
     const v = i - ROW_MARGIN;
     let half: number;
     if (v < neckBottom) half = neck;
     else if (v < shoulderRow) {
       const t = (v - neckBottom) / (shoulderRow - neckBottom);
-      half = neck + (shoulder - neck) * Math.sin((t * Math.PI) / 2) ** 0.7;
+      half = neck + (shoulder - neck) * Math.sin((t * Math.PI) / 2);
     } else {
       const t = clamp((v - shoulderRow) / 40, 0, 1);
       half = shoulder + (chest - shoulder) * t * t * (3 - 2 * t) +
         flare * clamp((v - 120) / 120, 0, 1);
     }
     table[i] = half;
+    const t = clamp((v - neckBottom) / (shoulderRow - neckBottom), 0, 1);
+    depth[i] = neckDepth + (1 - neckDepth) * t * t * (3 - 2 * t);
   }
-  return table;
+  return [table, depth];
 }
 
 /** A per-row table through (row, value) control points: linear, then smoothed twice over 15 rows. */
@@ -510,43 +519,76 @@ function rowProfile(points: [number, number][]): Float32Array {
 }
 
 /**
- * Samples the cardiomediastinal silhouette as its extent left and right of the spine per row:
- * on the image's left the superior vena cava and the right atrium, on its right the aortic knob,
- * the pulmonary trunk and the left ventricle down to the diaphragm.
+ * Horizontal extent [left, right] of a tilted ellipse (centre 0, semi-axes a and b, long axis
+ * turned by `tilt`) at height `y`, or undefined above or below it.
  */
-function sampleSilhouette(random: Random, diaphragm: number): [Float32Array, Float32Array] {
+function ellipseChord(a: number, b: number, tilt: number, y: number): [number, number] | undefined {
+  const c = Math.cos(tilt), s = Math.sin(tilt);
+  const qa = (c * c) / (a * a) + (s * s) / (b * b);
+  const qb = 2 * y * c * s * (1 / (a * a) - 1 / (b * b));
+  const qc = y * y * ((s * s) / (a * a) + (c * c) / (b * b)) - 1;
+  const discriminant = qb * qb - 4 * qa * qc;
+  if (discriminant < 0) return undefined;
+  const root = Math.sqrt(discriminant);
+  return [(-qb - root) / (2 * qa), (-qb + root) / (2 * qa)];
+}
+
+/**
+ * Samples the cardiomediastinal silhouette as its extent left and right of the spine per row:
+ * the mediastinum (superior vena cava on the image's left; aortic knob on its right) joined with
+ * the heart, a tilted ellipse whose lower part the diaphragm hides.
+ */
+function sampleSilhouette(random: Random): [Float32Array, Float32Array] {
   const neck = uniform(random, 34, 46);
-  const vena = uniform(random, 17, 23);
-  const atrium = uniform(random, 30, 40);
-  const aorta = uniform(random, 19, 24);
+  const vena = uniform(random, 16, 22);
+  const aorta = uniform(random, 17, 22);
   const knob = aorta + uniform(random, 5, 13);
   const knobRow = uniform(random, 74, 88);
-  const heart = uniform(random, 56, 70) * (chance(random, 0.15) ? uniform(random, 1.1, 1.25) : 1);
-  const apexRow = diaphragm - uniform(random, 12, 24);
-  const right = rowProfile([
-    [8, neck],
-    [36, vena + 2],
-    [60, vena],
-    [100, vena + 1],
-    [120, atrium - 5],
-    [150, atrium],
-    [diaphragm, atrium - 3],
-  ]);
+  const right = rowProfile([[8, neck], [36, vena + 2], [60, vena], [100, vena + 2], [
+    130,
+    vena + 4,
+  ]]);
   const left = rowProfile([
     [8, neck],
     [36, aorta],
     [knobRow, knob],
-    [knobRow + 18, aorta + 3],
-    [knobRow + 30, aorta + 14],
-    [(knobRow + apexRow) / 2 + 12, heart - 4],
-    [apexRow, heart],
-    [diaphragm + 20, heart - 8],
+    [knobRow + 18, aorta + 2],
+    [knobRow + 36, aorta + 6],
   ]);
+  const enlarged = chance(random, 0.15) ? uniform(random, 1.1, 1.25) : 1;
+  const a = uniform(random, 48, 58) * enlarged, b = uniform(random, 34, 42) * enlarged;
+  const tilt = uniform(random, 0.2, 0.5);
+  const cx = uniform(random, 14, 22), cy = uniform(random, 150, 166);
+  const heartRight = new Float32Array(ROW_TABLE_SIZE), heartLeft = new Float32Array(ROW_TABLE_SIZE);
+  for (let i = 0; i < ROW_TABLE_SIZE; i++) {
+    const chord = ellipseChord(a, b, tilt, i - ROW_MARGIN - cy);
+    if (chord) [heartRight[i], heartLeft[i]] = [-(cx + chord[0]), cx + chord[1]];
+  }
+  // Above its widest row, each heart border runs as a convex arc up into the mediastinum.
+  const join = (profile: Float32Array, heart: Float32Array, startRow: number) => {
+    const widest = heart.indexOf(Math.max(...heart));
+    const start = Math.round(startRow) + ROW_MARGIN;
+    for (let i = 0; i < ROW_TABLE_SIZE; i++) {
+      let extent = heart[i];
+      if (i >= start && i < widest) {
+        const t = (i - start) / (widest - start);
+        extent = profile[start] + (heart[widest] - profile[start]) * Math.sin((Math.PI / 2) * t);
+      }
+      if (i >= start) profile[i] = Math.max(profile[i], extent);
+    }
+  };
+  join(right, heartRight, uniform(random, 95, 115));
+  join(left, heartLeft, knobRow + uniform(random, 16, 26));
   return [right, left];
 }
 
 /** Samples the ribs, clavicles, scapulae and humeri of both sides, as bone strokes. */
-function sampleBones(random: Random, body: Float32Array, out: StrokePath[]): number {
+function sampleBones(
+  random: Random,
+  body: Float32Array,
+  armOffset: number,
+  out: StrokePath[],
+): number {
   const top = uniform(random, 34, 44);
   const spacing = uniform(random, 13.5, 16.5);
   const posteriorAmp = uniform(random, 0.05, 0.085);
@@ -559,15 +601,16 @@ function sampleBones(random: Random, body: Float32Array, out: StrokePath[]): num
       const wall = Math.min(wallAt(y0 + 10), 108);
       const w = k === 0 ? wall * 0.6 : wall;
       const rise = k === 0 ? 12 : 13 + 0.3 * k;
-      const drop = k === 0 ? 12 : 22 + 1.2 * k;
+      const drop = k === 0 ? 12 : 32 + 1.5 * k;
       const posterior = cubicBezier(
         { x: CENTER + s * 12, y: y0 + 2 },
         { x: CENTER + s * 0.35 * w, y: y0 - rise },
-        { x: CENTER + s * 0.88 * w, y: y0 - 7 },
+        { x: CENTER + s * 0.9 * w, y: y0 + 2 },
         { x: CENTER + s * w, y: y0 + drop },
         11,
       );
-      out.push(path(posterior, (t) => ribWidth * (1.05 - 0.15 * t), posteriorAmp, "bone"));
+      const amplitude = posteriorAmp * (k < 9 ? 1 : 0.6);
+      out.push(path(posterior, (t) => ribWidth * (1.05 - 0.15 * t), amplitude, "bone"));
       const lateral = posterior[posterior.length - 1];
       const reachIn = k === 0 ? 0.45 : uniform(random, 0.28, 0.36);
       const slope = k === 0 ? 14 : 34 + k;
@@ -580,8 +623,8 @@ function sampleBones(random: Random, body: Float32Array, out: StrokePath[]): num
       );
       out.push(path(anterior, ribWidth * 1.15, (t) => anteriorAmp * (1 - t * t), "bone"));
     }
-    const medial = { x: CENTER + s * uniform(random, 10, 16), y: uniform(random, 48, 60) };
-    const lateralEnd = { x: CENTER + s * uniform(random, 86, 100), y: uniform(random, 22, 36) };
+    const medial = { x: CENTER + s * uniform(random, 10, 16), y: uniform(random, 58, 70) };
+    const lateralEnd = { x: CENTER + s * uniform(random, 86, 100), y: uniform(random, 34, 48) };
     const clavicle = cubicBezier(
       medial,
       { x: CENTER + s * 40, y: medial.y + uniform(random, 0, 8) },
@@ -590,7 +633,7 @@ function sampleBones(random: Random, body: Float32Array, out: StrokePath[]): num
       14,
     );
     out.push(
-      path(clavicle, (t) => 5.6 - 1 * Math.sin(Math.PI * t), uniform(random, 0.12, 0.18), "bone"),
+      path(clavicle, (t) => 5.2 - 1 * Math.sin(Math.PI * t), uniform(random, 0.1, 0.15), "solid"),
     );
     const wall = wallAt(60);
     const scapula = cubicBezier(
@@ -601,10 +644,13 @@ function sampleBones(random: Random, body: Float32Array, out: StrokePath[]): num
       12,
     );
     out.push(path(scapula, 3, uniform(random, 0.04, 0.08), "bone"));
-    const head = { x: CENTER + s * (wall + uniform(random, 18, 28)), y: uniform(random, 46, 56) };
-    out.push(path([head], uniform(random, 15, 19), 0.3, "bone"));
-    const shaft = [head, { x: head.x + s * uniform(random, 4, 12), y: 250 }];
-    out.push(path(shaft, 8, 0.3, "bone"));
+    const humerus = armOffset > 0 ? armOffset : wall + uniform(random, 18, 28);
+    const head = { x: CENTER + s * humerus, y: uniform(random, 46, 56) };
+    out.push(path([head], uniform(random, 15, 19), 0.22, "bone"));
+    if (armOffset > 0) {
+      const shaft = [head, { x: head.x + s * uniform(random, 0, 8), y: 250 }];
+      out.push(path(shaft, 7, 0.22, "bone"));
+    }
   }
   return top;
 }
@@ -719,7 +765,7 @@ function sampleAcquisition(random: Random): Acquisition {
     windowCenter: uniform(random, 0.5, 0.7),
     windowWidth: uniform(random, 0.2, 0.32),
     gamma: uniform(random, 0.8, 1.25),
-    noise: uniform(random, 1, 4.5),
+    noise: uniform(random, 0.8, 3),
     blurPasses: roll < 0.15 ? 0 : roll < 0.7 ? 1 : 2,
     equalization: uniform(random, 0, 0.9),
     equalizationRadius: Math.round(uniform(random, 7, 14)),
@@ -739,7 +785,7 @@ export function samplePhantomCase(
   options: SampleCaseOptions = {},
 ): PhantomCase {
   const bodyScale = uniform(random, 0.92, 1.06);
-  const bodyHalfWidth = sampleBody(random, bodyScale);
+  const [bodyHalfWidth, bodyDepth] = sampleBody(random, bodyScale);
   const lungs = sampleCavities(random, bodyScale);
   const inspiration = uniform(random, -12, 12);
   const domes: [Dome, Dome] = [
@@ -759,7 +805,7 @@ export function samplePhantomCase(
   const pneumothorax = label === 1
     ? samplePneumothorax(random, options.lesionScale ?? 1)
     : undefined;
-  const [mediastinumLeft, mediastinumRight] = sampleSilhouette(random, domes[1].apexV);
+  const [mediastinumLeft, mediastinumRight] = sampleSilhouette(random);
   if (pneumothorax) collapseLung(lungs[pneumothorax.lung], pneumothorax);
   const vessels: StrokePath[] = [];
   sampleVessels(random, lungs[0], 0, vessels);
@@ -767,7 +813,8 @@ export function samplePhantomCase(
   const pleura: StrokePath[] = [];
   if (pneumothorax) samplePleuralLine(random, lungs[pneumothorax.lung], pneumothorax, pleura);
   const bones: StrokePath[] = [];
-  const ribTop = sampleBones(random, bodyHalfWidth, bones);
+  const armOffset = chance(random, 0.7) ? 128 * bodyScale + uniform(random, 8, 24) : 0;
+  const ribTop = sampleBones(random, bodyHalfWidth, armOffset, bones);
   const scoliosis = uniform(random, -4, 4);
   const spineShift = new Float32Array(ROW_TABLE_SIZE);
   for (let i = 0; i < ROW_TABLE_SIZE; i++) {
@@ -788,6 +835,18 @@ export function samplePhantomCase(
         amplitude,
       });
     }
+  }
+  const gas = Math.floor(random() * 5);
+  for (let k = 0; k < gas; k++) {
+    const dome = domes[random() < 0.5 ? 0 : 1];
+    blobs.push({
+      cx: dome.apexU + uniform(random, -40, 40),
+      cy: dome.apexV + dome.drop + uniform(random, 10, 60),
+      rx: uniform(random, 4, 14),
+      ry: uniform(random, 3, 8),
+      angle: uniform(random, -1, 1),
+      amplitude: -uniform(random, 0.06, 0.16),
+    });
   }
   if (chance(random, 0.5)) {
     blobs.push({
@@ -810,18 +869,18 @@ export function samplePhantomCase(
   const acquisition = sampleAcquisition(random);
   const filmMarks: StrokePath[] = [];
   sampleMarker(random, acquisition.collimation, filmMarks);
-  const armOffset = chance(random, 0.7) ? 128 * bodyScale + uniform(random, 8, 24) : 0;
   return {
     label,
     pose: {
       scale: uniform(random, 0.9, 1.1),
-      angle: normal(random) * 0.035,
+      angle: normal(random) * 0.05,
       shiftX: uniform(random, -10, 10),
       shiftY: uniform(random, -8, 14),
     },
     acquisition,
     bodyCenter: CENTER,
     bodyHalfWidth,
+    bodyDepth,
     bodyAttenuation: uniform(random, 0.95, 1.1),
     arms: [armOffset, uniform(random, 16, 24), uniform(random, 36, 50)],
     lungs,
@@ -830,7 +889,7 @@ export function samplePhantomCase(
     mediastinumLeft,
     mediastinumRight,
     abdomen: uniform(random, 0.12, 0.25),
-    cardiac: uniform(random, 0.12, 0.25),
+    cardiac: uniform(random, 0.04, 0.14),
     domes,
     trachea: {
       halfWidth: uniform(random, 5, 7.5),
