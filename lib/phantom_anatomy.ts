@@ -108,8 +108,10 @@ export interface Acquisition {
   noise: number;
   /** Passes of a [1 2 1] blur over the attenuation (0..2). */
   blurPasses: number;
-  /** Strength of the unsharp-mask equalisation of the processing. */
+  /** Extra gain of details finer than the equalisation's filter (unsharp masking). */
   equalization: number;
+  /** Fraction by which the processing compresses contrast coarser than that filter. */
+  compression: number;
   /** Radius of the equalisation's box filter, pixels. */
   equalizationRadius: number;
   /** Collimated margins (top, right, bottom, left) in image pixels; 0 means none. */
@@ -417,7 +419,7 @@ function sampleVessels(random: Random, shape: LungShape, side: 0 | 1, out: Strok
   const outward = side === 0 ? -1 : 1;
   const hilum = { x: CENTER + outward * uniform(random, 24, 32), y: uniform(random, 106, 122) };
   const width = uniform(random, 0.85, 1.15);
-  const amplitude = uniform(random, 0.08, 0.12);
+  const amplitude = uniform(random, 0.06, 0.09);
   for (const spread of [-1.3, -0.85, -0.4, 0, 0.4, 0.8, 1.2]) {
     const angle = spread + normal(random) * 0.15;
     const direction = { x: outward * Math.cos(angle), y: Math.sin(angle) };
@@ -591,7 +593,7 @@ function sampleBones(
 ): number {
   const top = uniform(random, 34, 44);
   const spacing = uniform(random, 13.5, 16.5);
-  const posteriorAmp = uniform(random, 0.05, 0.085);
+  const posteriorAmp = uniform(random, 0.07, 0.11);
   const anteriorAmp = posteriorAmp * uniform(random, 0.4, 0.6);
   const ribWidth = uniform(random, 3.2, 4.0);
   const wallAt = (v: number) => body[clamp(Math.round(v) + ROW_MARGIN, 0, ROW_TABLE_SIZE - 1)] - 11;
@@ -644,13 +646,10 @@ function sampleBones(
       12,
     );
     out.push(path(scapula, 3, uniform(random, 0.04, 0.08), "bone"));
-    const humerus = armOffset > 0 ? armOffset : wall + uniform(random, 18, 28);
-    const head = { x: CENTER + s * humerus, y: uniform(random, 46, 56) };
-    out.push(path([head], uniform(random, 15, 19), 0.22, "bone"));
-    if (armOffset > 0) {
-      const shaft = [head, { x: head.x + s * uniform(random, 0, 8), y: 250 }];
-      out.push(path(shaft, 7, 0.22, "bone"));
-    }
+    const head = { x: CENTER + s * (wall + uniform(random, 8, 20)), y: uniform(random, 44, 58) };
+    out.push(path([head], uniform(random, 14, 18), 0.22, "bone"));
+    const elbow = armOffset > 0 ? CENTER + s * armOffset : head.x + s * uniform(random, 10, 30);
+    out.push(path([head, { x: elbow, y: 260 }], 7, 0.22, "bone"));
   }
   return top;
 }
@@ -762,13 +761,14 @@ function sampleAcquisition(random: Random): Acquisition {
   const roll = random();
   const collimation = sampleCollimation(random);
   return {
-    windowCenter: uniform(random, 0.5, 0.7),
-    windowWidth: uniform(random, 0.2, 0.32),
-    gamma: uniform(random, 0.8, 1.25),
+    windowCenter: uniform(random, 0.47, 0.62),
+    windowWidth: uniform(random, 0.17, 0.26),
+    gamma: uniform(random, 0.85, 1.25),
     noise: uniform(random, 0.8, 3),
-    blurPasses: roll < 0.15 ? 0 : roll < 0.7 ? 1 : 2,
-    equalization: uniform(random, 0, 0.9),
-    equalizationRadius: Math.round(uniform(random, 7, 14)),
+    blurPasses: roll < 0.3 ? 0 : roll < 0.9 ? 1 : 2,
+    equalization: uniform(random, 0.3, 1.2),
+    compression: uniform(random, 0.3, 0.65),
+    equalizationRadius: Math.round(uniform(random, 20, 36)),
     collimation,
     collimationLevel: chance(random, 0.6) ? uniform(random, 0, 25) : uniform(random, 215, 250),
     tissueVariation: uniform(random, 0.03, 0.08),
@@ -823,14 +823,14 @@ export function samplePhantomCase(
   const blobs: Ellipse[] = [];
   if (chance(random, 0.45)) {
     const size = uniform(random, 0.8, 1.3);
-    const row = uniform(random, 190, 215);
+    const row = uniform(random, 172, 198);
     const amplitude = uniform(random, 0.1, 0.22);
     for (const s of [-1, 1]) {
       blobs.push({
         cx: CENTER + s * uniform(random, 62, 78),
         cy: row + normal(random) * 3,
-        rx: 42 * size,
-        ry: 30 * size,
+        rx: 46 * size,
+        ry: 34 * size,
         angle: s * uniform(random, 0, 0.3),
         amplitude,
       });
@@ -894,7 +894,7 @@ export function samplePhantomCase(
     trachea: {
       halfWidth: uniform(random, 5, 7.5),
       carina: uniform(random, 92, 108),
-      attenuation: uniform(random, 0.1, 0.18),
+      attenuation: uniform(random, 0.05, 0.1),
     },
     spine: {
       shift: spineShift,

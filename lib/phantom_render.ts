@@ -36,6 +36,8 @@ const BANK_SEED = 0x7e57ab1e;
 /** Largest |dx|, |dy| (canonical pixels) of the angle table around a lung centre. */
 const ANGLE_REACH = 160;
 const ANGLE_SIDE = 2 * ANGLE_REACH + 1;
+/** Attenuation that the processing's dynamic-range compression leaves in place. */
+const EQUALIZATION_REFERENCE = 0.75;
 /** Side of the half-resolution grid of the smooth anatomy. */
 const FIELD_SIZE = PHANTOM_SIZE / 2;
 /**
@@ -380,7 +382,8 @@ function develop(
   for (let p = 0; p < acquisition.blurPasses; p++) binomialBlur(attenuation, size, line);
   boxBlur(attenuation, blurred, size, acquisition.equalizationRadius, line);
   fillLut(lut, phantom);
-  const k = acquisition.equalization;
+  const detail = 1 + acquisition.equalization, coarse = 1 - acquisition.compression;
+  const reference = acquisition.compression * EQUALIZATION_REFERENCE;
   const lutScale = (LUT_SIZE - 1) / (LUT_HIGH - LUT_LOW);
   let state = ((phantom.noiseSeed ^ 0x9e3779b9) | 0) || 1;
   const sigma = (acquisition.noise * Math.sqrt(6)) / 65536;
@@ -395,7 +398,7 @@ function develop(
         mask[i] = 0;
         continue;
       }
-      const a = attenuation[i] + k * (attenuation[i] - blurred[i]);
+      const a = coarse * blurred[i] + detail * (attenuation[i] - blurred[i]) + reference;
       let position = Math.floor((a - LUT_LOW) * lutScale + 0.5);
       position = position < 0 ? 0 : position >= LUT_SIZE ? LUT_SIZE - 1 : position;
       const gray = lut[position];

@@ -10,6 +10,7 @@ import {
   writePhantomDataset,
 } from "../lib/phantom.ts";
 import { phantomImageSeed } from "../lib/phantom_batch.ts";
+import { OUTLINE_RGB, phantomContactSheet } from "../lib/phantom_sheet.ts";
 import { computeRoc } from "../lib/roc.ts";
 import { createRandom, shuffleInPlace } from "../lib/random.ts";
 
@@ -198,4 +199,35 @@ Deno.test("phantom labels do not leak through intensity histograms (logistic reg
   });
   const caught = histogramLeakAuc(brightened, arrays.labels);
   assert.ok(caught > 0.8, `a planted leak gave only AUC ${caught.toFixed(3)}`);
+});
+
+Deno.test("phantomContactSheet() outlines each positive's mask in red beside the real images", async () => {
+  const phantoms = await generatePhantoms(4, { seed: 6 });
+  const real = [new Uint8Array(PIXELS).fill(77)];
+  const sheet = phantomContactSheet(phantoms, real, {
+    phantomColumns: 2,
+    realColumns: 1,
+    gutter: 4,
+  });
+  assert.equal(sheet.width, 3 * PHANTOM_SIZE + 4);
+  assert.equal(sheet.height, 2 * PHANTOM_SIZE);
+  assert.equal(sheet.channels, 3);
+  const red = (tile: number) => {
+    let count = 0;
+    const left = (tile % 2) * PHANTOM_SIZE, top = Math.floor(tile / 2) * PHANTOM_SIZE;
+    for (let y = 0; y < PHANTOM_SIZE; y++) {
+      for (let x = 0; x < PHANTOM_SIZE; x++) {
+        const o = ((top + y) * sheet.width + left + x) * 3;
+        if (sheet.data[o] === OUTLINE_RGB[0] && sheet.data[o + 1] === OUTLINE_RGB[1]) count++;
+      }
+    }
+    return count;
+  };
+  for (let i = 0; i < 4; i++) {
+    if (phantoms.labels[i]) assert.ok(red(i) > 0, `positive ${i} is outlined`);
+    else assert.equal(red(i), 0, `negative ${i} has no outline`);
+  }
+  const o = (10 * sheet.width + 2 * PHANTOM_SIZE + 4 + 10) * 3;
+  assert.deepEqual([...sheet.data.subarray(o, o + 3)], [77, 77, 77]);
+  assert.throws(() => phantomContactSheet(phantoms, [new Uint8Array(10)]), UsageError);
 });
