@@ -4,13 +4,13 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { readSourceRecord, SOURCE_BANNERS } from "../lib/data_source.ts";
 import { readLabFile, TEST_FILE } from "../lib/dataset.ts";
 import { evaluateModel, type EvaluationReport, PREDICT_BATCH_SIZE } from "../lib/evaluate.ts";
+import { selectBackend } from "../lib/backend.ts";
 import { createProgressBar } from "../lib/progress.ts";
 
 const SPEC: CommandSpec = {
@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<void> {
   const args = parseCommand(SPEC, argv);
   const batchSize = integerFlag(args, "batch", { min: 1 });
   const dataDir = String(args.values.data);
-  await tf.setBackend("cpu");
+  const backend = await selectBackend();
   const { model, manifest } = await loadCheckpoint(String(args.values.checkpoint));
   try {
     const test = await readLabFile(join(dataDir, TEST_FILE), {
@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`${banner} | ${test.source}: ${test.count} images`);
     console.error(
       `checkpoint: ${args.values.checkpoint} (width ${manifest.model.width}, step ` +
-        `${manifest.step}); backend: ${tf.getBackend()}`,
+        `${manifest.step}); backend: ${backend.description}`,
     );
     const bar = createProgressBar(test.count, { label: "evaluate", unit: "images" });
     const report = await evaluateModel(model, test, {

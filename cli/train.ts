@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { basename, join } from "node:path";
 import { type CommandSpec, integerFlag, parseCommand, type ParsedArgs, runMain } from "./args.ts";
 import {
@@ -22,6 +21,7 @@ import {
 } from "../lib/dataset.ts";
 import { UsageError } from "../lib/errors.ts";
 import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model.ts";
+import { selectBackend } from "../lib/backend.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/progress.ts";
 import {
   BATCH_SIZE,
@@ -237,16 +237,16 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`${settings.out} is already at step ${resumed.step} (--steps ${settings.steps})`);
     return;
   }
-  await tf.setBackend("cpu");
-  console.log(`backend: ${tf.getBackend()}`);
   const folder = await inspectData(settings.data, settings.imageSize);
-  console.log(describeDataFolder(folder));
   if (settings.batch > folder.train.count) {
     throw new UsageError(
       `--batch must be an integer in [1, ${folder.train.count}] (the training images), got ` +
         `${settings.batch}`,
     );
   }
+  const backend = await selectBackend();
+  console.log(`backend: ${backend.description}`);
+  console.log(describeDataFolder(folder));
   const dataset = await PneumothoraxDataset.load(settings.data, {
     imageSize: settings.imageSize,
     seed: settings.seed,

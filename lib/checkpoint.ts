@@ -322,6 +322,7 @@ async function writeOptimizerState(
 ): Promise<tf.io.WeightsManifestEntry[]> {
   const state = await optimizer.getWeights();
   const { data, specs } = await tf.io.encodeWeights(state);
+  tf.dispose(state.map((weight) => weight.tensor).filter((t) => !(t instanceof tf.Variable)));
   const bad = findNonFinite(data, specs);
   if (bad !== undefined) {
     throw new LabError(`refusing to save: optimizer state '${bad}' holds NaN or infinite values`);
@@ -620,9 +621,11 @@ async function restoreOptimizerState(
         `${trainable.length} trainable weights`,
     );
   }
+  const replaced = await optimizer.getWeights();
   await optimizer.setWeights(
     specs.map((spec) => ({ name: spec.name, tensor: tensors[spec.name] })),
   );
+  tf.dispose([...replaced.map((weight) => weight.tensor), ...Object.values(tensors)]);
 }
 
 /**

@@ -166,7 +166,8 @@ export function predictClass(logits: tf.Tensor2D): tf.Tensor1D {
  * await tf.setBackend("cpu");
  * const logits = tf.tensor2d([[2, 1], [0, 3], [1, 0]]);
  * const labels = tf.tensor2d([[1, 0], [0, 1], [0, 1]]);
- * if (computeAccuracy(logits, labels).dataSync()[0] !== 2 / 3) throw new Error("2 of 3 right");
+ * const accuracy = computeAccuracy(logits, labels).dataSync()[0];
+ * if (Math.abs(accuracy - 2 / 3) > 1e-6) throw new Error("2 of 3 right");
  * ```
  */
 export function computeAccuracy(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {

@@ -237,7 +237,9 @@ Deno.test("saveCheckpoint() saves the optimizer state in its own file", async ()
     const model = tiny(1);
     const optimizer = tf.train.momentum(0.05, 0.9, true);
     step(model, optimizer, 1);
+    const before = tf.memory().numTensors;
     const manifest = await saveCheckpoint(model, dir + "/c", { optimizer });
+    assert.equal(tf.memory().numTensors, before, "saving leaks no tensors");
     assert.ok(OPTIMIZER_FILE in manifest.files);
     assert.equal(manifest.optimizer!.weights.length, 1 + model.trainableVariables().length);
     assert.equal(manifest.optimizer!.weights[1].name.endsWith("/momentum"), true);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { main as trainMain } from "../cli/train.ts";
+import { BACKEND_ENV } from "../lib/backend.ts";
 import {
   findCheckpoint,
   loadCheckpoint,
@@ -50,10 +51,15 @@ async function withData(fn: (dir: string, data: string) => Promise<void>): Promi
   }
 }
 
+/**
+ * Runs a task on the cpu backend: these tests are about flags, checkpoints and interruptions,
+ * and should not depend on which backend the machine's ladder picks.
+ */
 function spawnTask(script: string, args: string[], cwd: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", join(ROOT, "deno.json"), join(ROOT, "cli", script), ...args],
     cwd,
+    env: { [BACKEND_ENV]: "cpu" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -225,6 +231,7 @@ Deno.test("deno task evaluate --json reports the fields of DESIGN.md", async () 
     assert.ok(report.auc >= 0 && report.auc <= 1);
     assert.equal(report.pointingGame, null);
     assert.equal(report.backend, "cpu");
+    assert.match(result.stderr, /backend: cpu/);
     assert.match(result.stderr, /PHANTOM DATA/);
   });
 });

@@ -146,11 +146,13 @@ Deno.test("train() resumed from a checkpoint computes exactly the costs of an un
     });
     assert.equal(first.checkpointStep, 4);
     const resumedModel = tinyModel(99);
+    const before = tf.memory().numTensors;
     const resumed = await train(resumedModel, dataset(), {
       ...options,
       checkpointDir: join(dir, "b"),
       resume: true,
     });
+    assert.equal(tf.memory().numTensors, before, "resuming leaks no tensors");
     assert.equal(resumed.startStep, 4);
     assert.deepEqual(resumed.train, uninterrupted.train.slice(4));
     assert.deepEqual(resumed.test, uninterrupted.test.slice(2));
