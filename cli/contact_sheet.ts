@@ -15,7 +15,7 @@ import { readXrayPng } from "../lib/xray_png.ts";
 const DEFAULT_REAL = fileURLToPath(new URL("../../shared/data/nih-sample/images", import.meta.url));
 
 const SPEC: CommandSpec = {
-  name: "contact_sheet",
+  name: "contact-sheet",
   summary: "Draw generated phantoms (pneumothorax outlined in red) beside real NIH X-rays " +
     "into one PNG.",
   flags: {

@@ -248,14 +248,14 @@ function path(
 }
 
 /** Angular bin of angle `theta` (radians, any range). */
-export function polarBin(theta: number): number {
+function polarBin(theta: number): number {
   const turn = (theta + Math.PI) / (2 * Math.PI);
   return ((Math.floor((turn - Math.floor(turn)) * POLAR_BINS) % POLAR_BINS) + POLAR_BINS) %
     POLAR_BINS;
 }
 
 /** Radius of a polar table at angle `theta`, interpolated between bins. */
-export function polarRadius(table: Float32Array, theta: number): number {
+function polarRadius(table: Float32Array, theta: number): number {
   const position = ((theta + Math.PI) / (2 * Math.PI)) * POLAR_BINS - 0.5;
   const k = Math.floor(position);
   const f = position - k;
@@ -372,7 +372,7 @@ function samplePneumothorax(random: Random, lesionScale: number): Pneumothorax {
 }
 
 /** Fraction of the collapse at angular distance `delta` from the centre of the pneumothorax. */
-export function collapseShape(delta: number, halfWidth: number): number {
+function collapseShape(delta: number, halfWidth: number): number {
   const x = Math.abs(delta) / halfWidth;
   if (x >= 1) return 0;
   if (x <= 0.45) return 1;

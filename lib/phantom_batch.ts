@@ -16,7 +16,7 @@ export type PhantomSplit = "train" | "test";
 const SPLIT_BITS: Record<PhantomSplit, number> = { train: 0, test: 1 };
 
 /** MurmurHash3's 32-bit finaliser: a bijection on 32-bit integers that mixes all bits. */
-export function mix32(value: number): number {
+function mix32(value: number): number {
   let h = value >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

@@ -15,7 +15,7 @@ import type { Random } from "./random.ts";
 export type StrokeProfile = "solid" | "bone" | "flat";
 
 /** Vertex stride of a {@link StrokePath}: x, y, half-width, amplitude. */
-export const VERTEX_STRIDE = 4;
+const VERTEX_STRIDE = 4;
 
 /**
  * A polyline whose vertices each carry a position (pixels), a half-width (pixels) and an
@@ -140,6 +140,7 @@ export class StrokeCanvas {
     const slope = steep ? dx / dy : 0;
     const spread = steep ? (reach * Math.sqrt(lengthSquared)) / Math.abs(dy) + 1 : 0;
     const scratch = this.#scratch, touched = this.#touched;
+    let count = this.#count;
     for (let y = y0; y <= y1; y++) {
       const py = y + 0.5 - ay;
       let x0 = boxX0, x1 = boxX1;
@@ -175,11 +176,12 @@ export class StrokeCanvas {
         const index = y * size + x;
         const previous = scratch[index];
         if (value > previous) {
-          if (previous === 0) touched[this.#count++] = index;
+          if (previous === 0) touched[count++] = index;
           scratch[index] = value;
         }
       }
     }
+    this.#count = count;
   }
 }
 
@@ -286,22 +288,4 @@ export function boxBlur(
 /** `value` limited to [low, high]. */
 export function clamp(value: number, low: number, high: number): number {
   return value < low ? low : value > high ? high : value;
-}
-
-/** Hermite smoothstep of `x` from 0 at `edge0` to 1 at `edge1`. */
-export function smoothstep(edge0: number, edge1: number, x: number): number {
-  const t = clamp((x - edge0) / (edge1 - edge0), 0, 1);
-  return t * t * (3 - 2 * t);
-}
-
-/** Angle of (x, y) in (-pi, pi] to about 1e-3 rad, several times faster than `Math.atan2`. */
-export function fastAtan2(y: number, x: number): number {
-  const ax = Math.abs(x), ay = Math.abs(y);
-  if (ax === 0 && ay === 0) return 0;
-  const a = Math.min(ax, ay) / Math.max(ax, ay);
-  const s = a * a;
-  let r = ((-0.0464964749 * s + 0.15931422) * s - 0.327622764) * s * a + a;
-  if (ay > ax) r = Math.PI / 2 - r;
-  if (x < 0) r = Math.PI - r;
-  return y < 0 ? -r : r;
 }
