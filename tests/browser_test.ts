@@ -8,9 +8,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-// deno.json's import map is the lead's to edit; until it maps "playwright-core", pin it here.
-// deno-lint-ignore no-import-prefix
-import { type BrowserContext, chromium, type Locator, type Page } from "npm:playwright-core@1.65.1";
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import * as tf from "@tensorflow/tfjs";
 import { NOTEBOOK_CHECKPOINT, PRETRAINED_CHECKPOINT } from "../lib/lab_setup.ts";
 import { findCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
