@@ -466,7 +466,27 @@ function isFiniteNumber(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
 }
 
-/** Checks the fields a restore relies on; throws naming the first bad one. */
+function isCount(value: unknown, min = 0): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= min;
+}
+
+function isWeightList(value: unknown): value is WeightShape[] {
+  return Array.isArray(value) &&
+    value.every((weight) =>
+      typeof weight?.name === "string" && Array.isArray(weight?.shape) &&
+      weight.shape.every((dim: unknown) => isCount(dim))
+    );
+}
+
+function isTrainingState(value: TrainingState): boolean {
+  return typeof value === "object" && value !== null && isCount(value.batchSize, 1) &&
+    isFiniteNumber(value.learningRate) && value.learningRate > 0 &&
+    isFiniteNumber(value.momentum) && typeof value.nesterov === "boolean" &&
+    Number.isSafeInteger(value.dataSeed) && isCount(value.batchState?.trainPointer) &&
+    isCount(value.batchState?.testBatches);
+}
+
+/** Checks every field a restore or a resume relies on; throws naming the first bad one. */
 function checkManifest(manifest: CheckpointManifest, path: string): void {
   const fail = (problem: string): never => {
     throw new LabError(`${path}: ${problem}`);
@@ -480,26 +500,35 @@ function checkManifest(manifest: CheckpointManifest, path: string): void {
   }
   const model = manifest.model;
   if (
-    typeof model !== "object" || !Number.isInteger(model?.width) ||
-    !Number.isInteger(model?.imageSize) || !Array.isArray(model?.weights)
+    typeof model !== "object" || model === null || !isCount(model.width, 1) ||
+    !isCount(model.imageSize, 1) || !isWeightList(model.weights)
   ) {
-    fail("'model' must hold integer width and imageSize and a weights list");
+    fail("'model' must hold a positive width and imageSize and a list of weight shapes");
   }
-  if (!Number.isInteger(manifest.step) || manifest.step < 0) {
+  if (!isCount(manifest.step)) {
     fail(`'step' is ${JSON.stringify(manifest.step)}, expected an integer >= 0`);
   }
-  const files = manifest.files ?? {};
+  if (manifest.training !== undefined && !isTrainingState(manifest.training)) {
+    fail("'training' must hold batchSize, learningRate, momentum, nesterov, dataSeed, batchState");
+  }
+  const files = manifest.files;
+  if (typeof files !== "object" || files === null) fail("'files' must list the files");
   for (const name of [MODEL_FILE, WEIGHTS_FILE]) {
     if (!(name in files)) fail(`'files' does not list ${name}`);
   }
   for (const [name, record] of Object.entries(files)) {
     if (name !== basename(name) || name === MANIFEST_FILE) fail(`'files' lists '${name}'`);
-    if (!isFiniteNumber(record?.bytes) || typeof record?.sha256 !== "string") {
+    if (!isCount(record?.bytes) || typeof record?.sha256 !== "string") {
       fail(`'files.${name}' must have bytes and sha256`);
     }
   }
-  if (manifest.optimizer && !(OPTIMIZER_FILE in files)) {
-    fail(`has optimizer state but 'files' does not list ${OPTIMIZER_FILE}`);
+  if (manifest.optimizer !== undefined) {
+    if (!isWeightList(manifest.optimizer?.weights)) {
+      fail("'optimizer.weights' must be a list of weight shapes");
+    }
+    if (!(OPTIMIZER_FILE in files)) {
+      fail(`has optimizer state but 'files' does not list ${OPTIMIZER_FILE}`);
+    }
   }
 }
 
@@ -597,41 +626,66 @@ async function readWeights(dir: string, manifest: CheckpointManifest): Promise<t
   return tf.io.decodeWeights(artifacts.weightData!, specs);
 }
 
-/** Loads the saved optimizer state into `optimizer`, checking it matches the model. */
-async function restoreOptimizerState(
-  optimizer: tf.Optimizer,
+/** A tensor with its name, as `tf.Optimizer.getWeights` returns them. */
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+/** Bytes of one value of a weight of this dtype in the tfjs weights format. */
+function bytesPerValue(dtype: string): number {
+  return dtype === "float32" || dtype === "int32" ? 4 : dtype === "bool" ? 1 : NaN;
+}
+
+/**
+ * Reads the saved optimizer state, after checking its layout: the iteration count, then one
+ * float32 accumulator per trainable weight of the model, filling {@link OPTIMIZER_FILE}
+ * exactly. The caller disposes the tensors.
+ */
+async function readOptimizerState(
   model: PneumothoraxDetectionModel,
   dir: string,
   manifest: CheckpointManifest,
-): Promise<void> {
+): Promise<NamedTensor[]> {
+  const path = join(dir, OPTIMIZER_FILE);
   if (!manifest.optimizer) {
     throw new LabError(`${dir} holds no optimizer state (it was not saved by training)`);
   }
   const specs = manifest.optimizer.weights;
-  const data = (await Deno.readFile(join(dir, OPTIMIZER_FILE))).slice().buffer;
-  const tensors = tf.io.decodeWeights(data, specs);
   const trainable = model.network.trainableWeights;
   const slots = specs.slice(1);
-  const mismatch = slots.length !== trainable.length ||
-    slots.some((spec, i) => spec.shape.join() !== trainable[i].shape.join());
-  if (mismatch) {
-    tf.dispose(tensors);
+  const matches = specs.length > 0 && specs[0].shape.length === 0 &&
+    slots.length === trainable.length &&
+    slots.every((spec, i) =>
+      spec.dtype === "float32" && spec.shape.join() === trainable[i].shape.join()
+    );
+  if (!matches) {
     throw new LabError(
-      `${join(dir, OPTIMIZER_FILE)}: ${slots.length} accumulators do not match the model's ` +
+      `${path}: its ${slots.length} accumulators in ${MANIFEST_FILE} do not match the model's ` +
         `${trainable.length} trainable weights`,
     );
   }
-  const replaced = await optimizer.getWeights();
-  await optimizer.setWeights(
-    specs.map((spec) => ({ name: spec.name, tensor: tensors[spec.name] })),
+  const data = (await Deno.readFile(path)).slice().buffer;
+  const expected = specs.reduce(
+    (sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * bytesPerValue(spec.dtype),
+    0,
   );
-  tf.dispose([...replaced.map((weight) => weight.tensor), ...Object.values(tensors)]);
+  if (expected !== data.byteLength) {
+    throw new LabError(`${path} is ${data.byteLength} bytes; its layout needs ${expected}`);
+  }
+  const tensors = tf.io.decodeWeights(data, specs);
+  return specs.map((spec) => ({ name: spec.name, tensor: tensors[spec.name] }));
+}
+
+/** Gives `optimizer` the saved state, freeing what it held. */
+async function setOptimizerState(optimizer: tf.Optimizer, state: NamedTensor[]) {
+  const replaced = await optimizer.getWeights();
+  await optimizer.setWeights(state);
+  tf.dispose(replaced.map((weight) => weight.tensor));
 }
 
 /**
  * Loads the saved weights of the checkpoint `dir` into `model` (and the optimizer state into
- * `options.optimizer`), after verifying every file's size and sha256 and the architecture.
- * Nothing is changed when a check fails: a {@link LabError} names the file or the difference.
+ * `options.optimizer`), after verifying every file's size and sha256, the architecture and the
+ * optimizer state's layout. Nothing is changed when a check fails: a {@link LabError} names
+ * the file or the difference.
  */
 export async function restoreCheckpoint(
   model: PneumothoraxDetectionModel,
@@ -641,13 +695,17 @@ export async function restoreCheckpoint(
   const { dir: found, manifest } = await readCheckpointManifest(dir);
   checkArchitecture(model, manifest);
   await verifyCheckpointFiles(found, manifest);
-  const weights = await readWeights(found, manifest);
+  const state = options.optimizer ? await readOptimizerState(model, found, manifest) : [];
+  const weights = await readWeights(found, manifest).catch((error) => {
+    tf.dispose(state.map((weight) => weight.tensor));
+    throw error;
+  });
   try {
     model.network.loadWeights(weights, true);
+    if (options.optimizer) await setOptimizerState(options.optimizer, state);
   } finally {
-    tf.dispose(weights);
+    tf.dispose([...Object.values(weights), ...state.map((weight) => weight.tensor)]);
   }
-  if (options.optimizer) await restoreOptimizerState(options.optimizer, model, found, manifest);
   return manifest;
 }
 

@@ -16,6 +16,8 @@ import {
 } from "../lib/checkpoint.ts";
 import { DataFileError, LabError } from "../lib/errors.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../lib/model.ts";
+import { createRandom } from "../lib/random.ts";
+import { disposeOptimizer } from "../lib/train.ts";
 import { pythonHas, runPython } from "./fixtures/python.ts";
 
 await tf.setBackend("cpu");
@@ -383,4 +385,117 @@ with h5py.File(sys.argv[1], "w") as f:
       }
     });
   },
+});
+
+/** How long the fuzz test below may run, and its most cases. */
+const FUZZ_SECONDS = 4;
+const FUZZ_CASES = 400;
+const FUZZ_VALUES = [null, -1, 0, 1.5, "x", [], {}, true, 1e12];
+
+/** Every path into a JSON value (object keys and array indices), the root excluded. */
+function jsonPaths(
+  value: unknown,
+  prefix: Array<string | number> = [],
+): Array<Array<string | number>> {
+  if (typeof value !== "object" || value === null) return [];
+  const entries = Array.isArray(value)
+    ? value.map((v, i) => [i, v] as const)
+    : Object.entries(value);
+  return entries.flatMap((
+    [key, child],
+  ) => [[...prefix, key], ...jsonPaths(child, [...prefix, key])]);
+}
+
+/** Applies one random mutation to one file of the checkpoint `dir`; returns what it did. */
+async function mutate(dir: string, random: () => number, files: Record<string, Uint8Array>) {
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+  const name = pick(Object.keys(files));
+  const bytes = files[name].slice();
+  const path = join(dir, name);
+  const kind = pick(["flip", "truncate", "delete", "extend", "json", "json"] as const);
+  if (kind === "flip") {
+    const at = Math.floor(random() * bytes.length);
+    bytes[at] ^= 1 << Math.floor(random() * 8);
+    await Deno.writeFile(path, bytes);
+  } else if (kind === "truncate") {
+    await Deno.writeFile(path, bytes.subarray(0, Math.floor(random() * bytes.length)));
+  } else if (kind === "delete") {
+    await Deno.remove(path);
+  } else if (kind === "extend") {
+    await Deno.writeFile(path, Uint8Array.from([...bytes, ...[1, 2, 3].map(() => random() * 256)]));
+  } else {
+    const target = name.endsWith(".json") ? name : MANIFEST_FILE;
+    const json = JSON.parse(new TextDecoder().decode(files[target]));
+    const route = pick(jsonPaths(json));
+    let parent = json;
+    for (const key of route.slice(0, -1)) parent = parent[key];
+    parent[route.at(-1)!] = pick(FUZZ_VALUES);
+    await Deno.writeTextFile(join(dir, target), JSON.stringify(json));
+    return `${target}: ${route.join(".")} replaced`;
+  }
+  return `${name}: ${kind}`;
+}
+
+Deno.test("loadCheckpoint() and restoreCheckpoint() meet mutated files with a LabError, never a crash", async () => {
+  await withTempDir(async (dir) => {
+    const model = tiny(1);
+    const optimizer = tf.train.momentum(0.05, 0.9, true);
+    step(model, optimizer, 1);
+    const pristine = join(dir, "pristine");
+    await saveCheckpoint(model, pristine, {
+      step: 1,
+      optimizer,
+      training: {
+        batchSize: 3,
+        learningRate: 0.05,
+        momentum: 0.9,
+        nesterov: true,
+        dataSeed: 0,
+        batchState: { trainPointer: 3, testBatches: 0 },
+      },
+    });
+    const files: Record<string, Uint8Array> = {};
+    for (const entry of Deno.readDirSync(pristine)) {
+      files[entry.name] = await Deno.readFile(join(pristine, entry.name));
+    }
+    const victim = tiny(5);
+    const random = createRandom(2024);
+    const target = join(dir, "fuzzed");
+    const baseline = tf.memory().numTensors;
+    const deadline = performance.now() + FUZZ_SECONDS * 1000;
+    let rejected = 0;
+    let cases = 0;
+    for (; cases < FUZZ_CASES && performance.now() < deadline; cases++) {
+      await Deno.remove(target, { recursive: true }).catch(() => {});
+      await Deno.mkdir(target);
+      for (const [name, bytes] of Object.entries(files)) {
+        await Deno.writeFile(join(target, name), bytes);
+      }
+      const mutation = await mutate(target, random, files);
+      const attempts = [
+        async () => (await loadCheckpoint(target)).model.dispose(),
+        async () => {
+          const fresh = tf.train.momentum(0.05, 0.9, true);
+          try {
+            await restoreCheckpoint(victim, target, { optimizer: fresh });
+          } finally {
+            disposeOptimizer(fresh);
+          }
+        },
+      ];
+      for (const attempt of attempts) {
+        try {
+          await attempt();
+        } catch (error) {
+          if (!(error instanceof LabError)) {
+            throw new Error(`case ${cases} (${mutation}) crashed: ${error}`, { cause: error });
+          }
+          rejected++;
+        }
+      }
+      assert.equal(tf.memory().numTensors, baseline, `case ${cases} (${mutation}) leaked tensors`);
+    }
+    assert.ok(cases >= 20, `only ${cases} cases ran`);
+    assert.ok(rejected >= cases, `${rejected} rejections in ${cases} cases`);
+  });
 });
