@@ -205,6 +205,11 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
+/** Bytes of one value of a weight of this dtype in the tfjs weights format. */
+function bytesPerValue(dtype: string): number {
+  return dtype === "float32" || dtype === "int32" ? 4 : dtype === "bool" ? 1 : NaN;
+}
+
 /** The name of the first weight holding NaN or an infinity, if any. */
 function findNonFinite(data: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): string | undefined {
   let offset = 0;
@@ -214,7 +219,7 @@ function findNonFinite(data: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): 
       const values = new Float32Array(data, offset, count);
       if (!values.every(Number.isFinite)) return spec.name;
     }
-    offset += count * (spec.dtype === "float32" || spec.dtype === "int32" ? 4 : 1);
+    offset += count * bytesPerValue(spec.dtype);
   }
   return undefined;
 }
@@ -628,11 +633,6 @@ async function readWeights(dir: string, manifest: CheckpointManifest): Promise<t
 
 /** A tensor with its name, as `tf.Optimizer.getWeights` returns them. */
 type NamedTensor = { name: string; tensor: tf.Tensor };
-
-/** Bytes of one value of a weight of this dtype in the tfjs weights format. */
-function bytesPerValue(dtype: string): number {
-  return dtype === "float32" || dtype === "int32" ? 4 : dtype === "bool" ? 1 : NaN;
-}
 
 /**
  * Reads the saved optimizer state, after checking its layout: the iteration count, then one
