@@ -57,6 +57,25 @@ export function helpText(spec: CommandSpec): string {
 }
 
 /**
+ * Joins `--flag -3` into `--flag=-3` for string flags, so a negative number reaches the flag's
+ * own range check instead of being read as an unknown option.
+ */
+function attachNegativeValues(spec: CommandSpec, argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : "";
+    const next = argv[i + 1];
+    if (spec.flags[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else {
+      out.push(argv[i]);
+    }
+  }
+  return out;
+}
+
+/**
  * Parses `argv` against `spec`. Unknown flags, missing values and unexpected positionals are
  * {@link UsageError}s that name the flag. `--help` prints the help and exits 0.
  */
@@ -67,7 +86,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedArgs {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: attachNegativeValues(spec, argv),
       options: { ...options, help: { type: "boolean" } },
       allowPositionals: spec.positional !== undefined,
       strict: true,

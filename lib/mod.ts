@@ -36,3 +36,4 @@ export * from "./checkpoint.ts";
 export * from "./evaluate.ts";
 export * from "./localization.ts";
 export * from "./backend.ts";
+export * from "./summary.ts";
