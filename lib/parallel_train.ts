@@ -259,7 +259,9 @@ export class ParallelTrainer {
       return this.#replicas[i].request(request, [share.buffer]);
     }));
     const logits = new Float32Array(count * 2);
-    replies.forEach((reply, i) => logits.set(expectReply(reply, "logits").logits, shares[i][0] * 2));
+    replies.forEach((reply, i) =>
+      logits.set(expectReply(reply, "logits").logits, shares[i][0] * 2)
+    );
     return tf.tensor2d(logits, [count, 2]);
   }
 

@@ -74,10 +74,20 @@ function passes(count: number, most: number): Array<[number, number]> {
   return result;
 }
 
-function batchOf(replica: PneumothoraxDetectionModel, images: Float32Array, start: number, size: number) {
+function batchOf(
+  replica: PneumothoraxDetectionModel,
+  images: Float32Array,
+  start: number,
+  size: number,
+) {
   const side = replica.imageSize;
   const pixels = side * side;
-  return tf.tensor4d(images.subarray(start * pixels, (start + size) * pixels), [size, side, side, 1]);
+  return tf.tensor4d(images.subarray(start * pixels, (start + size) * pixels), [
+    size,
+    side,
+    side,
+    1,
+  ]);
 }
 
 /**

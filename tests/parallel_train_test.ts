@@ -23,7 +23,10 @@ await selectBackend({ backend: "wasm" });
 function makeBatch(count = BATCH): [tf.Tensor4D, tf.Tensor2D] {
   const random = createRandom(7);
   const images = Float32Array.from({ length: count * SIZE * SIZE }, () => 255 * random());
-  const labels = Float32Array.from({ length: count * 2 }, (_, k) => (k % 2) === (k >> 1) % 2 ? 1 : 0);
+  const labels = Float32Array.from(
+    { length: count * 2 },
+    (_, k) => (k % 2) === (k >> 1) % 2 ? 1 : 0,
+  );
   return [tf.tensor4d(images, [count, SIZE, SIZE, 1]), tf.tensor2d(labels, [count, 2])];
 }
 
@@ -37,11 +40,15 @@ function serialStep(): { weights: Float32Array[]; cost: number; accuracy: number
   const optimizer = createOptimizer();
   const [images, labels] = makeBatch();
   let accuracy = 0;
-  const cost = optimizer.minimize(() => {
-    const logits = model.predictLogits(images);
-    accuracy = computeAccuracy(logits, labels).dataSync()[0];
-    return computeCost(logits, labels);
-  }, true, model.trainableVariables())!;
+  const cost = optimizer.minimize(
+    () => {
+      const logits = model.predictLogits(images);
+      accuracy = computeAccuracy(logits, labels).dataSync()[0];
+      return computeCost(logits, labels);
+    },
+    true,
+    model.trainableVariables(),
+  )!;
   const result = { weights: weightsOf(model), cost: cost.dataSync()[0], accuracy };
   tf.dispose([cost, images, labels]);
   disposeOptimizer(optimizer);
@@ -57,7 +64,9 @@ async function parallelSteps(options: ParallelTrainerOptions, steps = 1) {
   const [images, labels] = makeBatch();
   try {
     const results = [];
-    for (let i = 0; i < steps; i++) results.push(await trainer.trainStep(optimizer, images, labels));
+    for (let i = 0; i < steps; i++) {
+      results.push(await trainer.trainStep(optimizer, images, labels));
+    }
     return { weights: weightsOf(model), results };
   } finally {
     trainer.dispose();

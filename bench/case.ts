@@ -1,0 +1,202 @@
+/**
+ * One measurement of `deno task bench`, run in a process of its own (so that its peak memory is
+ * its own, and a wasm heap grown by one case does not carry into the next). Given a
+ * {@link CaseSpec} as JSON in the first argument, it prints a {@link CaseResult} (or, for
+ * `matmul`, a {@link MatMulResult}) as JSON on standard output.
+ *
+ * Modes:
+ * - `lab`: the lab's loop as it is, in this thread on the backend the lab picks: `train()` of
+ *   lib/train.ts, and `predictLogitsInBatches()` of lib/evaluate.ts for inference.
+ * - `replicas`: data-parallel training and inference across module workers
+ *   (lib/parallel_train.ts), `workers` replicas with passes of at most `microBatchSize` images.
+ * - `matmul`: the backend's float32 matrix product, one thread.
+ *
+ * Images are seeded random uint8 pixels: a step's cost does not depend on what the pixels show.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "../lib/backend.ts";
+import { PneumothoraxDataset } from "../lib/dataset.ts";
+import { predictLogitsInBatches } from "../lib/evaluate.ts";
+import { createModel, type PneumothoraxDetectionModel } from "../lib/model.ts";
+import { createParallelTrainer, maxMicroBatchSize } from "../lib/parallel_train.ts";
+import { createRandom } from "../lib/random.ts";
+import { createOptimizer, disposeOptimizer, train } from "../lib/train.ts";
+
+/** What to measure. */
+export interface CaseSpec {
+  /** `lab` (the lab's loop, this thread) or `replicas` (module workers). */
+  mode: "lab" | "replicas";
+  /** Filters of the first block. */
+  width: number;
+  /** Images per training step and per inference batch. */
+  batch: number;
+  /** Side of the square images. */
+  imageSize: number;
+  /** Measured training steps and inference batches, after one of each to warm up. */
+  steps: number;
+  /** Replicas (`replicas` mode). */
+  workers?: number;
+  /** Most images per pass in a replica (`replicas` mode); default from the memory estimate. */
+  microBatchSize?: number;
+}
+
+/** What one case measured. */
+export interface CaseResult {
+  /** The backend that ran, described. */
+  backend: string;
+  /** Training images per second over the measured steps. */
+  trainImagesPerSecond: number;
+  /** Inference images per second over the measured batches. */
+  inferImagesPerSecond: number;
+  /** Peak resident memory of the process (its workers included), or null where unknown. */
+  peakMemoryBytes: number | null;
+  /** Replicas (`replicas` mode). */
+  workers?: number;
+  /** Most images per pass in a replica (`replicas` mode). */
+  microBatchSize?: number;
+}
+
+/** The backend's float32 matrix product. */
+export interface MatMulResult {
+  /** The backend, described. */
+  backend: string;
+  /** Best of five, in GFLOP/s (2 m k n operations). */
+  gflops: number;
+}
+
+/** Shape of the matrix product of the peak measurement, `[m, k] x [k, n]`. */
+export interface MatMulShape {
+  /** Rows of the left matrix. */
+  m: number;
+  /** Columns of the left matrix. */
+  k: number;
+  /** Columns of the right matrix. */
+  n: number;
+}
+
+/** Peak resident memory of this process (`VmHWM`, Linux), or null where it cannot be read. */
+export function peakResidentBytes(): number | null {
+  try {
+    const match = Deno.readTextFileSync("/proc/self/status").match(/^VmHWM:\s+(\d+)\s+kB/m);
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A dataset of `count` seeded random images (half of them labelled pneumothorax). */
+function randomDataset(count: number, imageSize: number): PneumothoraxDataset {
+  const random = createRandom(1);
+  const split = () => ({
+    images: Uint8Array.from({ length: count * imageSize * imageSize }, () => 256 * random()),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 2),
+  });
+  return PneumothoraxDataset.fromArrays(split(), split(), { imageSize });
+}
+
+async function imagesPerSecond(
+  count: number,
+  runs: number,
+  run: () => Promise<unknown>,
+): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await run();
+  return (runs * count) / ((performance.now() - started) / 1000);
+}
+
+async function measureLab(
+  spec: CaseSpec,
+  model: PneumothoraxDetectionModel,
+  data: PneumothoraxDataset,
+) {
+  const options = { batchSize: spec.batch, evalEvery: spec.steps + 1, evalSize: 1 };
+  await train(model, data, { ...options, steps: 1 });
+  const trained = await train(model, data, { ...options, steps: spec.steps });
+  const [images, labels] = data.getTrainBatch(spec.batch);
+  const predict = () =>
+    Promise.resolve(predictLogitsInBatches(model, images, spec.batch).dispose());
+  await predict();
+  const inferImagesPerSecond = await imagesPerSecond(spec.batch, spec.steps, predict);
+  tf.dispose([images, labels]);
+  return { trainImagesPerSecond: trained.imagesPerSecond, inferImagesPerSecond };
+}
+
+async function measureReplicas(
+  spec: CaseSpec,
+  model: PneumothoraxDetectionModel,
+  data: PneumothoraxDataset,
+) {
+  const workers = spec.workers ?? navigator.hardwareConcurrency;
+  const microBatchSize = spec.microBatchSize ?? maxMicroBatchSize(spec.width, spec.imageSize);
+  const trainer = await createParallelTrainer(model, { workers, microBatchSize });
+  const optimizer = createOptimizer();
+  const step = async (size: number) => {
+    const [images, labels] = data.getTrainBatch(size);
+    try {
+      await trainer.trainStep(optimizer, images, labels);
+    } finally {
+      tf.dispose([images, labels]);
+    }
+  };
+  try {
+    // Warm-up: one full pass in every replica grows each heap to what the measured steps need.
+    await step(Math.min(spec.batch, workers * microBatchSize));
+    const trainImagesPerSecond = await imagesPerSecond(
+      spec.batch,
+      spec.steps,
+      () => step(spec.batch),
+    );
+    const [images, labels] = data.getTrainBatch(spec.batch);
+    const predict = async () => (await trainer.predictLogits(images)).dispose();
+    await predict();
+    const inferImagesPerSecond = await imagesPerSecond(spec.batch, spec.steps, predict);
+    tf.dispose([images, labels]);
+    return { trainImagesPerSecond, inferImagesPerSecond, workers, microBatchSize };
+  } finally {
+    trainer.dispose();
+    disposeOptimizer(optimizer);
+  }
+}
+
+/** Measures one case on the backend the lab picks (`LAB_BACKEND` or the ladder). */
+export async function measureCase(spec: CaseSpec): Promise<CaseResult> {
+  const backend = await selectBackend();
+  const model = createModel({ width: spec.width, imageSize: spec.imageSize });
+  const data = randomDataset(spec.batch, spec.imageSize);
+  try {
+    const measured = spec.mode === "lab"
+      ? await measureLab(spec, model, data)
+      : await measureReplicas(spec, model, data);
+    const description = spec.mode === "lab" ? backend.description : `${backend.rung} in workers`;
+    return { backend: description, ...measured, peakMemoryBytes: peakResidentBytes() };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Measures the backend's float32 matrix product `[m, k] x [k, n]` in this thread. */
+export async function measureMatMul(shape: MatMulShape): Promise<MatMulResult> {
+  const backend = await selectBackend();
+  const a = tf.randomUniform([shape.m, shape.k]) as tf.Tensor2D;
+  const b = tf.randomUniform([shape.k, shape.n]) as tf.Tensor2D;
+  tf.matMul(a, b).dispose();
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    const product = tf.matMul(a, b);
+    product.dataSync();
+    best = Math.min(best, (performance.now() - started) / 1000);
+    product.dispose();
+  }
+  tf.dispose([a, b]);
+  return { backend: backend.description, gflops: (2 * shape.m * shape.k * shape.n) / best / 1e9 };
+}
+
+if (import.meta.main) {
+  const [command, spec] = [Deno.args[0], JSON.parse(Deno.args[1] ?? "{}")];
+  const result = command === "matmul" ? await measureMatMul(spec) : await measureCase(spec);
+  console.log(JSON.stringify(result));
+  Deno.exit(0);
+}
