@@ -153,14 +153,24 @@ export function requiredFlag(args: ParsedArgs, name: string, why = ""): string {
 }
 
 /**
- * Runs a task's main function: a {@link LabError} (bad input, bad flag) prints one line on
- * standard error and exits 1; any other error is a bug and keeps its stack trace.
+ * Whether `error` comes from the operating system (its message ends in "(os error N)", as
+ * Deno's do): a path that names a file where a folder belongs, no permission, a full disk. These
+ * are the user's environment, not bugs, and Deno's message already names the path.
+ */
+function isOsError(error: unknown): error is Error {
+  return error instanceof Error && /\(os error \d+\)/.test(error.message);
+}
+
+/**
+ * Runs a task's main function: a {@link LabError} (bad input, bad flag) or an operating-system
+ * error (a full disk, a file where a folder belongs) prints one line on standard error and exits
+ * 1; any other error is a bug and keeps its stack trace.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (error) {
-    if (error instanceof LabError) {
+    if (error instanceof LabError || isOsError(error)) {
       console.error(`error: ${error.message}`);
       Deno.exit(1);
     }

@@ -63,6 +63,8 @@ export interface CamTaskResult {
   svg: string;
   /** The backend that computed the map, in words. */
   backend: string;
+  /** Fixes applied while reading the data file (e.g. float pixels in [0,1] scaled). */
+  notes: string[];
 }
 
 /** The map of an X-ray (CAM, or Grad-CAM at `layer`) at the image's size, and the probabilities. */
@@ -161,6 +163,7 @@ export async function camTask(argv: string[]): Promise<CamTaskResult> {
       png,
       svg,
       backend: backend.description,
+      notes: data.notes,
     };
   } finally {
     model.dispose();
@@ -170,6 +173,7 @@ export async function camTask(argv: string[]): Promise<CamTaskResult> {
 if (import.meta.main) {
   await runMain(async () => {
     const result = await camTask(Deno.args);
+    result.notes.forEach((note) => console.error(`note: ${note}`));
     console.log(result.line);
     console.error(`wrote ${result.png} and ${result.svg} (backend: ${result.backend})`);
   });

@@ -66,6 +66,7 @@ export async function main(argv: string[]): Promise<void> {
     const record = await readSourceRecord(dataDir);
     const banner = record ? SOURCE_BANNERS[record.source] : "UNKNOWN SOURCE: no SOURCE.json";
     console.error(`${banner} | ${test.source}: ${test.count} images`);
+    test.notes.forEach((note) => console.error(`note: ${note}`));
     console.error(
       `checkpoint: ${args.values.checkpoint} (width ${manifest.model.width}, step ` +
         `${manifest.step}); backend: ${backend.description}`,

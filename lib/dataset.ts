@@ -10,9 +10,11 @@ import { join } from "node:path";
 import { DataFileError, UsageError } from "./errors.ts";
 import {
   type H5Dataset,
+  type H5File,
   type LabArrays,
   openHdf5,
   optionalDataset,
+  readHdf5Guarded,
   requireDataset,
 } from "./hdf5.ts";
 import { createRandom, sampleWithoutReplacement } from "./random.ts";
@@ -149,37 +151,54 @@ function readLabels(dataset: H5Dataset, path: string, count: number): Uint8Array
   return labels;
 }
 
+/**
+ * Closes `file`. A damaged file may also fail to close: a reader can ignore that, since what it
+ * read, or the error that stopped it, is what matters.
+ */
+function closeQuietly(file: H5File, path: string): void {
+  try {
+    readHdf5Guarded(path, () => file.close());
+  } catch {
+    // Nothing to do: the file handle is released either way.
+  }
+}
+
 async function openLabFile(path: string, imageSize: number): Promise<OpenedLabFile> {
   const file = await openHdf5(path);
   try {
-    const image = requireDataset(file, path, "image");
-    checkNumeric(image, path, "image");
-    const count = checkImageShape(image, path, "image", imageSize);
-    const labels = readLabels(requireDataset(file, path, "label"), path, count);
-    const mask = optionalDataset(file, "mask");
-    if (mask) {
-      checkNumeric(mask, path, "mask");
-      const maskCount = checkImageShape(mask, path, "mask", imageSize);
-      if (maskCount !== count) {
-        throw new DataFileError(
-          { file: path, dataset: "mask" },
-          `has ${maskCount} masks but 'image' has ${count} images`,
-        );
-      }
-    }
-    return {
-      image,
-      count,
-      labels,
-      mask,
-      patientId: optionalDataset(file, "patient_id"),
-      file: optionalDataset(file, "file"),
-      close: () => file.close(),
-    };
+    return readHdf5Guarded(path, () => describeLabFile(file, path, imageSize));
   } catch (error) {
-    file.close();
+    closeQuietly(file, path);
     throw error;
   }
+}
+
+/** Checks the datasets of an open lab file (synchronous, inside {@link readHdf5Guarded}). */
+function describeLabFile(file: H5File, path: string, imageSize: number): OpenedLabFile {
+  const image = requireDataset(file, path, "image");
+  checkNumeric(image, path, "image");
+  const count = checkImageShape(image, path, "image", imageSize);
+  const labels = readLabels(requireDataset(file, path, "label"), path, count);
+  const mask = optionalDataset(file, "mask");
+  if (mask) {
+    checkNumeric(mask, path, "mask");
+    const maskCount = checkImageShape(mask, path, "mask", imageSize);
+    if (maskCount !== count) {
+      throw new DataFileError(
+        { file: path, dataset: "mask" },
+        `has ${maskCount} masks but 'image' has ${count} images`,
+      );
+    }
+  }
+  return {
+    image,
+    count,
+    labels,
+    mask,
+    patientId: optionalDataset(file, "patient_id"),
+    file: optionalDataset(file, "file"),
+    close: () => closeQuietly(file, path),
+  };
 }
 
 /**
@@ -194,14 +213,14 @@ export async function validateLabFile(
   const imageSize = options.imageSize ?? IMAGE_SIZE;
   const opened = await openLabFile(path, imageSize);
   try {
-    return {
+    return readHdf5Guarded(path, () => ({
       path,
       count: opened.count,
       positives: opened.labels.reduce((sum, label) => sum + label, 0),
       imageSize,
       imageType: opened.image.dtype as string,
       hasMask: opened.mask !== undefined,
-    };
+    }));
   } finally {
     opened.close();
   }
@@ -299,25 +318,43 @@ export async function readLabFile(
   const imageSize = options.imageSize ?? IMAGE_SIZE;
   const opened = await openLabFile(path, imageSize);
   try {
-    const notes: string[] = [];
-    const images = readImagesAsUint8(opened.image, path, "image", opened.count, notes);
-    const masks = opened.mask
-      ? readImagesAsUint8(opened.mask, path, "mask", opened.count, notes)
-      : undefined;
-    return {
-      source: path,
-      count: opened.count,
-      imageSize,
-      images,
-      labels: opened.labels,
-      masks,
-      patientIds: readStrings(opened.patientId),
-      files: readStrings(opened.file),
-      notes,
-    };
+    return readHdf5Guarded(path, () => readOpenedLabFile(opened, path, imageSize));
   } finally {
     opened.close();
   }
+}
+
+/** Says so when an image-like dataset is (N,S,S), read as (N,S,S,1). */
+function noteChannelAxis(dataset: H5Dataset, path: string, name: string, notes: string[]): void {
+  const shape = dataset.shape ?? [];
+  if (shape.length === 3) {
+    notes.push(
+      `${path}: dataset '${name}': shape ${shapeText(shape)} has no channel axis; read as ` +
+        `(${shape.join(",")},1)`,
+    );
+  }
+}
+
+/** Reads the arrays of an open lab file (synchronous, inside {@link readHdf5Guarded}). */
+function readOpenedLabFile(opened: OpenedLabFile, path: string, imageSize: number): LabSplit {
+  const notes: string[] = [];
+  const images = readImagesAsUint8(opened.image, path, "image", opened.count, notes);
+  const masks = opened.mask
+    ? readImagesAsUint8(opened.mask, path, "mask", opened.count, notes)
+    : undefined;
+  noteChannelAxis(opened.image, path, "image", notes);
+  if (opened.mask) noteChannelAxis(opened.mask, path, "mask", notes);
+  return {
+    source: path,
+    count: opened.count,
+    imageSize,
+    images,
+    labels: opened.labels,
+    masks,
+    patientIds: readStrings(opened.patientId),
+    files: readStrings(opened.file),
+    notes,
+  };
 }
 
 /** Options of {@link PneumothoraxDataset}. */

@@ -5,12 +5,13 @@
  * stack to standard error and hands back an unusable file. So before opening, this module reads
  * the superblock itself (hand-written because no library exposes it): the signature tells an
  * HDF5 file from an HTML error page, and the end-of-file address it records tells a complete file
- * from a truncated download.
+ * from a truncated download. Reads of a file that passes that check but is damaged inside go
+ * through {@link readHdf5Guarded}, which turns HDF5's complaints into a {@link DataFileError}.
  *
  * @module
  */
-import h5wasm from "h5wasm/node";
-import { DataFileError } from "./errors.ts";
+import h5wasm, { FS as hdf5Fs, Module as hdf5Module } from "h5wasm/node";
+import { DataFileError, LabError } from "./errors.ts";
 
 /** The h5wasm file type. */
 export type H5File = InstanceType<typeof h5wasm.File>;
@@ -25,30 +26,40 @@ function hasSignatureAt(bytes: Uint8Array, offset: number): boolean {
   return SIGNATURE.every((byte, i) => bytes[offset + i] === byte);
 }
 
-function readAddress(view: DataView, offset: number, size: number): bigint {
+function readAddress(view: DataView, offset: number, size: number): bigint | undefined {
+  if (offset + size > view.byteLength) return undefined;
   if (size === 8) return view.getBigUint64(offset, true);
   if (size === 4) return BigInt(view.getUint32(offset, true));
   if (size === 2) return BigInt(view.getUint16(offset, true));
-  throw new Error(`unsupported HDF5 offset size ${size}`);
+  return undefined;
 }
 
+/** What the superblock says about the file's length. */
+type RecordedEnd = { kind: "address"; end: bigint } | { kind: "cut" } | { kind: "unknown" };
+
 /**
- * The end-of-file address an HDF5 superblock records, or undefined when the superblock is of a
- * version this check does not know. Layout: HDF5 File Format Specification, section II.A.
+ * The end-of-file address an HDF5 superblock records; `cut` when the file ends inside the
+ * superblock; `unknown` for a version or offset size this check does not know. Layout: HDF5 File
+ * Format Specification, section II.A.
  */
-function recordedEndOfFile(head: Uint8Array, base: number): bigint | undefined {
+function recordedEndOfFile(head: Uint8Array, base: number): RecordedEnd {
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (base + 14 > head.length) return { kind: "cut" };
   const version = head[base + 8];
+  let offsetSize: number;
+  let at: number;
   if (version === 0 || version === 1) {
-    const offsetSize = head[base + 13];
-    const addresses = base + 24 + (version === 1 ? 4 : 0);
-    return readAddress(view, addresses + 2 * offsetSize, offsetSize);
+    offsetSize = head[base + 13];
+    at = base + 24 + (version === 1 ? 4 : 0) + 2 * offsetSize;
+  } else if (version === 2 || version === 3) {
+    offsetSize = head[base + 9];
+    at = base + 12 + 2 * offsetSize;
+  } else {
+    return { kind: "unknown" };
   }
-  if (version === 2 || version === 3) {
-    const offsetSize = head[base + 9];
-    return readAddress(view, base + 12 + 2 * offsetSize, offsetSize);
-  }
-  return undefined;
+  if (![2, 4, 8].includes(offsetSize)) return { kind: "unknown" };
+  const end = readAddress(view, at, offsetSize);
+  return end === undefined ? { kind: "cut" } : { kind: "address", end };
 }
 
 function describeForeignContent(head: Uint8Array): string {
@@ -95,8 +106,16 @@ export async function checkHdf5File(path: string): Promise<void> {
   if (size === 0) throw new DataFileError({ file: path }, "file is empty (0 bytes)");
   const base = SUPERBLOCK_OFFSETS.find((offset) => hasSignatureAt(head, offset));
   if (base === undefined) throw new DataFileError({ file: path }, describeForeignContent(head));
-  const end = recordedEndOfFile(head, base);
-  if (end !== undefined && end !== UNDEFINED_ADDRESS && BigInt(size) < end + BigInt(base)) {
+  const recorded = recordedEndOfFile(head, base);
+  if (recorded.kind === "cut") {
+    throw new DataFileError(
+      { file: path },
+      `file is truncated: ${size} bytes end inside its HDF5 header (an interrupted download or ` +
+        "copy?)",
+    );
+  }
+  const end = recorded.kind === "address" ? recorded.end : UNDEFINED_ADDRESS;
+  if (end !== UNDEFINED_ADDRESS && BigInt(size) < end + BigInt(base)) {
     throw new DataFileError(
       { file: path },
       `file is truncated: ${size} bytes, but its HDF5 header says ${end + BigInt(base)} ` +
@@ -110,13 +129,77 @@ export async function readyHdf5(): Promise<void> {
   await h5wasm.ready;
 }
 
+/** How many {@link readHdf5Guarded} calls are running (they may nest). */
+let guardDepth = 0;
+
+/** The part of an Emscripten file stream {@link closeLeakedErrorFiles} reads. */
+interface OpenStream {
+  path?: string;
+}
+
 /**
- * Opens an HDF5 file for reading after {@link checkHdf5File}; the caller closes it.
+ * h5wasm 0.10.3's throwing error handler (`throwing_error_handler` in its `hdf5_util.cc`) prints
+ * HDF5's error stack into a `tmpfile()` and throws before closing it, so each error leaves an
+ * unlinked temporary file open: after about 2,000 errors the module runs out of descriptors and
+ * aborts. This closes those files. Hand-written because h5wasm offers no other way; it uses only
+ * the Emscripten `FS` that h5wasm exports.
+ */
+function closeLeakedErrorFiles(): void {
+  if (hdf5Fs === null) return;
+  const fs = hdf5Fs;
+  const streams = (fs as unknown as { streams: (OpenStream | null)[] }).streams;
+  for (const stream of streams) {
+    const path = stream?.path;
+    if (path?.startsWith("/tmp/tmpfile_") && !fs.analyzePath(path).exists) {
+      fs.close(stream as Parameters<typeof fs.close>[0]);
+    }
+  }
+}
+
+/** HDF5's first complaint in a diagnostic stack ("H5Dread(): can't read data"), else line one. */
+function firstComplaint(message: string): string {
+  const frame = message.match(/#\d+: .* in (\w+\(\)): (.+)/);
+  return (frame ? `${frame[1]}: ${frame[2]}` : message.split("\n")[0]).trim();
+}
+
+/**
+ * Runs `read`, synchronous h5wasm calls on the file at `path`, with h5wasm's throwing HDF5 error
+ * handler switched on: a damaged file then fails at the first HDF5 call that notices, as a
+ * {@link DataFileError} naming the file, instead of HDF5's diagnostic stack on standard error
+ * and silently wrong data. The errors h5wasm itself throws (`Error`, `RangeError` for sizes it
+ * cannot allocate) are converted the same way; a {@link LabError} passes through, and any other
+ * error (a bug) keeps its type. `read` must not await: the handler is process-wide.
+ */
+export function readHdf5Guarded<T>(path: string, read: () => T): T {
+  if (guardDepth === 0) hdf5Module.activate_throwing_error_handler();
+  guardDepth++;
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof LabError) throw error;
+    if (error instanceof Error && (error.constructor === Error || error instanceof RangeError)) {
+      closeLeakedErrorFiles();
+      throw new DataFileError(
+        { file: path },
+        `HDF5 cannot read it (damaged or incompletely written?): ${firstComplaint(error.message)}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  } finally {
+    guardDepth--;
+    if (guardDepth === 0) hdf5Module.deactivate_throwing_error_handler();
+  }
+}
+
+/**
+ * Opens an HDF5 file for reading after {@link checkHdf5File}; the caller closes it. Read it
+ * inside {@link readHdf5Guarded} to get clear errors from a damaged file.
  */
 export async function openHdf5(path: string): Promise<H5File> {
   await checkHdf5File(path);
   await readyHdf5();
-  const file = new h5wasm.File(path, "r");
+  const file = readHdf5Guarded(path, () => new h5wasm.File(path, "r"));
   if (!(file.file_id > 0n)) {
     throw new DataFileError({ file: path }, "HDF5 library could not open the file (corrupt?)");
   }
