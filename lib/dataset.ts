@@ -66,6 +66,13 @@ export interface LabFileSummary {
 export interface ReadLabFileOptions {
   /** Expected image side (default {@link IMAGE_SIZE}). */
   imageSize?: number;
+  /**
+   * Also read the optional `patient_id` and `file` string datasets into `patientIds` and
+   * `files` (default false). Off by default because nothing in the lab needs them and the HDF5
+   * of h5wasm 0.10.3 can loop forever or abort on a damaged heap of variable-length strings,
+   * which these datasets use (found by tests/fuzz_hdf5_test.ts).
+   */
+  strings?: boolean;
 }
 
 interface OpenedLabFile {
@@ -309,7 +316,8 @@ function readStrings(dataset: H5Dataset | undefined): string[] | undefined {
 
 /**
  * Reads and validates one file of the lab's schema into memory (images as uint8). Non-uint8
- * images are converted, and the conversion is recorded in `notes`.
+ * images are converted, and the conversion is recorded in `notes`. The `patient_id` and `file`
+ * strings are read only when `options.strings` asks for them.
  */
 export async function readLabFile(
   path: string,
@@ -318,7 +326,10 @@ export async function readLabFile(
   const imageSize = options.imageSize ?? IMAGE_SIZE;
   const opened = await openLabFile(path, imageSize);
   try {
-    return readHdf5Guarded(path, () => readOpenedLabFile(opened, path, imageSize));
+    return readHdf5Guarded(
+      path,
+      () => readOpenedLabFile(opened, { path, imageSize, strings: options.strings ?? false }),
+    );
   } finally {
     opened.close();
   }
@@ -336,7 +347,10 @@ function noteChannelAxis(dataset: H5Dataset, path: string, name: string, notes: 
 }
 
 /** Reads the arrays of an open lab file (synchronous, inside {@link readHdf5Guarded}). */
-function readOpenedLabFile(opened: OpenedLabFile, path: string, imageSize: number): LabSplit {
+function readOpenedLabFile(
+  opened: OpenedLabFile,
+  { path, imageSize, strings }: { path: string; imageSize: number; strings: boolean },
+): LabSplit {
   const notes: string[] = [];
   const images = readImagesAsUint8(opened.image, path, "image", opened.count, notes);
   const masks = opened.mask
@@ -351,8 +365,8 @@ function readOpenedLabFile(opened: OpenedLabFile, path: string, imageSize: numbe
     images,
     labels: opened.labels,
     masks,
-    patientIds: readStrings(opened.patientId),
-    files: readStrings(opened.file),
+    patientIds: strings ? readStrings(opened.patientId) : undefined,
+    files: strings ? readStrings(opened.file) : undefined,
     notes,
   };
 }

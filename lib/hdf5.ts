@@ -163,32 +163,63 @@ function firstComplaint(message: string): string {
 }
 
 /**
+ * The file whose reading made the h5wasm module abort (a damaged heap of variable-length
+ * strings can); the module cannot run again in this process.
+ */
+let abortedReading: string | undefined;
+
+/** The error a guarded read of `path` that failed with `error` (not a LabError) becomes. */
+function readFailure(error: unknown, path: string): unknown {
+  if (error instanceof WebAssembly.RuntimeError) {
+    abortedReading ??= path;
+    return new DataFileError(
+      { file: path },
+      "the HDF5 library aborted while reading it (damaged?); restart this program, or the " +
+        "notebook's kernel, to read HDF5 files again",
+      { cause: error },
+    );
+  }
+  if (error instanceof Error && (error.constructor === Error || error instanceof RangeError)) {
+    closeLeakedErrorFiles();
+    return new DataFileError(
+      { file: path },
+      `HDF5 cannot read it (damaged or incompletely written?): ${firstComplaint(error.message)}`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/**
  * Runs `read`, synchronous h5wasm calls on the file at `path`, with h5wasm's throwing HDF5 error
  * handler switched on: a damaged file then fails at the first HDF5 call that notices, as a
  * {@link DataFileError} naming the file, instead of HDF5's diagnostic stack on standard error
  * and silently wrong data. The errors h5wasm itself throws (`Error`, `RangeError` for sizes it
- * cannot allocate) are converted the same way; a {@link LabError} passes through, and any other
- * error (a bug) keeps its type. `read` must not await: the handler is process-wide.
+ * cannot allocate, `WebAssembly.RuntimeError` when it aborts) are converted the same way; a
+ * {@link LabError} passes through, and any other error (a bug) keeps its type. `read` must not
+ * await: the handler is process-wide. Each error h5wasm 0.10.3 throws leaks about 1 KB of its
+ * 2 MiB WebAssembly stack: it aborted after 2,024 errors in one process here, where a lab
+ * session meets a handful.
  */
 export function readHdf5Guarded<T>(path: string, read: () => T): T {
+  if (abortedReading !== undefined) {
+    throw new DataFileError(
+      { file: path },
+      `cannot read HDF5 files any more: the HDF5 library aborted while reading ` +
+        `${abortedReading}; restart this program, or the notebook's kernel`,
+    );
+  }
   if (guardDepth === 0) hdf5Module.activate_throwing_error_handler();
   guardDepth++;
   try {
     return read();
   } catch (error) {
-    if (error instanceof LabError) throw error;
-    if (error instanceof Error && (error.constructor === Error || error instanceof RangeError)) {
-      closeLeakedErrorFiles();
-      throw new DataFileError(
-        { file: path },
-        `HDF5 cannot read it (damaged or incompletely written?): ${firstComplaint(error.message)}`,
-        { cause: error },
-      );
-    }
-    throw error;
+    throw error instanceof LabError ? error : readFailure(error, path);
   } finally {
     guardDepth--;
-    if (guardDepth === 0) hdf5Module.deactivate_throwing_error_handler();
+    if (guardDepth === 0 && abortedReading === undefined) {
+      hdf5Module.deactivate_throwing_error_handler();
+    }
   }
 }
 

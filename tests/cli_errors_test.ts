@@ -7,50 +7,20 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { BACKEND_ENV } from "../lib/backend.ts";
 import { MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE } from "../lib/checkpoint.ts";
 import { TEST_FILE, TRAIN_FILE } from "../lib/dataset.ts";
 import { createModel } from "../lib/model.ts";
 import { BAD_LAB_FILES, fingerprint } from "./fixtures/bad_lab_files.ts";
 import { writeFixtureLabFile, writeRawH5 } from "./fixtures/lab_files.ts";
+import { runTask, type Task, type TaskResult } from "./fixtures/run_task.ts";
 
 await tf.setBackend("cpu");
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** The lab's image side: `deno task data` checks files at this size only. */
 const SIZE = 256;
 /** Tasks run at once: the machine has two cores. */
 const CONCURRENCY = 2;
-
-type Task = "data" | "train" | "evaluate" | "cam" | "grade";
-
-interface TaskResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `deno run -A cli/<task>.ts ...args` in `cwd` on the wasm backend, without colours. */
-async function runTask(task: Task, args: string[], cwd: string): Promise<TaskResult> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      join(ROOT, "deno.json"),
-      join(ROOT, "cli", `${task}.ts`),
-      ...args,
-    ],
-    cwd,
-    env: { [BACKEND_ENV]: "wasm", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-}
 
 /** One run and what it must print: one error line matching `message`. */
 interface ErrorCase {
