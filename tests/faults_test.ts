@@ -20,7 +20,12 @@ import {
 import { DataFileError } from "../lib/errors.ts";
 import { checkHdf5File } from "../lib/hdf5.ts";
 import { createModel } from "../lib/model.ts";
-import { BAD_LAB_FILES, fingerprint, writeLabFileWithStrings } from "./fixtures/bad_lab_files.ts";
+import {
+  BAD_LAB_FILES,
+  fingerprint,
+  offsetsOf,
+  writeLabFileWithStrings,
+} from "./fixtures/bad_lab_files.ts";
 import { writeFixtureLabFile } from "./fixtures/lab_files.ts";
 import { finishTask, ROOT, runTask, spawnTask } from "./fixtures/run_task.ts";
 
@@ -38,16 +43,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** Byte offsets where `signature` (4 ASCII letters) occurs in `bytes`. */
-function offsetsOf(bytes: Uint8Array, signature: string): number[] {
-  const code = new TextEncoder().encode(signature);
-  const found: number[] = [];
-  for (let i = 0; i + code.length <= bytes.length; i++) {
-    if (code.every((byte, k) => bytes[i + k] === byte)) found.push(i);
-  }
-  return found;
 }
 
 /** Open files of the h5wasm module, and of the process where /proc tells. */
