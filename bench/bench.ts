@@ -73,6 +73,10 @@ export interface ReferenceResult {
   peakMemoryBytes: number;
   /** Parameters of the PyTorch model (equal to the lab model's: the same network). */
   params: number;
+  /** CPU seconds (all threads, OpenMP's spinning included) per wall second while training. */
+  trainCoresUsed: number;
+  /** The same while predicting. */
+  inferCoresUsed: number;
 }
 
 /** One width's results. */
@@ -226,8 +230,11 @@ async function measurePeaks(shape: MatMulShape, log: (line: string) => void) {
   return peak;
 }
 
-function rate(result: { trainImagesPerSecond: number; inferImagesPerSecond: number }): string {
-  return `train ${result.trainImagesPerSecond.toFixed(2)} img/s, infer ${
+function rate(result: CaseResult | ReferenceResult): string {
+  const cores = result.trainCoresUsed === null
+    ? ""
+    : ` (${result.trainCoresUsed.toFixed(2)} cores busy)`;
+  return `train ${result.trainImagesPerSecond.toFixed(2)} img/s${cores}, infer ${
     result.inferImagesPerSecond.toFixed(2)
   } img/s`;
 }
@@ -349,35 +356,56 @@ function fixed(value: number | undefined | null, digits = 2): string {
 /** The report as a Markdown table (one row per width) with the machine and peaks below it. */
 export function formatReport(report: BenchReport): string {
   const { machine } = report;
-  const header = "| width | batch | ours train / infer img/s | PyTorch train / infer img/s | " +
-    "ratio train / infer | lab loop train / infer | 1 worker train | GFLOP/s train / infer " +
-    "(% of peak) | " +
-    "peak memory |";
-  const rows = report.cases.map((c) => {
-    const lab = "skipped" in c.lab
-      ? "n/a (heap)"
-      : `${fixed(c.lab.trainImagesPerSecond)} / ${fixed(c.lab.inferImagesPerSecond)}`;
-    const memory = c.peakMemoryBytes === null
-      ? "-"
-      : `${(c.peakMemoryBytes / 2 ** 30).toFixed(2)} GiB`;
-    return `| ${c.width} | ${c.batch} | ${fixed(c.trainImagesPerSecond)} / ${
-      fixed(c.inferImagesPerSecond)
-    } | ${fixed(c.reference?.trainImagesPerSecond)} / ${
-      fixed(c.reference?.inferImagesPerSecond)
-    } | ${fixed(c.ratio?.train)} / ${fixed(c.ratio?.infer)} | ${lab} | ${
-      fixed(c.oneWorker.trainImagesPerSecond)
-    } | ${fixed(c.gflops.train, 1)} / ${fixed(c.gflops.infer, 1)} (${
-      fixed(c.percentOfPeak?.train, 0)
-    }% / ${fixed(c.percentOfPeak?.infer, 0)}%) | ${memory} |`;
-  });
+  const pair = (a: number | null | undefined, b: number | null | undefined, digits = 2) =>
+    `${fixed(a, digits)} / ${fixed(b, digits)}`;
+  const columns: Array<[string, (c: BenchCase) => string]> = [
+    ["width", (c) => String(c.width)],
+    ["batch", (c) => String(c.batch)],
+    ["ours train / infer img/s", (c) => pair(c.trainImagesPerSecond, c.inferImagesPerSecond)],
+    [
+      "PyTorch train / infer img/s",
+      (c) => pair(c.reference?.trainImagesPerSecond, c.reference?.inferImagesPerSecond),
+    ],
+    ["ratio train / infer", (c) => pair(c.ratio?.train, c.ratio?.infer)],
+    [
+      "lab loop train / infer",
+      (c) =>
+        "skipped" in c.lab
+          ? "n/a (heap)"
+          : pair(c.lab.trainImagesPerSecond, c.lab.inferImagesPerSecond),
+    ],
+    ["1 worker train", (c) => fixed(c.oneWorker.trainImagesPerSecond)],
+    [
+      "cores busy training: 1 worker / ours / PyTorch",
+      (c) =>
+        `${pair(c.oneWorker.trainCoresUsed, c.parallel.trainCoresUsed, 1)} / ${
+          fixed(c.reference?.trainCoresUsed, 1)
+        }`,
+    ],
+    [
+      "GFLOP/s train / infer (% of peak)",
+      (c) =>
+        `${pair(c.gflops.train, c.gflops.infer, 1)} (${
+          pair(c.percentOfPeak?.train, c.percentOfPeak?.infer, 0)
+        } %)`,
+    ],
+    [
+      "peak memory",
+      (c) => c.peakMemoryBytes === null ? "-" : `${(c.peakMemoryBytes / 2 ** 30).toFixed(2)} GiB`,
+    ],
+  ];
+  const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const table = [
+    row(columns.map(([title]) => title)),
+    row(columns.map(() => "---")),
+    ...report.cases.map((c) => row(columns.map(([, cell]) => cell(c)))),
+  ];
   const load = (values: number[] | null) => values?.map((v) => v.toFixed(2)).join(" ") ?? "n/a";
   return [
     `${machine.cpu}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB; ` +
     `${machine.os}; ${machine.runtime}` + (report.quick ? " (quick smoke run)" : ""),
     "",
-    header,
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ...rows,
+    ...table,
     "",
     `ours: ${report.cases[0]?.method ?? "-"}`,
     `PyTorch: ${report.cases[0]?.reference?.engine ?? report.cases[0]?.referenceMissing ?? "-"}`,

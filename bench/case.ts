@@ -50,6 +50,14 @@ export interface CaseResult {
   trainImagesPerSecond: number;
   /** Inference images per second over the measured batches. */
   inferImagesPerSecond: number;
+  /**
+   * CPU seconds per wall-clock second while training: the cores the process kept busy (its
+   * workers included), which falls short of the workers when other programs hold cores. Null
+   * where /proc is missing.
+   */
+  trainCoresUsed: number | null;
+  /** The same while predicting. */
+  inferCoresUsed: number | null;
   /** Peak resident memory of the process (its workers included), or null where unknown. */
   peakMemoryBytes: number | null;
   /** Replicas (`replicas` mode). */
@@ -96,14 +104,51 @@ function randomDataset(count: number, imageSize: number): PneumothoraxDataset {
   return PneumothoraxDataset.fromArrays(split(), split(), { imageSize });
 }
 
-async function imagesPerSecond(
+/** USER_HZ: the unit of the CPU times in /proc (fixed at 100 in Linux's user-space ABI). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds this process has used, all its threads (workers) included: `utime + stime` of
+ * /proc/self/stat; null where there is no /proc.
+ */
+export function processCpuSeconds(): number | null {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** Throughput of some runs, and how many cores the process kept busy meanwhile. */
+interface Throughput {
+  imagesPerSecond: number;
+  coresUsed: number | null;
+}
+
+async function throughput(
   count: number,
   runs: number,
   run: () => Promise<unknown>,
-): Promise<number> {
+): Promise<Throughput> {
+  const cpuBefore = processCpuSeconds();
   const started = performance.now();
   for (let i = 0; i < runs; i++) await run();
-  return (runs * count) / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = processCpuSeconds();
+  return {
+    imagesPerSecond: (runs * count) / seconds,
+    coresUsed: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / seconds,
+  };
+}
+
+function results(trained: Throughput, inferred: Throughput) {
+  return {
+    trainImagesPerSecond: trained.imagesPerSecond,
+    inferImagesPerSecond: inferred.imagesPerSecond,
+    trainCoresUsed: trained.coresUsed,
+    inferCoresUsed: inferred.coresUsed,
+  };
 }
 
 async function measureLab(
@@ -113,14 +158,18 @@ async function measureLab(
 ) {
   const options = { batchSize: spec.batch, evalEvery: spec.steps + 1, evalSize: 1 };
   await train(model, data, { ...options, steps: 1 });
-  const trained = await train(model, data, { ...options, steps: spec.steps });
+  const trained = await throughput(
+    spec.batch * spec.steps,
+    1,
+    () => train(model, data, { ...options, steps: spec.steps }),
+  );
   const [images, labels] = data.getTrainBatch(spec.batch);
   const predict = () =>
     Promise.resolve(predictLogitsInBatches(model, images, spec.batch).dispose());
   await predict();
-  const inferImagesPerSecond = await imagesPerSecond(spec.batch, spec.steps, predict);
+  const inferred = await throughput(spec.batch, spec.steps, predict);
   tf.dispose([images, labels]);
-  return { trainImagesPerSecond: trained.imagesPerSecond, inferImagesPerSecond };
+  return results(trained, inferred);
 }
 
 async function measureReplicas(
@@ -143,17 +192,13 @@ async function measureReplicas(
   try {
     // Warm-up: one full pass in every replica grows each heap to what the measured steps need.
     await step(Math.min(spec.batch, workers * microBatchSize));
-    const trainImagesPerSecond = await imagesPerSecond(
-      spec.batch,
-      spec.steps,
-      () => step(spec.batch),
-    );
+    const trained = await throughput(spec.batch, spec.steps, () => step(spec.batch));
     const [images, labels] = data.getTrainBatch(spec.batch);
     const predict = async () => (await trainer.predictLogits(images)).dispose();
     await predict();
-    const inferImagesPerSecond = await imagesPerSecond(spec.batch, spec.steps, predict);
+    const inferred = await throughput(spec.batch, spec.steps, predict);
     tf.dispose([images, labels]);
-    return { trainImagesPerSecond, inferImagesPerSecond, workers, microBatchSize };
+    return { ...results(trained, inferred), workers, microBatchSize };
   } finally {
     trainer.dispose();
     disposeOptimizer(optimizer);

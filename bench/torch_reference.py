@@ -61,6 +61,16 @@ def peak_memory_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def timed(run, times):
+    """Wall seconds of `times` runs, and CPU seconds (all threads) per wall second meanwhile."""
+    cpu = time.process_time()
+    started = time.perf_counter()
+    for _ in range(times):
+        run()
+    seconds = time.perf_counter() - started
+    return seconds, (time.process_time() - cpu) / seconds
+
+
 def measure_case(torch, spec):
     width, batch, size, steps = spec["width"], spec["batch"], spec["imageSize"], spec["steps"]
     torch.manual_seed(0)
@@ -84,19 +94,15 @@ def measure_case(torch, spec):
             return model(images).sum().item()
 
     train_step()
-    started = time.perf_counter()
-    for _ in range(steps):
-        train_step()
-    train_seconds = time.perf_counter() - started
+    train_seconds, train_cores = timed(train_step, steps)
     infer()
-    started = time.perf_counter()
-    for _ in range(steps):
-        infer()
-    infer_seconds = time.perf_counter() - started
+    infer_seconds, infer_cores = timed(infer, steps)
     return {
         "engine": f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads",
         "trainImagesPerSecond": steps * batch / train_seconds,
         "inferImagesPerSecond": steps * batch / infer_seconds,
+        "trainCoresUsed": train_cores,
+        "inferCoresUsed": infer_cores,
         "params": sum(p.numel() for p in model.parameters()),
         "peakMemoryBytes": peak_memory_bytes(),
     }

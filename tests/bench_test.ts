@@ -29,6 +29,8 @@ function assertCase(c: BenchCase) {
   assertRate(c.gflops.train, "gflops.train");
   assertRate(c.oneWorker.trainImagesPerSecond, "oneWorker.trainImagesPerSecond");
   assert.equal(c.parallel.workers, 2);
+  const cores = c.parallel.trainCoresUsed;
+  assert.ok(cores === null || (cores > 0 && cores <= 2.5), `cores busy: ${cores}`);
   assert.ok("trainImagesPerSecond" in c.lab, "the lab loop ran");
   if (c.reference === null) {
     assert.equal(typeof c.referenceMissing, "string");
