@@ -196,6 +196,26 @@ export async function gradeNotebook(
   }
 }
 
+/**
+ * Grades one notebook of a folder; a notebook that cannot be read scores zero on each of its
+ * questions with the reason, and the folder's other notebooks are still graded.
+ */
+async function gradeOrReport(path: string, options: GradeOptions): Promise<NotebookGrade> {
+  try {
+    return await gradeNotebook(path, options);
+  } catch (error) {
+    if (!(error instanceof LabError)) throw error;
+    const questions = QUESTIONS[notebookName(path)!].map((q) => ({
+      id: q.id,
+      points: 0,
+      max: q.points,
+      passed: false,
+      message: error.message,
+    }));
+    return { path, questions };
+  }
+}
+
 async function findNotebooks(dir: string): Promise<string[]> {
   const found: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
@@ -217,7 +237,11 @@ export async function gradePath(path: string, options: GradeOptions = {}): Promi
   const paths = stat.isDirectory ? await findNotebooks(path) : [path];
   if (paths.length === 0) throw new LabError(`${path}: no lab notebooks in this folder`);
   const notebooks: NotebookGrade[] = [];
-  for (const each of paths) notebooks.push(await gradeNotebook(each, options));
+  for (const each of paths) {
+    notebooks.push(
+      stat.isDirectory ? await gradeOrReport(each, options) : await gradeNotebook(each, options),
+    );
+  }
   const all = notebooks.flatMap((n) => n.questions);
   return {
     score: all.reduce((sum, q) => sum + q.points, 0),

@@ -173,6 +173,24 @@ function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc
   }
 });
 
+Deno.test("gradePath() grades the rest of a folder when one notebook is broken", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "01_dataset.ipynb"), "{ not json");
+    await Deno.copyFile(join(SOLUTIONS, "04_roc.ipynb"), join(dir, "04_roc.ipynb"));
+    const report = await gradePath(dir);
+    assert.deepEqual(report.notebooks.map((n) => n.questions.map((q) => q.passed)), [
+      [false],
+      [true],
+    ]);
+    assert.match(report.notebooks[0].questions[0].message, /01_dataset\.ipynb: not a notebook/);
+    assert.equal(report.score, 3);
+    assert.equal(report.max, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("reportToCsv() writes one row per question; notebookName() reads submissions", () => {
   const csv = reportToCsv({
     score: 1,
