@@ -14,15 +14,11 @@
  * equals `optimizer.minimize(() => computeCost(model.predictLogits(images), labels))`; in float32
  * it differs by the rounding of a different summation order.
  *
- * ```ts
- * const trainer = await createParallelTrainer(model);          // one replica per core
- * const [images, labels] = dataset.getTrainBatch(BATCH_SIZE);
- * const { cost, accuracy } = await trainer.trainStep(optimizer, images, labels);
- * trainer.dispose();
- * ```
- *
  * Use it where the backend computes on the CPU in one thread (wasm); a GPU or native backend is
- * faster with its own parallelism.
+ * faster with its own parallelism. Workers speed training up only where cores are idle: Linux
+ * with autogroup scheduling (`/proc/sys/kernel/sched_autogroup_enabled`) shares the cores fairly
+ * among sessions, whatever their threads, so with another session busy on a 2-core machine the
+ * replicas together get about one core.
  *
  * @module
  */
@@ -130,6 +126,27 @@ export function splitCount(count: number, parts: number): number[] {
  * Starts one replica of `model` per worker and returns the trainer that drives them. The
  * replicas start on the wasm backend with the model's architecture; they get the model's weights
  * with every request. Call {@link ParallelTrainer.dispose} to stop the workers.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { selectBackend } from "./backend.ts";
+ * import { createModel } from "./model.ts";
+ * import { createParallelTrainer } from "./parallel_train.ts";
+ * import { createOptimizer, disposeOptimizer } from "./train.ts";
+ * await selectBackend({ backend: "wasm" });
+ * const model = createModel({ width: 2, imageSize: 32 });
+ * const optimizer = createOptimizer();
+ * const trainer = await createParallelTrainer(model, { workers: 2 });
+ * const images = tf.randomUniform([4, 32, 32, 1], 0, 255) as tf.Tensor4D;
+ * const labels = tf.oneHot(tf.tensor1d([0, 1, 0, 1], "int32"), 2) as tf.Tensor2D;
+ * const { cost, accuracy } = await trainer.trainStep(optimizer, images, labels);
+ * console.log(`cost ${cost.toFixed(3)}, accuracy ${accuracy}`);
+ * trainer.dispose();
+ * disposeOptimizer(optimizer);
+ * tf.dispose([images, labels]);
+ * model.dispose();
+ * ```
  */
 export async function createParallelTrainer(
   model: PneumothoraxDetectionModel,
