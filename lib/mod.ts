@@ -37,3 +37,10 @@ export * from "./evaluate.ts";
 export * from "./localization.ts";
 export * from "./backend.ts";
 export * from "./summary.ts";
+export {
+  createParallelTrainer,
+  maxMicroBatchSize,
+  type ParallelStepResult,
+  ParallelTrainer,
+  type ParallelTrainerOptions,
+} from "./parallel_train.ts";
