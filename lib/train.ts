@@ -25,6 +25,7 @@ import type { PneumothoraxDataset } from "./dataset.ts";
 import { LabError, UsageError } from "./errors.ts";
 import { predictLogitsInBatches } from "./evaluate.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
+import { createParallelTrainer, type ParallelTrainer } from "./parallel_train.ts";
 import { openRunSummaries, type RunSummaries } from "./summary.ts";
 
 /** Training images per step, as in the lab. */
@@ -104,6 +105,13 @@ export interface TrainOptions {
   logDir?: string;
   /** Aborting it stops the run after the current step, with a final checkpoint (default none). */
   signal?: AbortSignal;
+  /**
+   * Module workers that compute the gradients of each batch in parallel, one model replica per
+   * worker, with large batches split into passes that fit wasm's memory (see
+   * lib/parallel_train.ts). 0 computes them on the calling thread (default 0). The updates are
+   * the same either way, within float rounding.
+   */
+  workers?: number;
   /** Description of the training data, stored in checkpoints (default none). */
   data?: CheckpointData;
   /** Called after each training step. */
@@ -219,6 +227,21 @@ function trainStep(
   }
 }
 
+/** One step on the next training batch, its gradients computed by the trainer's workers. */
+async function parallelTrainStep(
+  trainer: ParallelTrainer,
+  optimizer: tf.Optimizer,
+  dataset: PneumothoraxDataset,
+  batchSize: number,
+): Promise<SplitMetrics> {
+  const [images, labels] = dataset.getTrainBatch(batchSize);
+  try {
+    return await trainer.trainStep(optimizer, images, labels);
+  } finally {
+    tf.dispose([images, labels]);
+  }
+}
+
 /** Cost and accuracy of `size` random test images, predicted `batchSize` at a time. */
 function evaluateTestBatch(
   model: PneumothoraxDetectionModel,
@@ -262,6 +285,7 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
   requireCount("evalEvery", resolved.evalEvery, 1);
   requireCount("evalSize", resolved.evalSize, 1);
   requireCount("checkpointEvery", resolved.checkpointEvery, 1);
+  requireCount("workers", options.workers ?? 0, 0);
   if (!(resolved.learningRate > 0 && Number.isFinite(resolved.learningRate))) {
     throw new UsageError(`learningRate must be a positive number, got ${resolved.learningRate}`);
   }
@@ -316,6 +340,7 @@ export async function train(
   const optimizer = createOptimizer(settings.learningRate);
   const started = performance.now();
   let summaries: RunSummaries | undefined;
+  let trainer: ParallelTrainer | undefined;
   try {
     const startStep = options.resume ? await resumeFrom(dir!, model, optimizer, dataset) : 0;
     let checkpointStep = options.resume ? startStep : undefined;
@@ -343,10 +368,15 @@ export async function train(
       options.onCheckpoint?.({ step, dir: dir!, manifest });
     };
 
+    trainer = options.workers
+      ? await createParallelTrainer(model, { workers: options.workers })
+      : undefined;
     let step = startStep;
     while (step < steps && !options.signal?.aborted) {
       const stepStart = performance.now();
-      const result = trainStep(model, optimizer, dataset, batchSize);
+      const result = trainer
+        ? await parallelTrainStep(trainer, optimizer, dataset, batchSize)
+        : trainStep(model, optimizer, dataset, batchSize);
       step++;
       if (!Number.isFinite(result.cost)) {
         throw new LabError(divergedMessage(step, result.cost, dir, checkpointStep));
@@ -388,6 +418,7 @@ export async function train(
     };
   } finally {
     summaries?.close();
+    trainer?.dispose();
     disposeOptimizer(optimizer);
   }
 }

@@ -245,3 +245,20 @@ Deno.test("train() names an option outside its range", async () => {
   await assert.rejects(() => train(model, data, { learningRate: NaN }), /learningRate/);
   await assert.rejects(() => train(model, data, { resume: true }), /resume needs checkpointDir/);
 });
+
+Deno.test("train() with workers computes the same steps as on the calling thread", async () => {
+  const options = { steps: 3, batchSize: 6, evalEvery: 3, evalSize: 6 };
+  const here = tinyModel(4);
+  const alone = await train(here, dataset(), options);
+  const spread = tinyModel(4);
+  const parallel = await train(spread, dataset(), { ...options, workers: 2 });
+  assert.equal(parallel.step, 3);
+  parallel.train.forEach((metrics, i) => {
+    assert.ok(Math.abs(metrics.cost - alone.train[i].cost) < 1e-4, `step ${i + 1} cost`);
+    assert.equal(metrics.accuracy, alone.train[i].accuracy);
+  });
+  const [a, b] = [weightsOf(here), weightsOf(spread)];
+  a.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - b[i][j]) < 1e-4, `weight ${i}`)));
+  here.dispose();
+  spread.dispose();
+});
