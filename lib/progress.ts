@@ -96,7 +96,8 @@ export function createProgressBar(total: number, options: ProgressOptions): Prog
     const eta = rate > 0 ? (size - current) / rate : Infinity;
     const bar = "#".repeat(filled) + "-".repeat(BAR_WIDTH - filled);
     const amounts = size > 0 ? `${format(current)}/${format(size)}` : format(current);
-    const rateText = unit ? `${format(rate)} ${unit}/s` : `${format(rate)}/s`;
+    const rateValue = options.format || rate >= 10 ? format(rate) : rate.toFixed(2);
+    const rateText = unit ? `${rateValue} ${unit}/s` : `${rateValue}/s`;
     return `${options.label} [${bar}] ${amounts} ${rateText} ETA ${formatDuration(eta)}` +
       (note ? ` ${note}` : "");
   }
