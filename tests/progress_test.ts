@@ -14,7 +14,7 @@ Deno.test("createProgressBar() shows slow rates with decimals, not as 0", async 
   bar.update(1);
   assert.match(lines.at(-1)!, /^train \[##-+\] 1\/10 \d+\.\d\d steps\/s ETA/);
   bar.done("end");
-  assert.match(lines.at(-1)!, /10\/10 .* end$/);
+  assert.match(lines.at(-1)!, /10\/10 .* end\n$/);
 });
 
 Deno.test("formatBytes() and formatDuration() read like people write them", () => {
