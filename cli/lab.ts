@@ -9,12 +9,14 @@ import { fileURLToPath } from "node:url";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
 import { describeDataFolder, ensureDataset } from "../lib/data_source.ts";
 import { LabError } from "../lib/errors.ts";
+import { labDataDir } from "../lib/lab_setup.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
 const SPEC: CommandSpec = {
   name: "lab",
-  summary: "Open the lab: the Deno kernel, a dataset in data/, and Jupyter on notebooks/.",
+  summary: "Open the lab: the Deno kernel, a dataset in data/ (or $LAB_DATA_DIR), and Jupyter " +
+    "on notebooks/.",
   flags: {
     port: { type: "string", help: "Port for the Jupyter server (default: Jupyter's choice)." },
     "no-browser": { type: "boolean", help: "Do not open a browser window." },
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
   const jupyter = await findJupyter();
   await ensureDenoKernel();
-  console.log(describeDataFolder(await ensureDataset(join(ROOT, "data"))));
+  console.log(describeDataFolder(await ensureDataset(labDataDir())));
   const jupyterArgs = [...jupyter.args, `--notebook-dir=${join(ROOT, "notebooks")}`];
   if (args.values.port) jupyterArgs.push(`--port=${args.values.port}`);
   if (args.values["no-browser"]) jupyterArgs.push("--no-browser");

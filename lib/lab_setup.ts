@@ -19,6 +19,14 @@ export const LAB_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)))
 export const PRETRAINED_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "pretrained");
 /** Where notebook 02 saves its checkpoints. */
 export const NOTEBOOK_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "notebook");
+/** Environment variable naming the data folder, when it is not the repository's `data/`. */
+export const DATA_DIR_ENV = "LAB_DATA_DIR";
+
+/** The lab's data folder: `$LAB_DATA_DIR` if set, else `data/` in the repository. */
+export function labDataDir(): string {
+  return Deno.env.get(DATA_DIR_ENV) || join(LAB_ROOT, "data");
+}
+
 /** Size of the fast-mode phantom dataset. */
 const FAST_DATA = { seed: 1, train: 120, test: 60 };
 
@@ -67,7 +75,7 @@ export async function setupNotebook(options: SetupOptions = {}): Promise<LabSetu
     console.warn("Not running in the Deno Jupyter kernel: plots will not show inline.");
   }
   const backend = await selectBackend();
-  const dataDir = join(LAB_ROOT, "data", ...(fast ? ["fast"] : []));
+  const dataDir = fast ? join(LAB_ROOT, "data", "fast") : labDataDir();
   const folder = await ensureDataset(dataDir, fast ? { source: "auto", phantom: FAST_DATA } : {});
   const setup: LabSetup = {
     fast,
