@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { commandWorks, denoKernelDir } from "./fixtures/jupyter.ts";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import * as tf from "@tensorflow/tfjs";
 import { NOTEBOOK_CHECKPOINT, PRETRAINED_CHECKPOINT } from "../lib/lab_setup.ts";
@@ -41,32 +42,6 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-
-/** Whether Debian's `jupyter-notebook` runs here. */
-function hasJupyterNotebook(): boolean {
-  try {
-    return new Deno.Command("jupyter-notebook", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-/** A Jupyter data folder with a Deno kernelspec that runs this very deno. */
-async function kernelDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "lab-jupyter-" });
-  await Deno.mkdir(join(dir, "kernels", "deno"), { recursive: true });
-  const spec = {
-    argv: [Deno.execPath(), "jupyter", "--kernel", "--conn", "{connection_file}"],
-    display_name: "Deno",
-    language: "typescript",
-  };
-  await Deno.writeTextFile(join(dir, "kernels", "deno", "kernel.json"), JSON.stringify(spec));
-  return dir;
-}
 
 /** A loopback port nobody listens on right now. */
 function freePort(): number {
@@ -371,13 +346,13 @@ async function checkCamNotebook(page: Page, server: Server): Promise<void> {
 
 Deno.test({
   name: "05_cam runs in Jupyter Notebook in headless Chromium and draws the CAM overlay",
-  ignore: !hasJupyterNotebook() || !existsSync(CHROMIUM),
+  ignore: !commandWorks("jupyter-notebook") || !existsSync(CHROMIUM),
   async fn() {
     const notebookPath = join(SOLUTIONS, NOTEBOOK);
     const original = await Deno.readFile(notebookPath);
     const hadCheckpointsFolder = existsSync(join(SOLUTIONS, ".ipynb_checkpoints"));
     const madeCheckpoint = await ensureCheckpoint();
-    const kernels = await kernelDir();
+    const kernels = await denoKernelDir();
     const jupyterHome = await Deno.makeTempDir({ prefix: "lab-jupyter-home-" });
     const profile = await Deno.makeTempDir({ prefix: "lab-chromium-" });
     let server: Server | undefined;

@@ -2,21 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { TEST_FILE, TRAIN_FILE } from "../lib/dataset.ts";
 import { writeFixtureLabFile } from "./fixtures/lab_files.ts";
+import { commandWorks, denoKernelDir } from "./fixtures/jupyter.ts";
 
 const LAB = new URL("../cli/lab.ts", import.meta.url).pathname;
-
-function hasJupyter(): boolean {
-  try {
-    return new Deno.Command("jupyter-notebook", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 async function runLab(env: Record<string, string>) {
   const result = await new Deno.Command(Deno.execPath(), {
@@ -35,7 +23,7 @@ async function runLab(env: Record<string, string>) {
 
 Deno.test({
   name: "deno task lab --check finds the kernel and the data, and prints the Jupyter command",
-  ignore: !hasJupyter(),
+  ignore: !commandWorks("jupyter-notebook"),
   async fn() {
     const dir = await Deno.makeTempDir();
     try {
@@ -43,17 +31,11 @@ Deno.test({
       await Deno.mkdir(data);
       await writeFixtureLabFile(join(data, TRAIN_FILE), 4);
       await writeFixtureLabFile(join(data, TEST_FILE), 2);
-      const kernel = join(dir, "jupyter", "kernels", "deno");
-      await Deno.mkdir(kernel, { recursive: true });
-      await Deno.writeTextFile(
-        join(kernel, "kernel.json"),
-        JSON.stringify({
-          argv: [Deno.execPath(), "jupyter", "--kernel", "--conn", "{connection_file}"],
-        }),
-      );
+      const jupyter = await denoKernelDir();
+      const kernel = join(jupyter, "kernels", "deno");
       const { code, out, err } = await runLab({
         LAB_DATA_DIR: data,
-        JUPYTER_PATH: join(dir, "jupyter"),
+        JUPYTER_PATH: jupyter,
       });
       assert.equal(code, 0, err);
       assert.match(out, new RegExp(`Deno kernel: ${kernel}/kernel.json`));
@@ -65,6 +47,7 @@ Deno.test({
         out,
         /Starting Jupyter (Notebook|Lab): jupyter-(notebook|lab) --notebook-dir=.*notebooks --no-browser/,
       );
+      await Deno.remove(jupyter, { recursive: true });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -4,36 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { commandWorks, denoKernelDir } from "./fixtures/jupyter.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SOLUTIONS = join(ROOT, "notebooks", "solutions");
 const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam"];
-
-function hasNbconvert(): boolean {
-  try {
-    return new Deno.Command("jupyter-nbconvert", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-/** A Jupyter data folder with a Deno kernelspec that runs this very deno. */
-async function kernelDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "lab-jupyter-" });
-  await Deno.mkdir(join(dir, "kernels", "deno"), { recursive: true });
-  const spec = {
-    argv: [Deno.execPath(), "jupyter", "--kernel", "--conn", "{connection_file}"],
-    display_name: "Deno",
-    language: "typescript",
-  };
-  await Deno.writeTextFile(join(dir, "kernels", "deno", "kernel.json"), JSON.stringify(spec));
-  return dir;
-}
 
 interface Output {
   output_type: string;
@@ -44,9 +19,9 @@ interface Output {
 
 Deno.test({
   name: "solution notebooks run top to bottom in the Deno kernel (LAB_FAST=1), plots included",
-  ignore: !hasNbconvert(),
+  ignore: !commandWorks("jupyter-nbconvert"),
   async fn(t) {
-    const jupyterPath = await kernelDir();
+    const jupyterPath = await denoKernelDir();
     const outDir = await Deno.makeTempDir({ prefix: "lab-notebooks-" });
     try {
       for (const name of NOTEBOOKS) {
