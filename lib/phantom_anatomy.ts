@@ -209,8 +209,8 @@ export interface SampleCaseOptions {
 }
 
 /** Smallest and largest collapse depth, fractions of the cavity radius (log-uniform between). */
-const MIN_DEPTH = 0.14;
-const MAX_DEPTH = 0.6;
+const MIN_DEPTH = 0.2;
+const MAX_DEPTH = 0.7;
 /** Smallest angular half-extent of a pneumothorax, radians. */
 const MIN_HALF_WIDTH = 0.45;
 
@@ -361,8 +361,8 @@ function samplePneumothorax(random: Random, lesionScale: number): Pneumothorax {
     : uniform(random, 2.15, 2.5);
   const angle = lung === 0 ? base : Math.PI - base;
   const halfWidth = location === "lateral"
-    ? uniform(random, MIN_HALF_WIDTH + 0.1, 1.1)
-    : uniform(random, MIN_HALF_WIDTH, 0.8);
+    ? uniform(random, MIN_HALF_WIDTH + 0.2, 1.3)
+    : uniform(random, MIN_HALF_WIDTH + 0.1, 0.95);
   const depth = clamp(
     lesionScale * Math.exp(uniform(random, Math.log(MIN_DEPTH), Math.log(MAX_DEPTH))),
     0.04,
@@ -732,7 +732,7 @@ function sampleMarker(random: Random, field: [number, number, number, number], o
 
 /** The visceral pleural line: a thin stroke along the edge of the collapsed lung. */
 function samplePleuralLine(random: Random, shape: LungShape, ptx: Pneumothorax, out: StrokePath[]) {
-  const amplitude = uniform(random, 0.07, 0.13);
+  const amplitude = uniform(random, 0.12, 0.2);
   const points: Point[] = [];
   const fades: number[] = [];
   for (let k = 0; k <= 40; k++) {
@@ -742,7 +742,7 @@ function samplePleuralLine(random: Random, shape: LungShape, ptx: Pneumothorax, 
     points.push({ x: shape.cx + lung * Math.cos(theta), y: shape.cy + lung * Math.sin(theta) });
     fades.push(clamp((cavity - lung - 1) / 3, 0, 1));
   }
-  out.push(path(points, 0.7, (t) => amplitude * fades[Math.round(t * 40)], "solid"));
+  out.push(path(points, 0.8, (t) => amplitude * fades[Math.round(t * 40)], "solid"));
 }
 
 /** Samples the collimated margins of the film, in image pixels. */
