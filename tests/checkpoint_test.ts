@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { canMountTmpfs, mountTmpfs, withTempDir } from "./fixtures/temp.ts";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -39,15 +40,6 @@ function probe(model: PneumothoraxDetectionModel): number[] {
 async function hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** One training step of softmax cross-entropy on a fixed batch; returns the loss. */
@@ -248,30 +240,9 @@ Deno.test("saveCheckpoint() saves the optimizer state in its own file", async ()
   });
 });
 
-/** Mounts a tmpfs of `kilobytes` at `dir` (root only); false when this machine does not allow it. */
-function mountTmpfs(dir: string, kilobytes: number): boolean {
-  try {
-    return new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", `size=${kilobytes}k`, "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const canMount = (() => {
-  const probeDir = Deno.makeTempDirSync();
-  const ok = mountTmpfs(probeDir, 64);
-  if (ok) new Deno.Command("umount", { args: [probeDir] }).outputSync();
-  Deno.removeSync(probeDir);
-  return ok;
-})();
-
 Deno.test({
   name: "saveCheckpoint() on a full disk fails clearly and leaves the previous checkpoint intact",
-  ignore: !canMount,
+  ignore: !canMountTmpfs,
   fn: async () => {
     const dir = await Deno.makeTempDir();
     assert.ok(mountTmpfs(dir, 256));

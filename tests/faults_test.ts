@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { canMountTmpfs, mountTmpfs, withTempDir } from "./fixtures/temp.ts";
 import { join } from "node:path";
 import { FS } from "h5wasm/node";
 import * as tf from "@tensorflow/tfjs";
@@ -35,15 +36,6 @@ const SIZE = 16;
 /** The message of an HDF5 abort turned into a DataFileError by `readHdf5Guarded`. */
 const ABORTED = "the HDF5 library aborted while reading it (damaged?); restart this program, " +
   "or the notebook's kernel, to read HDF5 files again";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "faults_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Open files of the h5wasm module, and of the process where /proc tells. */
 function openFiles(): { module: number; process?: number } {
@@ -189,27 +181,6 @@ Deno.test("readLabFile() meets a damaged heap of strings: unread by default; wit
   });
 });
 
-/** Mounts a tmpfs of `kilobytes` at `dir` (root only); false when this machine does not allow it. */
-function mountTmpfs(dir: string, kilobytes: number): boolean {
-  try {
-    return new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", `size=${kilobytes}k`, "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const canMount = (() => {
-  const probe = Deno.makeTempDirSync();
-  const mounted = mountTmpfs(probe, 16);
-  if (mounted) new Deno.Command("umount", { args: [probe] }).outputSync();
-  Deno.removeSync(probe);
-  return mounted;
-})();
-
 /** Runs `fn` with a tmpfs of `kilobytes` mounted at a fresh folder, unmounted afterwards. */
 async function withSmallDisk(kilobytes: number, fn: (disk: string) => Promise<void>) {
   const disk = await Deno.makeTempDir({ prefix: "full_disk_" });
@@ -239,7 +210,7 @@ function lastLine(text: string): string {
 Deno.test({
   name:
     "deno task train on a full disk stops with one error line and keeps the previous checkpoint",
-  ignore: !canMount,
+  ignore: !canMountTmpfs,
   fn: async () => {
     await withTempDir(async (dir) => {
       const data = await makeData(dir);
@@ -270,7 +241,7 @@ Deno.test({
 
 Deno.test({
   name: "deno task cam on a full disk prints one error line naming the file, no stack trace",
-  ignore: !canMount,
+  ignore: !canMountTmpfs,
   fn: async () => {
     await withTempDir(async (dir) => {
       const data = await makeData(dir);

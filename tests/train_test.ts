@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "./fixtures/temp.ts";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, readCheckpointManifest } from "../lib/checkpoint.ts";
@@ -50,15 +51,6 @@ function split(count: number, seed: number): LabArrays {
 const dataset = () =>
   PneumothoraxDataset.fromArrays(split(24, 1), split(12, 2), { imageSize: SIZE, seed: 3 });
 const tinyModel = (seed = 1) => createModel({ width: 2, imageSize: SIZE, seed });
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function weightsOf(model: PneumothoraxDetectionModel): Float32Array[] {
   return model.network.getWeights().map((w) => w.dataSync() as Float32Array);
