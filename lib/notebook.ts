@@ -108,11 +108,6 @@ export function stripAnswers(text: string, where: string): string {
   return out.join("\n");
 }
 
-/** Whether a cell has answer regions. */
-export function hasAnswers(cell: NotebookCell): boolean {
-  return cellText(cell).split("\n").some((line) => BEGIN.test(line));
-}
-
 /**
  * The student version of a solution notebook: the same cells with the same ids, answer regions
  * replaced by their stubs, and no outputs.

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "./fixtures/temp.ts";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -15,22 +16,13 @@ await tf.setBackend("cpu");
 const SIZE = 256;
 const PIXELS = SIZE * SIZE;
 
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function writeDataset(dir: string, train = 7, test = 5) {
   await writeFixtureLabFile(join(dir, TRAIN_FILE), train);
   await writeFixtureLabFile(join(dir, TEST_FILE), test, SIZE, true);
 }
 
 Deno.test("PneumothoraxDataset.load() reads both files as the lab's class", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await writeDataset(dir);
     const data = await PneumothoraxDataset.load(dir);
     assert.equal(data.numTrain, 7);
@@ -46,7 +38,7 @@ Deno.test("PneumothoraxDataset.load() reads both files as the lab's class", asyn
 });
 
 Deno.test("getTrainBatch() cycles through the training set in order", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await writeDataset(dir);
     const data = await PneumothoraxDataset.load(dir);
     const seen: number[] = [];
@@ -110,7 +102,7 @@ Deno.test("getTrainBatch() rejects batch sizes that are not positive or exceed t
 });
 
 Deno.test("readLabFile() accepts (N,S,S) float images and converts them, saying so", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const unit = join(dir, "unit.h5");
     const values = Float32Array.from({ length: 2 * 16 }, (_, k) => (k % 16) / 15);
     await writeRawH5(unit, {
@@ -140,7 +132,7 @@ Deno.test("readLabFile() accepts (N,S,S) float images and converts them, saying 
 });
 
 Deno.test("validateLabFile() names the file, the dataset and the problem", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const cases: [string, Parameters<typeof writeRawH5>[1], RegExp][] = [
       [
         "nolabel",
@@ -207,7 +199,7 @@ Deno.test("validateLabFile() names the file, the dataset and the problem", async
 });
 
 Deno.test("readLabFile() rejects NaN pixels naming the image", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "nan.h5");
     const values = new Float32Array(32);
     values[20] = NaN;
@@ -220,7 +212,7 @@ Deno.test("readLabFile() rejects NaN pixels naming the image", async () => {
 });
 
 Deno.test("validateLabFile() summarises a valid file", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, TEST_FILE);
     await writeFixtureLabFile(path, 5, 8, true);
     const summary = await validateLabFile(path, { imageSize: 8 });
