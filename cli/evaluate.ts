@@ -11,7 +11,7 @@ import { readSourceRecord, SOURCE_BANNERS } from "../lib/data_source.ts";
 import { readLabFile, TEST_FILE } from "../lib/dataset.ts";
 import { evaluateModel, type EvaluationReport, PREDICT_BATCH_SIZE } from "../lib/evaluate.ts";
 import { selectBackend } from "../lib/backend.ts";
-import { createProgressBar } from "../lib/progress.ts";
+import { createProgressBar, type ProgressBar } from "../lib/progress.ts";
 
 const SPEC: CommandSpec = {
   name: "evaluate",
@@ -43,9 +43,9 @@ function printReport(report: EvaluationReport): void {
       interval,
   );
   console.log(`accuracy:      ${report.accuracy.toFixed(4)}`);
-  console.log(
-    `pointing game: ${report.pointingGame === null ? "n/a" : report.pointingGame.toFixed(4)}`,
-  );
+  const share = (value: number | null) => value === null ? "n/a (no masks)" : value.toFixed(4);
+  console.log(`pointing game: ${share(report.pointingGame)}`);
+  console.log(`CAM in lesion: ${share(report.energyInside)}`);
   console.log(`backend:       ${report.backend}, ${report.imagesPerSecond.toFixed(1)} images/s`);
 }
 
@@ -72,11 +72,19 @@ export async function main(argv: string[]): Promise<void> {
         `${manifest.step}); backend: ${backend.description}`,
     );
     const bar = createProgressBar(test.count, { label: "evaluate", unit: "images" });
+    let camBar: ProgressBar | undefined;
     const report = await evaluateModel(model, test, {
       batchSize,
       onProgress: (done) => bar.update(done),
+      onLocalizeProgress: (done, total) => {
+        if (!camBar) {
+          bar.done();
+          camBar = createProgressBar(total, { label: "CAM", unit: "images" });
+        }
+        camBar.update(done);
+      },
     });
-    bar.done();
+    (camBar ?? bar).done();
     if (args.values.json) console.log(JSON.stringify(report, null, 2));
     else printReport(report);
   } finally {

@@ -9,6 +9,7 @@ import { type CommandSpec, integerFlag, parseCommand, type ParsedArgs, runMain }
 import {
   type CheckpointManifest,
   findCheckpoint,
+  type OptimizerName,
   readCheckpointManifest,
 } from "../lib/checkpoint.ts";
 import { type DataFolder, describeDataFolder, readSourceRecord } from "../lib/data_source.ts";
@@ -24,6 +25,7 @@ import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model.ts";
 import { selectBackend } from "../lib/backend.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/progress.ts";
 import {
+  ADAM_LEARNING_RATE,
   BATCH_SIZE,
   CHECKPOINT_EVERY,
   EVAL_EVERY,
@@ -41,7 +43,8 @@ const IMAGE_SIZE_MULTIPLE = 16;
 
 const SPEC: CommandSpec = {
   name: "train",
-  summary: "Train the lab's CNN: batches of training images in order, Nesterov momentum, " +
+  summary:
+    "Train the lab's CNN: batches of training images in order, Nesterov momentum (or --optimizer adam), " +
     "test cost and accuracy every --eval-every steps, a checkpoint every --checkpoint-every " +
     "steps, TensorBoard summaries. Ctrl-C stops after the current step with a checkpoint; " +
     "--resume continues from it with the same batches.",
@@ -62,9 +65,15 @@ const SPEC: CommandSpec = {
       type: "string",
       help: `Training images per step (default: ${BATCH_SIZE}; when resuming, the checkpoint's).`,
     },
+    optimizer: {
+      type: "string",
+      help: "momentum (the lab's Nesterov momentum) or adam (default: momentum; when resuming, " +
+        "the checkpoint's).",
+    },
     lr: {
       type: "string",
-      help: `Learning rate (default: ${LEARNING_RATE}; when resuming, the checkpoint's).`,
+      help: `Learning rate (default: ${LEARNING_RATE} for momentum, ${ADAM_LEARNING_RATE} for ` +
+        "adam; when resuming, the checkpoint's).",
     },
     seed: {
       type: "string",
@@ -106,6 +115,7 @@ interface Settings {
   width: number;
   imageSize: number;
   batch: number;
+  optimizer: OptimizerName;
   lr: number;
   seed: number;
   checkpointEvery: number;
@@ -138,10 +148,21 @@ function imageSizeFlag(args: ParsedArgs): number {
   return size;
 }
 
+function optimizerFlag(args: ParsedArgs): OptimizerName {
+  const raw = String(args.values.optimizer);
+  if (raw !== "momentum" && raw !== "adam") {
+    throw new UsageError(`--optimizer must be 'momentum' or 'adam', got '${raw}'`);
+  }
+  return raw;
+}
+
 /** Reads the flags; values not given come from `resumed` (when resuming) or the defaults. */
 function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings {
   const out = String(args.values.out);
   const training = resumed?.training;
+  const optimizer = given(args, "optimizer")
+    ? optimizerFlag(args)
+    : training?.optimizer ?? "momentum";
   return {
     data: String(args.values.data),
     out,
@@ -156,9 +177,10 @@ function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings 
     batch: given(args, "batch")
       ? integerFlag(args, "batch", { min: 1 })
       : training?.batchSize ?? BATCH_SIZE,
+    optimizer,
     lr: given(args, "lr")
       ? positiveNumberFlag(args, "lr")
-      : training?.learningRate ?? LEARNING_RATE,
+      : training?.learningRate ?? (optimizer === "adam" ? ADAM_LEARNING_RATE : LEARNING_RATE),
     seed: given(args, "seed")
       ? integerFlag(args, "seed", { min: 0 })
       : training?.dataSeed ?? DEFAULT_SEED,
@@ -268,7 +290,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   console.log(
     `model: width ${settings.width}, ${settings.imageSize}x${settings.imageSize} images, ` +
-      `${model.countParams()} parameters; batch ${settings.batch}, learning rate ${settings.lr}` +
+      `${model.countParams()} parameters; batch ${settings.batch}, ${settings.optimizer} at learning rate ${settings.lr}` +
       (resumed ? `; resuming ${settings.out} at step ${resumed.step}` : ""),
   );
 
@@ -282,6 +304,7 @@ export async function main(argv: string[]): Promise<void> {
     const result = await train(model, dataset, {
       steps: settings.steps,
       batchSize: settings.batch,
+      optimizer: settings.optimizer,
       learningRate: settings.lr,
       evalEvery: settings.evalEvery,
       checkpointEvery: settings.checkpointEvery,

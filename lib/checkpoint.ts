@@ -70,15 +70,20 @@ export interface CheckpointMetrics {
   test?: SplitMetrics;
 }
 
+/** The optimizers training can use: the lab's Nesterov momentum, or Adam. */
+export type OptimizerName = "momentum" | "adam";
+
 /** What a resumed run needs beyond the weights. */
 export interface TrainingState {
+  /** The optimizer (absent in checkpoints saved before Adam was offered: `momentum`). */
+  optimizer?: OptimizerName;
   /** Images per training step. */
   batchSize: number;
-  /** Learning rate of the momentum optimizer. */
+  /** Learning rate of the optimizer. */
   learningRate: number;
-  /** Momentum of the optimizer. */
+  /** Momentum of the momentum optimizer; Adam's first-moment decay (beta1). */
   momentum: number;
-  /** Whether the momentum is Nesterov's. */
+  /** Whether the momentum is Nesterov's (false for Adam). */
   nesterov: boolean;
   /** Seed of the dataset's test batches (a resumed run needs the same one). */
   dataSeed: number;
@@ -484,7 +489,10 @@ function isWeightList(value: unknown): value is WeightShape[] {
 }
 
 function isTrainingState(value: TrainingState): boolean {
-  return typeof value === "object" && value !== null && isCount(value.batchSize, 1) &&
+  return typeof value === "object" && value !== null &&
+    (value.optimizer === undefined || value.optimizer === "momentum" ||
+      value.optimizer === "adam") &&
+    isCount(value.batchSize, 1) &&
     isFiniteNumber(value.learningRate) && value.learningRate > 0 &&
     isFiniteNumber(value.momentum) && typeof value.nesterov === "boolean" &&
     Number.isSafeInteger(value.dataSeed) && isCount(value.batchState?.trainPointer) &&
@@ -514,7 +522,10 @@ function checkManifest(manifest: CheckpointManifest, path: string): void {
     fail(`'step' is ${JSON.stringify(manifest.step)}, expected an integer >= 0`);
   }
   if (manifest.training !== undefined && !isTrainingState(manifest.training)) {
-    fail("'training' must hold batchSize, learningRate, momentum, nesterov, dataSeed, batchState");
+    fail(
+      "'training' must hold batchSize, learningRate, momentum, nesterov, dataSeed, batchState " +
+        "(and optimizer 'momentum' or 'adam', if any)",
+    );
   }
   const files = manifest.files;
   if (typeof files !== "object" || files === null) fail("'files' must list the files");
@@ -636,8 +647,8 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /**
  * Reads the saved optimizer state, after checking its layout: the iteration count, then one
- * float32 accumulator per trainable weight of the model, filling {@link OPTIMIZER_FILE}
- * exactly. The caller disposes the tensors.
+ * float32 accumulator per trainable weight of the model (two for Adam: the first moments, then
+ * the second), filling {@link OPTIMIZER_FILE} exactly. The caller disposes the tensors.
  */
 async function readOptimizerState(
   model: PneumothoraxDetectionModel,
@@ -650,16 +661,18 @@ async function readOptimizerState(
   }
   const specs = manifest.optimizer.weights;
   const trainable = model.network.trainableWeights;
+  const perWeight = manifest.training?.optimizer === "adam" ? 2 : 1;
   const slots = specs.slice(1);
   const matches = specs.length > 0 && specs[0].shape.length === 0 &&
-    slots.length === trainable.length &&
+    slots.length === perWeight * trainable.length &&
     slots.every((spec, i) =>
-      spec.dtype === "float32" && spec.shape.join() === trainable[i].shape.join()
+      spec.dtype === "float32" &&
+      spec.shape.join() === trainable[i % trainable.length].shape.join()
     );
   if (!matches) {
     throw new LabError(
-      `${path}: its ${slots.length} accumulators in ${MANIFEST_FILE} do not match the model's ` +
-        `${trainable.length} trainable weights`,
+      `${path}: its ${slots.length} accumulators in ${MANIFEST_FILE} do not match the ` +
+        `${perWeight} per trainable weight (${trainable.length}) that its optimizer keeps`,
     );
   }
   const data = (await Deno.readFile(path)).slice().buffer;

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LabArrays } from "./hdf5.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
+import { localizeDataset } from "./localization.ts";
 import { BOOTSTRAP_SAMPLES, bootstrapAucInterval, computeRoc } from "./roc.ts";
 import { UsageError } from "./errors.ts";
 
@@ -56,6 +57,8 @@ export interface EvaluationReport {
   accuracy: number;
   /** Pointing-game score of the class activation maps against lesion masks; null without them. */
   pointingGame: number | null;
+  /** Mean share of the maps' positive energy inside the lesion masks; null without them. */
+  energyInside: number | null;
   /** TensorFlow.js backend that made the predictions. */
   backend: string;
   /** Images predicted per second. */
@@ -68,6 +71,8 @@ export interface EvaluateOptions extends PredictOptions {
   bootstrapSamples?: number;
   /** Seed of the bootstrap (default 0). */
   seed?: number;
+  /** Called after each batch of class activation maps, when masks are scored. */
+  onLocalizeProgress?: (done: number, total: number) => void;
 }
 
 function checkBatchSize(batchSize: number): void {
@@ -155,8 +160,8 @@ export async function predictImages(
 
 /**
  * Evaluates `model` on `data`: accuracy, ROC AUC with a bootstrap 95% interval, the backend
- * and the prediction speed. `pointingGame` is null (class activation maps are scored by the
- * CAM module).
+ * and the prediction speed; when `data` has lesion masks (phantoms), also where the class
+ * activation maps of its pneumothorax images point (see {@link localizeDataset}).
  */
 export async function evaluateModel(
   model: PneumothoraxDetectionModel,
@@ -177,13 +182,18 @@ export async function evaluateModel(
     });
     aucCi95 = [interval.low, interval.high];
   }
+  const localization = await localizeDataset(model, data, {
+    batchSize: options.batchSize,
+    onProgress: options.onLocalizeProgress,
+  });
   return {
     n,
     positives,
     auc: bothClasses ? computeRoc(labels, scores).auroc : null,
     aucCi95,
     accuracy: n > 0 ? correct / n : 0,
-    pointingGame: null,
+    pointingGame: localization?.pointingGame ?? null,
+    energyInside: localization?.energyInside ?? null,
     backend: tf.getBackend(),
     imagesPerSecond: predictions.imagesPerSecond,
   };

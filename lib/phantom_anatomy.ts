@@ -209,8 +209,8 @@ export interface SampleCaseOptions {
 }
 
 /** Smallest and largest collapse depth, fractions of the cavity radius (log-uniform between). */
-const MIN_DEPTH = 0.2;
-const MAX_DEPTH = 0.7;
+const MIN_DEPTH = 0.3;
+const MAX_DEPTH = 0.8;
 /** Smallest angular half-extent of a pneumothorax, radians. */
 const MIN_HALF_WIDTH = 0.45;
 
@@ -366,7 +366,7 @@ function samplePneumothorax(random: Random, lesionScale: number): Pneumothorax {
   const depth = clamp(
     lesionScale * Math.exp(uniform(random, Math.log(MIN_DEPTH), Math.log(MAX_DEPTH))),
     0.04,
-    0.75,
+    0.85,
   );
   return { lung, location, angle, halfWidth, depth };
 }
@@ -732,7 +732,7 @@ function sampleMarker(random: Random, field: [number, number, number, number], o
 
 /** The visceral pleural line: a thin stroke along the edge of the collapsed lung. */
 function samplePleuralLine(random: Random, shape: LungShape, ptx: Pneumothorax, out: StrokePath[]) {
-  const amplitude = uniform(random, 0.12, 0.2);
+  const amplitude = uniform(random, 0.2, 0.3);
   const points: Point[] = [];
   const fades: number[] = [];
   for (let k = 0; k <= 40; k++) {
@@ -742,7 +742,7 @@ function samplePleuralLine(random: Random, shape: LungShape, ptx: Pneumothorax, 
     points.push({ x: shape.cx + lung * Math.cos(theta), y: shape.cy + lung * Math.sin(theta) });
     fades.push(clamp((cavity - lung - 1) / 3, 0, 1));
   }
-  out.push(path(points, 0.8, (t) => amplitude * fades[Math.round(t * 40)], "solid"));
+  out.push(path(points, 1.2, (t) => amplitude * fades[Math.round(t * 40)], "solid"));
 }
 
 /** Samples the collimated margins of the film, in image pixels. */
@@ -885,7 +885,7 @@ export function samplePhantomCase(
     arms: [armOffset, uniform(random, 16, 24), uniform(random, 36, 50)],
     lungs,
     airAttenuation: uniform(random, 0.55, 0.72),
-    lungTissue: uniform(random, 0.22, 0.34),
+    lungTissue: uniform(random, 0.32, 0.45),
     mediastinumLeft,
     mediastinumRight,
     abdomen: uniform(random, 0.12, 0.25),

@@ -223,6 +223,7 @@ Deno.test("deno task evaluate --json reports the fields of DESIGN.md", async () 
       "aucCi95",
       "accuracy",
       "pointingGame",
+      "energyInside",
       "backend",
       "imagesPerSecond",
     ]);

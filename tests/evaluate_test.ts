@@ -7,6 +7,7 @@ import {
   predictImages,
   predictLogitsInBatches,
 } from "../lib/evaluate.ts";
+import { localizeDataset } from "../lib/localization.ts";
 import { createModel } from "../lib/model.ts";
 import { createRandom } from "../lib/random.ts";
 import { computeRoc } from "../lib/roc.ts";
@@ -81,9 +82,30 @@ Deno.test("evaluateModel() reports the fields of `deno task evaluate`", async ()
   assert.ok(report.aucCi95 && report.aucCi95[0] <= roc.auroc && roc.auroc <= report.aucCi95[1]);
   const correct = labels.filter((label, i) => label === predictions.predicted[i]).length;
   assert.equal(report.accuracy, correct / 12);
-  assert.equal(report.pointingGame, null);
+  assert.equal(report.pointingGame, null, "no masks, no pointing game");
+  assert.equal(report.energyInside, null);
   assert.equal(report.backend, "cpu");
   assert.ok(report.imagesPerSecond > 0);
+});
+
+Deno.test("evaluateModel() scores where the maps point when the images have lesion masks", async () => {
+  const labels = [1, 0, 1, 1, 0, 1];
+  const data = images(labels.length, labels);
+  const masks = new Uint8Array(data.images.length);
+  labels.forEach((label, i) => {
+    if (label) masks.fill(1, i * SIZE * SIZE + 3 * SIZE, i * SIZE * SIZE + (4 + i) * SIZE);
+  });
+  const progress: number[] = [];
+  const report = await evaluateModel(model, { ...data, masks }, {
+    batchSize: 3,
+    bootstrapSamples: 50,
+    onLocalizeProgress: (done) => progress.push(done),
+  });
+  const expected = await localizeDataset(model, { ...data, masks });
+  assert.ok(expected !== null);
+  assert.equal(report.pointingGame, expected.pointingGame);
+  assert.equal(report.energyInside, expected.energyInside);
+  assert.deepEqual(progress, [3, 4], "four positives, three maps at a time");
 });
 
 Deno.test("evaluateModel() gives a null AUC when the images hold one class only", async () => {
