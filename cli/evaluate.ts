@@ -1,22 +1,32 @@
 /**
  * `deno task evaluate`: predict every test image of a data folder with a checkpoint, and report
- * accuracy, ROC AUC with a bootstrap 95% interval, the backend and the speed.
+ * accuracy, ROC AUC with a bootstrap 95% interval, where the class activation maps point when
+ * the images have lesion masks, the backend and the speed; optionally draw the ROC curve.
  *
  * @module
  */
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
+import { type CheckpointManifest, loadCheckpoint } from "../lib/checkpoint.ts";
 import { readSourceRecord, SOURCE_BANNERS } from "../lib/data_source.ts";
 import { readLabFile, TEST_FILE } from "../lib/dataset.ts";
-import { evaluateModel, type EvaluationReport, PREDICT_BATCH_SIZE } from "../lib/evaluate.ts";
+import {
+  evaluateModel,
+  type EvaluationReport,
+  PREDICT_BATCH_SIZE,
+  type Predictions,
+} from "../lib/evaluate.ts";
+import { UsageError } from "../lib/errors.ts";
+import { plotRoc, savePlot } from "../lib/plot.ts";
+import { computeRoc } from "../lib/roc.ts";
 import { selectBackend } from "../lib/backend.ts";
 import { createProgressBar, type ProgressBar } from "../lib/progress.ts";
 
 const SPEC: CommandSpec = {
   name: "evaluate",
   summary: "Evaluate a checkpoint on the test images of a data folder: accuracy, ROC AUC " +
-    "with a bootstrap 95% interval, the backend and images per second.",
+    "with a bootstrap 95% interval, the pointing game of its class activation maps when the " +
+    "images have lesion masks (phantoms), the backend and images per second.",
   flags: {
     checkpoint: {
       type: "string",
@@ -30,6 +40,10 @@ const SPEC: CommandSpec = {
       help: "Images per forward pass (bounds the memory used).",
     },
     json: { type: "boolean", help: "Print the report as JSON on standard output." },
+    roc: {
+      type: "string",
+      help: "Also draw the ROC curve, with the AUC and its 95% interval, to this .svg file.",
+    },
   },
 };
 
@@ -49,6 +63,26 @@ function printReport(report: EvaluationReport): void {
   console.log(`backend:       ${report.backend}, ${report.imagesPerSecond.toFixed(1)} images/s`);
 }
 
+/** Draws the ROC curve of the predictions, the checkpoint named in its legend. */
+async function saveRocFigure(
+  path: string,
+  predictions: Predictions,
+  report: EvaluationReport,
+  manifest: CheckpointManifest,
+): Promise<void> {
+  if (report.auc === null || report.aucCi95 === null) {
+    throw new UsageError("--roc needs test images of both classes; these hold one class only");
+  }
+  const roc = computeRoc(predictions.labels, predictions.scores);
+  const [low, high] = report.aucCi95;
+  const figure = plotRoc(roc, {
+    interval: { low, high },
+    label: `width ${manifest.model.width}, step ${manifest.step}`,
+    title: `ROC curve, ${report.n} test images`,
+  });
+  await savePlot(figure, path);
+}
+
 /**
  * Runs the task with command-line arguments `argv`. Everything but the report goes to
  * standard error, so `--json` output can be piped.
@@ -57,6 +91,12 @@ export async function main(argv: string[]): Promise<void> {
   const args = parseCommand(SPEC, argv);
   const batchSize = integerFlag(args, "batch", { min: 1 });
   const dataDir = String(args.values.data);
+  const rocPath = args.values.roc === undefined ? undefined : String(args.values.roc);
+  if (rocPath !== undefined && extname(rocPath).toLowerCase() !== ".svg") {
+    throw new UsageError(
+      `--roc writes an SVG figure; give a path ending in .svg, not '${rocPath}'`,
+    );
+  }
   const backend = await selectBackend();
   const { model, manifest } = await loadCheckpoint(String(args.values.checkpoint));
   try {
@@ -73,8 +113,10 @@ export async function main(argv: string[]): Promise<void> {
     );
     const bar = createProgressBar(test.count, { label: "evaluate", unit: "images" });
     let camBar: ProgressBar | undefined;
+    let predictions: Predictions | undefined;
     const report = await evaluateModel(model, test, {
       batchSize,
+      onPredictions: (made) => predictions = made,
       onProgress: (done) => bar.update(done),
       onLocalizeProgress: (done, total) => {
         if (!camBar) {
@@ -85,6 +127,10 @@ export async function main(argv: string[]): Promise<void> {
       },
     });
     (camBar ?? bar).done();
+    if (rocPath !== undefined) {
+      await saveRocFigure(rocPath, predictions!, report, manifest);
+      console.error(`ROC curve: ${rocPath}`);
+    }
     if (args.values.json) console.log(JSON.stringify(report, null, 2));
     else printReport(report);
   } finally {

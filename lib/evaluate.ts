@@ -71,6 +71,8 @@ export interface EvaluateOptions extends PredictOptions {
   bootstrapSamples?: number;
   /** Seed of the bootstrap (default 0). */
   seed?: number;
+  /** Receives the predictions of every image, before they are summarized (e.g. to plot them). */
+  onPredictions?: (predictions: Predictions) => void;
   /** Called after each batch of class activation maps, when masks are scored. */
   onLocalizeProgress?: (done: number, total: number) => void;
 }
@@ -169,6 +171,7 @@ export async function evaluateModel(
   options: EvaluateOptions = {},
 ): Promise<EvaluationReport> {
   const predictions = await predictImages(model, data, options);
+  options.onPredictions?.(predictions);
   const { labels, scores, predicted } = predictions;
   const n = labels.length;
   const positives = labels.reduce((sum, label) => sum + label, 0);

@@ -207,6 +207,31 @@ Deno.test("deno task train stops on Ctrl-C after the current step, with a final 
   });
 });
 
+Deno.test("deno task evaluate --roc draws the ROC curve to an SVG file, and refuses another format", async () => {
+  await withData(async (dir, data) => {
+    const out = join(dir, "ckpt");
+    await saveCheckpoint(createModel({ width: 1, imageSize: SIZE, seed: 3 }), out, { step: 2 });
+    const svg = join(dir, "roc.svg");
+    const result = await finish(
+      spawnTask("evaluate.ts", ["--checkpoint", out, "--data", data, "--roc", svg], dir),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const text = await Deno.readTextFile(svg);
+    assert.match(text, /^<\?xml[^>]*>\n<svg /);
+    const auc = Number(result.stdout.match(/ROC AUC: +([0-9.]+)/)?.[1]);
+    assert.ok(text.includes(`AUC ${auc.toFixed(3)}`), "the legend holds the reported AUC");
+    assert.match(text, /width 1, step 2/);
+    const png = await finish(
+      spawnTask("evaluate.ts", ["--checkpoint", out, "--data", data, "--roc", "roc.png"], dir),
+    );
+    assert.equal(png.code, 1, png.stderr);
+    assert.match(
+      png.stderr,
+      /--roc writes an SVG figure; give a path ending in \.svg, not 'roc\.png'/,
+    );
+  });
+});
+
 Deno.test("deno task evaluate --json reports the fields of DESIGN.md", async () => {
   await withData(async (dir, data) => {
     const out = join(dir, "ckpt");
