@@ -335,19 +335,19 @@ async function resumeFrom(
   name: OptimizerName,
   dataset: PneumothoraxDataset,
 ): Promise<number> {
-  const saved = (await readCheckpointManifest(dir)).manifest;
-  if (!saved.training) {
-    throw new LabError(`${dir}: the checkpoint holds no training state, so it cannot be resumed`);
-  }
-  const savedOptimizer = saved.training.optimizer ?? "momentum";
-  if (savedOptimizer !== name) {
+  const saved = (await readCheckpointManifest(dir)).manifest.training;
+  const savedOptimizer = saved?.optimizer ?? "momentum";
+  if (saved && savedOptimizer !== name) {
     throw new UsageError(
       `${dir} was trained with the ${savedOptimizer} optimizer; resume it with that one, not ` +
         name,
     );
   }
   const manifest = await restoreCheckpoint(model, dir, { optimizer });
-  dataset.batchState = manifest.training!.batchState;
+  if (!manifest.training) {
+    throw new LabError(`${dir}: the checkpoint holds no training state, so it cannot be resumed`);
+  }
+  dataset.batchState = manifest.training.batchState;
   return manifest.step;
 }
 

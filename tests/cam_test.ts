@@ -55,7 +55,7 @@ function labCam(model: PneumothoraxDetectionModel, image: tf.Tensor4D, k: number
 }
 
 Deno.test("gradCam() on skip4 is ReLU(CAM) / (h*w) for the GAP model, for both classes", () => {
-  const model = createModel({ width: 2, imageSize: SIZE, seed: 3 });
+  const model = createModel({ width: 2, imageSize: SIZE, seed: 5 });
   const image = randomImage(11);
   const before = tf.memory().numTensors;
   for (const k of [0, 1]) {
