@@ -283,6 +283,18 @@ function imageMark(src: string, image: GrayImage, frame: { width: number; height
   });
 }
 
+/** Height of one title line, in pixels. */
+const TITLE_LINE = 14;
+
+/**
+ * Top margin of an image plot: room for the y-axis label (with axes), plus a line of its own for
+ * a title above that label, so a long title never runs into it.
+ */
+function imageMarginTop(axes: boolean, title: string | undefined): number {
+  if (title === undefined) return axes ? MARGIN.top : 2;
+  return axes ? MARGIN.top + TITLE_LINE : MARGIN.top;
+}
+
 /**
  * A title at the top of a plot whose top margin is `marginTop`; lines split on "\n". Plots
  * with axes align it right, clear of the y-axis label that Plot puts at the top left.
@@ -347,7 +359,7 @@ export function plotXray(
   const title = options.title ??
     (options.label === undefined ? undefined : className(options.label, "label"));
   const axes = options.axes ?? true;
-  const marginTop = axes || title !== undefined ? MARGIN.top : 2;
+  const marginTop = imageMarginTop(axes, title);
   const document = createDocument();
   const svg = render(document, {
     ...imagePlotOptions(xray, frame, axes, marginTop),
@@ -682,7 +694,7 @@ export function plotCamOverlay(
   const domain = heatDomain(heatImage, options.domain);
   const frame = frameOf(xray, checkSize(options.size ?? XRAY_SIZE, "size"));
   const axes = options.axes ?? true;
-  const marginTop = axes || options.title !== undefined ? MARGIN.top : 2;
+  const marginTop = imageMarginTop(axes, options.title);
   const plotOptions = imagePlotOptions(xray, frame, axes, marginTop);
   const document = createDocument();
   const main = render(document, {
