@@ -288,24 +288,38 @@ const TITLE_LINE = 14;
 
 /**
  * Top margin of an image plot: room for the y-axis label (with axes), plus a line of its own for
- * a title above that label, so a long title never runs into it.
+ * a title below that label, so a long title never runs into it.
  */
 function imageMarginTop(axes: boolean, title: string | undefined): number {
   if (title === undefined) return axes ? MARGIN.top : 2;
   return axes ? MARGIN.top + TITLE_LINE : MARGIN.top;
 }
 
+/** The title of an image plot: with axes, on the line below the y-axis label. */
+function imageTitle(title: string, marginTop: number, axes: boolean) {
+  return axes
+    ? titleMark(title, marginTop, "right", undefined, TITLE_LINE + 2)
+    : titleMark(title, marginTop, "left");
+}
+
 /**
  * A title at the top of a plot whose top margin is `marginTop`; lines split on "\n". Plots
- * with axes align it right, clear of the y-axis label that Plot puts at the top left.
+ * with axes align it right, clear of the y-axis label that Plot puts at the top left; `top`
+ * (default 2) is its distance from the top of the figure.
  */
-function titleMark(title: string, marginTop: number, align: "left" | "right", fill?: string) {
+function titleMark(
+  title: string,
+  marginTop: number,
+  align: "left" | "right",
+  fill?: string,
+  top = 2,
+) {
   return Plot.text([title], {
     text: (d: string) => d,
     frameAnchor: align === "left" ? "top-left" : "top-right",
     textAnchor: align === "left" ? "start" : "end",
     lineAnchor: "top",
-    dy: 2 - marginTop,
+    dy: top - marginTop,
     fill,
     fontWeight: "bold",
   });
@@ -365,7 +379,7 @@ export function plotXray(
     ...imagePlotOptions(xray, frame, axes, marginTop),
     marks: [
       imageMark(pngDataUrl(grayPixels(xray, options.domain)), xray, frame),
-      title === undefined ? null : titleMark(title, marginTop, axes ? "right" : "left"),
+      title === undefined ? null : imageTitle(title, marginTop, axes),
     ],
   });
   return finish(svg, `X-ray ${xray.width}x${xray.height}${title ? `: ${title}` : ""}`);
@@ -707,9 +721,7 @@ export function plotCamOverlay(
         frame,
       ),
       mask === undefined ? null : maskContour(mask),
-      options.title === undefined
-        ? null
-        : titleMark(options.title, marginTop, axes ? "right" : "left"),
+      options.title === undefined ? null : imageTitle(options.title, marginTop, axes),
     ],
   });
   const bar = colorBar(document, colorMap, domain, {
