@@ -124,8 +124,9 @@ export function standardizeImages(images: tf.Tensor4D): tf.Tensor4D {
 /**
  * Builds the lab's model with fresh weights. The convolution kernels start He-normal (the
  * initialisation made for ReLU networks) and the dense kernel near zero, not Glorot-uniform
- * as in the original lab: with Glorot kernels this unnormalised network sat at chance on the
- * phantom data for over a thousand steps, while with these it learns (see the README).
+ * as in the original lab: with Glorot kernels at the lab's learning rate this unnormalised network
+ * stayed at chance on the phantoms for a thousand steps, and at lower rates it learned more slowly
+ * than with these (see the README).
  *
  * @example
  * ```ts

@@ -36,8 +36,8 @@ export const BATCH_SIZE = 15;
 /** Learning rate of the momentum optimizer, as in the lab. */
 export const LEARNING_RATE = 0.05;
 /**
- * Learning rate of the Adam optimizer unless told otherwise: the rate with which the lab's
- * model learned the phantom data in the fewest steps among those tried (see the README).
+ * Learning rate of the Adam optimizer unless told otherwise: it learned the phantoms in the
+ * fewest steps of the rates tried (0.001 was unstable; see the README).
  */
 export const ADAM_LEARNING_RATE = 0.0003;
 /** Adam's decay rates of the first and second moments (the usual values). */
