@@ -105,6 +105,7 @@ Deno.test("deno task train names the flag and the allowed range of a bad value",
       [["--width", "2.5"], /^--width must be an integer >= 1, got '2.5'$/],
       [["--lr=-1"], /^--lr must be a positive number, got '-1'$/],
       [["--lr", "abc"], /^--lr must be a positive number, got 'abc'$/],
+      [["--optimizer", "rmsprop"], /^--optimizer must be 'momentum' or 'adam', got 'rmsprop'$/],
       [["--image-size", "20"], /^--image-size must be a multiple of 16/],
       [["--checkpoint-every", "0"], /^--checkpoint-every must be an integer >= 1/],
       [["--resume"], /^--resume: there is no checkpoint in .*ckpt to continue$/],
@@ -126,6 +127,33 @@ Deno.test("deno task train names the flag and the allowed range of a bad value",
       () => run("--steps", "9"),
       /already holds a checkpoint \(step 5\); continue it with --resume/,
     );
+  });
+});
+
+Deno.test("deno task train --resume keeps the checkpoint's optimizer and refuses another one", async () => {
+  await withData(async (dir, data) => {
+    const out = join(dir, "ckpt");
+    const flags = ["--data", data, "--out", out, ...TINY];
+    const first = await finish(
+      spawnTask("train.ts", [...flags, "--optimizer", "adam", "--steps", "2"], dir),
+    );
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout + first.stderr, /adam at learning rate 0\.0003/);
+    const resumed = await finish(
+      spawnTask("train.ts", [...flags, "--steps", "4", "--resume"], dir),
+    );
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const { manifest } = await readCheckpointManifest(out);
+    assert.deepEqual([manifest.step, manifest.training?.optimizer], [4, "adam"]);
+    const other = await finish(
+      spawnTask("train.ts", [...flags, "--steps", "6", "--resume", "--optimizer", "momentum"], dir),
+    );
+    assert.equal(other.code, 1);
+    assert.match(
+      other.stderr,
+      /^error: .*ckpt was trained with the adam optimizer; resume it with that one, not momentum$/m,
+    );
+    assert.equal((await readCheckpointManifest(out)).manifest.step, 4, "the checkpoint is kept");
   });
 });
 
