@@ -77,8 +77,8 @@ async function saveRocFigure(
   const [low, high] = report.aucCi95;
   const figure = plotRoc(roc, {
     interval: { low, high },
-    label: `width ${manifest.model.width}, step ${manifest.step}`,
-    title: `ROC curve, ${report.n} test images`,
+    label: `step ${manifest.step}`,
+    title: `width ${manifest.model.width}, ${report.n} test images`,
   });
   await savePlot(figure, path);
 }

@@ -474,17 +474,17 @@ function rocLegend(label: string, auroc: number, interval?: RocPlotOptions["inte
 function legendMarks(rows: { text: string; stroke: string; dash?: string }[]) {
   const top = 0.06 + 0.08 * rows.length;
   return [
-    Plot.rect([0], { x1: 0.2, x2: 0.99, y1: 0.01, y2: top, fill: "white", fillOpacity: 0.85 }),
+    Plot.rect([0], { x1: 0.04, x2: 0.99, y1: 0.01, y2: top, fill: "white", fillOpacity: 0.85 }),
     ...rows.map((row, k) => {
       const y = top - 0.06 - 0.08 * k;
-      return Plot.line([[0.23, y], [0.3, y]], {
+      return Plot.line([[0.07, y], [0.14, y]], {
         stroke: row.stroke,
         strokeWidth: 2,
         strokeDasharray: row.dash,
       });
     }),
     Plot.text(rows.map((row, k) => ({ text: row.text, y: top - 0.06 - 0.08 * k })), {
-      x: 0.32,
+      x: 0.16,
       y: "y",
       text: "text",
       textAnchor: "start",

@@ -248,7 +248,8 @@ Deno.test("deno task evaluate --roc draws the ROC curve to an SVG file, and refu
     assert.match(text, /^<\?xml[^>]*>\n<svg /);
     const auc = Number(result.stdout.match(/ROC AUC: +([0-9.]+)/)?.[1]);
     assert.ok(text.includes(`AUC ${auc.toFixed(3)}`), "the legend holds the reported AUC");
-    assert.match(text, /width 1, step 2/);
+    assert.match(text, />width 1, 8 test images</);
+    assert.match(text, /step 2: AUC/);
     const png = await finish(
       spawnTask("evaluate.ts", ["--checkpoint", out, "--data", data, "--roc", "roc.png"], dir),
     );
