@@ -63,7 +63,7 @@ function printReport(report: EvaluationReport): void {
   console.log(`backend:       ${report.backend}, ${report.imagesPerSecond.toFixed(1)} images/s`);
 }
 
-/** Draws the ROC curve of the predictions, the checkpoint named in its legend. */
+/** Draws the ROC curve of the predictions: the checkpoint's step in the legend, its width in the title. */
 async function saveRocFigure(
   path: string,
   predictions: Predictions,
@@ -127,12 +127,12 @@ export async function main(argv: string[]): Promise<void> {
       },
     });
     (camBar ?? bar).done();
+    if (args.values.json) console.log(JSON.stringify(report, null, 2));
+    else printReport(report);
     if (rocPath !== undefined) {
       await saveRocFigure(rocPath, predictions!, report, manifest);
       console.error(`ROC curve: ${rocPath}`);
     }
-    if (args.values.json) console.log(JSON.stringify(report, null, 2));
-    else printReport(report);
   } finally {
     model.dispose();
   }
