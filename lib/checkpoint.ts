@@ -25,7 +25,7 @@ import h5wasm from "h5wasm/node";
 import { basename, dirname, join, resolve } from "node:path";
 import type { BatchState } from "./dataset.ts";
 import type { DataSourceRecord } from "./data_source.ts";
-import { DataFileError, LabError } from "./errors.ts";
+import { DataFileError, LabError, UsageError } from "./errors.ts";
 import { openHdf5, readyHdf5 } from "./hdf5.ts";
 import { PneumothoraxDetectionModel } from "./model.ts";
 
@@ -687,6 +687,28 @@ async function readOptimizerState(
   return specs.map((spec) => ({ name: spec.name, tensor: tensors[spec.name] }));
 }
 
+/** tfjs class names of the optimizers a checkpoint's `training.optimizer` can name. */
+const OPTIMIZER_CLASSES: Record<OptimizerName, string> = {
+  momentum: tf.MomentumOptimizer.className,
+  adam: tf.AdamOptimizer.className,
+};
+
+/**
+ * Checks that `optimizer` is of the kind that saved the checkpoint's state (checkpoints without
+ * `training.optimizer` were saved by momentum), so one optimizer never receives another's
+ * accumulators.
+ */
+function checkOptimizerKind(optimizer: tf.Optimizer, dir: string, manifest: CheckpointManifest) {
+  const saved = manifest.training?.optimizer ?? "momentum";
+  const given = optimizer.getClassName();
+  if (given !== OPTIMIZER_CLASSES[saved]) {
+    const name = Object.entries(OPTIMIZER_CLASSES).find(([, c]) => c === given)?.[0] ?? given;
+    throw new UsageError(
+      `${dir} was trained with the ${saved} optimizer; resume it with that one, not ${name}`,
+    );
+  }
+}
+
 /** Gives `optimizer` the saved state, freeing what it held. */
 async function setOptimizerState(optimizer: tf.Optimizer, state: NamedTensor[]) {
   const replaced = await optimizer.getWeights();
@@ -696,9 +718,10 @@ async function setOptimizerState(optimizer: tf.Optimizer, state: NamedTensor[]) 
 
 /**
  * Loads the saved weights of the checkpoint `dir` into `model` (and the optimizer state into
- * `options.optimizer`), after verifying every file's size and sha256, the architecture and the
- * optimizer state's layout. Nothing is changed when a check fails: a {@link LabError} names
- * the file or the difference.
+ * `options.optimizer`), after verifying every file's size and sha256, the architecture, that
+ * the optimizer is of the kind that saved the state (else a {@link UsageError}) and the state's
+ * layout. Nothing is changed when a check fails: a {@link LabError} names the file or the
+ * difference.
  */
 export async function restoreCheckpoint(
   model: PneumothoraxDetectionModel,
@@ -708,6 +731,7 @@ export async function restoreCheckpoint(
   const { dir: found, manifest } = await readCheckpointManifest(dir);
   checkArchitecture(model, manifest);
   await verifyCheckpointFiles(found, manifest);
+  if (options.optimizer) checkOptimizerKind(options.optimizer, found, manifest);
   const state = options.optimizer ? await readOptimizerState(model, found, manifest) : [];
   const weights = await readWeights(found, manifest).catch((error) => {
     tf.dispose(state.map((weight) => weight.tensor));

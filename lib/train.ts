@@ -19,7 +19,6 @@ import {
   type CheckpointManifest,
   type CheckpointMetrics,
   type OptimizerName,
-  readCheckpointManifest,
   restoreCheckpoint,
   saveCheckpoint,
   type SplitMetrics,
@@ -332,17 +331,8 @@ async function resumeFrom(
   dir: string,
   model: PneumothoraxDetectionModel,
   optimizer: tf.Optimizer,
-  name: OptimizerName,
   dataset: PneumothoraxDataset,
 ): Promise<number> {
-  const saved = (await readCheckpointManifest(dir)).manifest.training;
-  const savedOptimizer = saved?.optimizer ?? "momentum";
-  if (saved && savedOptimizer !== name) {
-    throw new UsageError(
-      `${dir} was trained with the ${savedOptimizer} optimizer; resume it with that one, not ` +
-        name,
-    );
-  }
   const manifest = await restoreCheckpoint(model, dir, { optimizer });
   if (!manifest.training) {
     throw new LabError(`${dir}: the checkpoint holds no training state, so it cannot be resumed`);
@@ -383,9 +373,7 @@ export async function train(
   let summaries: RunSummaries | undefined;
   let trainer: ParallelTrainer | undefined;
   try {
-    const startStep = options.resume
-      ? await resumeFrom(dir!, model, optimizer, settings.optimizer, dataset)
-      : 0;
+    const startStep = options.resume ? await resumeFrom(dir!, model, optimizer, dataset) : 0;
     let checkpointStep = options.resume ? startStep : undefined;
     const metrics: CheckpointMetrics = {};
     const history: Pick<TrainResult, "train" | "test"> = { train: [], test: [] };
