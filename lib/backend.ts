@@ -6,6 +6,7 @@
  * | `node-gpu` | `@tensorflow/tfjs-node-gpu` is in deno.json's imports and its native library loads |
  * | `node` | `@tensorflow/tfjs-node` likewise (both optional: their install downloads libtensorflow) |
  * | `webgpu` | Deno finds a real GPU adapter (not a software fallback such as llvmpipe or SwiftShader) |
+ * | `onednn` | oneDNN (`libdnnl.so.2`) loads: the wasm backend with its convolutions and max-pools run natively on every core by lib/onednn_kernels.ts |
  * | `wasm` | always (SIMD, one thread: Deno runs only module workers, so wasm threads never start); trainable through {@link registerWasmGradients} |
  * | `cpu` | the pure-JavaScript backend, the last resort |
  *
@@ -17,13 +18,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { LabError, UsageError } from "./errors.ts";
+import { loadOneDnn, type OneDnn } from "./onednn.ts";
+import { registerOneDnnKernels, unregisterOneDnnKernels } from "./onednn_kernels.ts";
 import { registerWasmGradients, type WasmGradientOptions } from "./wasm_gradients.ts";
 
 /** Environment variable that chooses the backend (`auto` or a rung of {@link BACKEND_RUNGS}). */
 export const BACKEND_ENV = "LAB_BACKEND";
 
 /** The rungs of the ladder, fastest first. */
-export const BACKEND_RUNGS = ["node-gpu", "node", "webgpu", "wasm", "cpu"] as const;
+export const BACKEND_RUNGS = ["node-gpu", "node", "webgpu", "onednn", "wasm", "cpu"] as const;
 
 /** One rung of the ladder. */
 export type BackendRung = typeof BACKEND_RUNGS[number];
@@ -37,6 +40,11 @@ export interface BackendOptions {
   backend?: BackendRung | "auto";
   /** Options of the wasm gradient kernels (see {@link registerWasmGradients}). */
   wasmGradients?: WasmGradientOptions;
+  /**
+   * Threads of this thread's oneDNN calls (`onednn` rung), for workers that share the cores.
+   * Default: one per core.
+   */
+  threads?: number;
 }
 
 /** What {@link selectBackend} chose, and why it passed over the faster rungs. */
@@ -66,6 +74,8 @@ export interface AdapterDescription {
 /** Names of software rasterizers that WebGPU may offer as an adapter on machines without a GPU. */
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|softpipe|swiftshader|swrast|basic render|warp/i;
 
+let selected: BackendRung | undefined;
+
 /** Modules of the native rungs: optional, used only when deno.json's imports name them. */
 const NATIVE_MODULES: Record<"node-gpu" | "node", string> = {
   "node-gpu": "@tensorflow/tfjs-node-gpu",
@@ -91,6 +101,7 @@ export async function selectBackend(options: BackendOptions = {}): Promise<Backe
   for (const rung of rungs) {
     const reason = await tryRung(rung, options);
     if (reason === undefined) {
+      selected = rung;
       return { rung, tfBackend: tf.getBackend(), description: await describe(rung), skipped };
     }
     if (choice !== "auto") throw new LabError(`backend ${rung} cannot run: ${reason}`);
@@ -101,6 +112,11 @@ export async function selectBackend(options: BackendOptions = {}): Promise<Backe
       skipped.map((s) => `${s.rung}: ${s.reason}`).join("; ")
     }`,
   );
+}
+
+/** The rung {@link selectBackend} last started in this thread, if any. */
+export function currentRung(): BackendRung | undefined {
+  return selected;
 }
 
 /** Reads and validates `LAB_BACKEND`; `"auto"` when unset or empty. */
@@ -133,7 +149,10 @@ async function tryRung(rung: BackendRung, options: BackendOptions): Promise<stri
         return await startNative(NATIVE_MODULES[rung]);
       case "webgpu":
         return await startWebGpu();
+      case "onednn":
+        return await startOneDnn(options);
       case "wasm":
+        unregisterOneDnnKernels();
         registerWasmGradients(options.wasmGradients);
         return await start("wasm");
       case "cpu":
@@ -153,6 +172,20 @@ async function startNative(specifier: string): Promise<string | undefined> {
   }
   await import(resolved);
   return await start("tensorflow");
+}
+
+/** The oneDNN library, loaded once per thread (a worker loads its own). */
+let onednn: OneDnn | undefined;
+
+async function startOneDnn(options: BackendOptions): Promise<string | undefined> {
+  onednn ??= loadOneDnn();
+  unregisterOneDnnKernels();
+  registerWasmGradients(options.wasmGradients);
+  registerOneDnnKernels(onednn);
+  if (options.threads !== undefined) onednn.setThreads(options.threads);
+  const reason = await start("wasm");
+  if (reason !== undefined) unregisterOneDnnKernels();
+  return reason;
 }
 
 async function startWebGpu(): Promise<string | undefined> {
@@ -193,6 +226,9 @@ async function describe(rung: BackendRung): Promise<string> {
       return "node (native libtensorflow on the CPU, through @tensorflow/tfjs-node)";
     case "webgpu":
       return "webgpu (the GPU through Deno's WebGPU)";
+    case "onednn":
+      return `onednn (oneDNN ${onednn!.version} from ${onednn!.library}: convolutions and ` +
+        "max-pools on every core, the other operations on wasm)";
     case "wasm": {
       const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD";
       const threads = getThreadsCount();

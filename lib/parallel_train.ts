@@ -23,6 +23,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { currentRung } from "./backend.ts";
 import { LabError, UsageError } from "./errors.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
 
@@ -50,7 +51,15 @@ export interface ParallelTrainerOptions {
   microBatchSize?: number;
   /** Bytes of a replica's heap one pass may use, for the default micro-batch. Default 3 GiB. */
   memoryBudgetBytes?: number;
+  /**
+   * The rung the replicas run on: `wasm`, or `onednn` (wasm with oneDNN's kernels, each replica
+   * on its share of the cores). Default: `onednn` where this thread runs on it, else `wasm`.
+   */
+  backend?: ReplicaBackend;
 }
+
+/** The backends a replica can run on (CPU rungs of lib/backend.ts's ladder). */
+export type ReplicaBackend = "onednn" | "wasm";
 
 /** Cost and accuracy of a training batch, before the update (as the lab's loop reports them). */
 export interface ParallelStepResult {
@@ -62,7 +71,7 @@ export interface ParallelStepResult {
 
 /** A request to a replica (see lib/parallel_worker.ts). */
 export type ReplicaRequest =
-  | { type: "init"; width: number; imageSize: number }
+  | { type: "init"; width: number; imageSize: number; backend: ReplicaBackend; threads: number }
   | {
     type: "train";
     weights: Float32Array;
@@ -165,7 +174,13 @@ export async function createParallelTrainer(
   }
   const replicas = Array.from({ length: workers }, () => new ReplicaWorker());
   try {
-    const init: ReplicaRequest = { type: "init", width: model.width, imageSize: model.imageSize };
+    const init: ReplicaRequest = {
+      type: "init",
+      width: model.width,
+      imageSize: model.imageSize,
+      backend: options.backend ?? (currentRung() === "onednn" ? "onednn" : "wasm"),
+      threads: Math.max(1, Math.floor(navigator.hardwareConcurrency / workers)),
+    };
     const replies = await Promise.all(replicas.map((replica) => replica.request(init)));
     const params = model.countParams();
     for (const reply of replies) {

@@ -26,7 +26,7 @@ self.onmessage = (event: MessageEvent<ReplicaRequest>) => {
 async function answer(request: ReplicaRequest): Promise<void> {
   try {
     if (request.type === "init") {
-      const backend = await selectBackend({ backend: "wasm" });
+      const backend = await selectBackend({ backend: request.backend, threads: request.threads });
       model = createModel({ width: request.width, imageSize: request.imageSize });
       reply({ type: "ready", params: model.countParams(), backend: backend.description });
     } else if (model === undefined) {

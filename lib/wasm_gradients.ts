@@ -17,6 +17,11 @@
  * - input gradient (stride 1): `dx` is the convolution of `dy`, padded by `k - 1 - pad`, with the
  *   filter flipped in space and its channels swapped. Strided cases keep the backend's kernel.
  *
+ * It also makes `Identity` (and `Cast` to the same dtype) share the input's data instead of
+ * copying it, as the cpu backend does: tfjs clones every tensor it saves for the backward pass,
+ * which on wasm copied each activation of the network about nine times per training step.
+ * Sharing is safe because kernels never write into their inputs.
+ *
  * @module
  */
 
@@ -49,12 +54,14 @@ const FLOAT_BYTES = 4;
 const NHWC = "NHWC";
 /** Maps each registered replacement `Conv2DBackpropInput` to the backend kernel it wraps. */
 const NATIVE_KERNELS = new WeakMap<KernelConfig, KernelConfig>();
+/** Maps each registered replacement `Cast` to the backend kernel it wraps. */
+const CAST_KERNELS = new WeakMap<KernelConfig, KernelConfig>();
 
 /**
  * Registers the convolution gradient kernels for the wasm backend: `Conv2DBackpropFilter` (which
  * it lacks) and a faster `Conv2DBackpropInput` (replacing its own, which stays in use for strided
- * convolutions). Call it before training on wasm; calling it again replaces the kernels with
- * ones using the new options.
+ * convolutions), and the sharing `Identity` and `Cast` (see the module's notes). Call it before
+ * training on wasm; calling it again replaces the kernels with ones using the new options.
  *
  * @returns the names of the kernels registered.
  *
@@ -93,6 +100,20 @@ export function registerWasmGradients(options: WasmGradientOptions = {}): string
     },
   ];
   NATIVE_KERNELS.set(kernels[1], native);
+  const cast = originalCast();
+  kernels.push(
+    { kernelName: tf.Identity, backendName: BACKEND, kernelFunc: share as unknown as KernelFunc },
+    {
+      kernelName: tf.Cast,
+      backendName: BACKEND,
+      kernelFunc:
+        ((args: CastArgs) =>
+          args.attrs.dtype === args.inputs.x.dtype ? share(args) : cast.kernelFunc(
+            args as unknown as Parameters<KernelFunc>[0],
+          )) as unknown as KernelFunc,
+    },
+  );
+  CAST_KERNELS.set(kernels[3], cast);
   for (const kernel of kernels) {
     if (tf.getKernel(kernel.kernelName, BACKEND) !== undefined) {
       tf.unregisterKernel(kernel.kernelName, BACKEND);
@@ -100,6 +121,25 @@ export function registerWasmGradients(options: WasmGradientOptions = {}): string
     tf.registerKernel(kernel);
   }
   return kernels.map((kernel) => kernel.kernelName);
+}
+
+/** The backend's own `Cast`, found once and kept across re-registrations. */
+function originalCast(): KernelConfig {
+  const current = tf.getKernel(tf.Cast, BACKEND)!;
+  return CAST_KERNELS.get(current) ?? current;
+}
+
+interface CastArgs {
+  inputs: { x: TensorInfo };
+  backend: BackendWasm;
+  attrs: { dtype: string };
+}
+
+/** The input itself as the output: the same data, one more reference to it. */
+function share({ inputs, backend }: { inputs: { x: TensorInfo }; backend: BackendWasm }) {
+  const { x } = inputs;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 /** The backend's own `Conv2DBackpropInput`, found once and kept across re-registrations. */

@@ -1,0 +1,305 @@
+/**
+ * tfjs kernels for the wasm backend that run on oneDNN ({@link OneDnn}): `Conv2D`,
+ * `FusedConv2D` (bias and ReLU, as inference runs the lab's layers), `Conv2DBackpropInput`,
+ * `Conv2DBackpropFilter`, `MaxPool`, `MaxPoolGrad`, and `Sum` over leading or trailing axes (the
+ * bias gradients), the operations that take most of a training step of the lab's CNN. Tensors stay in the wasm heap;
+ * oneDNN reads and writes them there through pointers, so nothing is copied.
+ *
+ * Cases oneDNN is not given (it gets float32 NHWC without dilation) go to the kernels that were
+ * registered before (the wasm backend's own, and lib/wasm_gradients.ts's gradients), which
+ * {@link unregisterOneDnnKernels} puts back.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type {
+  Conv2DAttrs,
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  FusedConv2DAttrs,
+  KernelConfig,
+  KernelFunc,
+  MaxPoolAttrs,
+  MaxPoolGradAttrs,
+  SumAttrs,
+  TensorInfo,
+} from "@tensorflow/tfjs";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import type { ConvShape, OneDnn, PoolShape } from "./onednn.ts";
+
+const BACKEND = "wasm";
+
+/** The kernels registered before {@link registerOneDnnKernels}, by name, to fall back on. */
+const previous = new Map<string, KernelConfig>();
+
+interface Args<Inputs, Attrs> {
+  inputs: Inputs;
+  backend: BackendWasm;
+  attrs: Attrs;
+}
+
+/**
+ * Registers the oneDNN kernels on the wasm backend (replacing any registered by an earlier
+ * call). Register lib/wasm_gradients.ts's kernels first: they serve what oneDNN is not given.
+ *
+ * @returns the names of the kernels registered.
+ */
+export function registerOneDnnKernels(onednn: OneDnn): string[] {
+  unregisterOneDnnKernels();
+  const kernels: Array<[string, (args: never) => TensorInfo]> = [
+    [
+      tf.Conv2D,
+      (args: Args<{ x: TensorInfo; filter: TensorInfo }, Conv2DAttrs>) => conv2D(onednn, args),
+    ],
+    [tf.FusedConv2D, (args: Args<FusedInputs, FusedConv2DAttrs>) => fusedConv2D(onednn, args)],
+    [
+      tf.Conv2DBackpropInput,
+      (args: Args<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>) =>
+        conv2DBackpropInput(onednn, args),
+    ],
+    [
+      tf.Conv2DBackpropFilter,
+      (args: Args<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>) =>
+        conv2DBackpropFilter(onednn, args),
+    ],
+    [tf.MaxPool, (args: Args<{ x: TensorInfo }, MaxPoolAttrs>) => maxPool(onednn, args)],
+    [
+      tf.MaxPoolGrad,
+      (args: Args<{ dy: TensorInfo; input: TensorInfo }, MaxPoolGradAttrs>) =>
+        maxPoolGrad(onednn, args),
+    ],
+    [tf.Sum, (args: Args<{ x: TensorInfo }, SumAttrs>) => sum(onednn, args)],
+  ];
+  for (const [kernelName, kernelFunc] of kernels) {
+    const before = tf.getKernel(kernelName, BACKEND);
+    if (before === undefined) {
+      throw new Error(`the wasm backend has no ${kernelName} kernel to fall back on`);
+    }
+    previous.set(kernelName, before);
+    tf.unregisterKernel(kernelName, BACKEND);
+    tf.registerKernel({
+      kernelName,
+      backendName: BACKEND,
+      setupFunc: before.setupFunc,
+      kernelFunc: kernelFunc as unknown as KernelFunc,
+    });
+  }
+  return kernels.map(([name]) => name);
+}
+
+/** Puts back the kernels {@link registerOneDnnKernels} replaced; nothing when none are. */
+export function unregisterOneDnnKernels(): void {
+  for (const [kernelName, config] of previous) {
+    tf.unregisterKernel(kernelName, BACKEND);
+    tf.registerKernel(config);
+  }
+  previous.clear();
+}
+
+function conv2D(onednn: OneDnn, args: Args<{ x: TensorInfo; filter: TensorInfo }, Conv2DAttrs>) {
+  const { x, filter } = args.inputs;
+  const shape = convShape(x, filter.shape, args.attrs);
+  if (shape === undefined || filter.dtype !== "float32") return fallBack(tf.Conv2D, args);
+  const { backend } = args;
+  const y = backend.makeOutput(
+    [shape.batch, shape.outHeight, shape.outWidth, shape.outChannels],
+    "float32",
+  );
+  onednn.conv2d(shape, view(backend, x), view(backend, filter), view(backend, y));
+  return y;
+}
+
+interface FusedInputs {
+  x: TensorInfo;
+  filter: TensorInfo;
+  bias?: TensorInfo;
+  preluActivationWeights?: TensorInfo;
+}
+
+function fusedConv2D(onednn: OneDnn, args: Args<FusedInputs, FusedConv2DAttrs>) {
+  const { x, filter, bias, preluActivationWeights } = args.inputs;
+  const { activation } = args.attrs;
+  const shape = convShape(x, filter.shape, args.attrs);
+  const supported = shape !== undefined && filter.dtype === "float32" &&
+    preluActivationWeights === undefined && (activation === "linear" || activation === "relu") &&
+    (bias === undefined ||
+      (bias.dtype === "float32" && bias.shape.length === 1 && bias.shape[0] === shape.outChannels));
+  if (!supported) return fallBack(tf.FusedConv2D, args);
+  const { backend } = args;
+  const y = backend.makeOutput(
+    [shape.batch, shape.outHeight, shape.outWidth, shape.outChannels],
+    "float32",
+  );
+  onednn.conv2d(shape, view(backend, x), view(backend, filter), view(backend, y), {
+    bias: bias === undefined ? undefined : view(backend, bias),
+    relu: activation === "relu",
+  });
+  return y;
+}
+
+function conv2DBackpropInput(
+  onednn: OneDnn,
+  args: Args<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>,
+) {
+  const { dy, filter } = args.inputs;
+  const { inputShape } = args.attrs;
+  const shape = convShape({ shape: inputShape, dtype: dy.dtype }, filter.shape, args.attrs);
+  if (shape === undefined || filter.dtype !== "float32") {
+    return fallBack(tf.Conv2DBackpropInput, args);
+  }
+  const { backend } = args;
+  const dx = backend.makeOutput([...inputShape], "float32");
+  onednn.conv2dBackpropInput(shape, view(backend, dy), view(backend, filter), view(backend, dx));
+  return dx;
+}
+
+function conv2DBackpropFilter(
+  onednn: OneDnn,
+  args: Args<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>,
+) {
+  const { x, dy } = args.inputs;
+  const shape = convShape(x, args.attrs.filterShape, args.attrs);
+  if (shape === undefined || dy.dtype !== "float32") {
+    return fallBack(tf.Conv2DBackpropFilter, args);
+  }
+  const { backend } = args;
+  const dFilter = backend.makeOutput([...args.attrs.filterShape], "float32");
+  onednn.conv2dBackpropFilter(shape, view(backend, x), view(backend, dy), view(backend, dFilter));
+  return dFilter;
+}
+
+function maxPool(onednn: OneDnn, args: Args<{ x: TensorInfo }, MaxPoolAttrs>) {
+  const { x } = args.inputs;
+  const shape = poolShape(x, args.attrs);
+  if (shape === undefined) return fallBack(tf.MaxPool, args);
+  const { backend } = args;
+  const y = backend.makeOutput(
+    [shape.batch, shape.outHeight, shape.outWidth, shape.inChannels],
+    "float32",
+  );
+  onednn.maxPool(shape, view(backend, x), view(backend, y));
+  return y;
+}
+
+function maxPoolGrad(
+  onednn: OneDnn,
+  args: Args<{ dy: TensorInfo; input: TensorInfo }, MaxPoolGradAttrs>,
+) {
+  const { dy, input } = args.inputs;
+  const shape = poolShape(input, args.attrs);
+  if (shape === undefined || dy.dtype !== "float32") return fallBack(tf.MaxPoolGrad, args);
+  const { backend } = args;
+  const dx = backend.makeOutput([...input.shape], "float32");
+  onednn.maxPoolGrad(shape, view(backend, input), view(backend, dy), view(backend, dx));
+  return dx;
+}
+
+/** Sums over leading axes (rows) or trailing axes (columns) of the array seen as a matrix. */
+function sum(onednn: OneDnn, args: Args<{ x: TensorInfo }, SumAttrs>) {
+  const { x } = args.inputs;
+  const axes = tf.util.parseAxisParam(args.attrs.axis, x.shape).sort((a, b) => a - b);
+  const rank = x.shape.length;
+  const leading = axes.every((axis, i) => axis === i);
+  const trailing = axes.every((axis, i) => axis === rank - axes.length + i);
+  if (x.dtype !== "float32" || axes.length === 0 || x.shape.includes(0) || !(leading || trailing)) {
+    return fallBack(tf.Sum, args);
+  }
+  const split = leading ? axes.length : rank - axes.length;
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, split));
+  const columns = tf.util.sizeFromShape(x.shape.slice(split));
+  const kept = x.shape.map((size, axis) => axes.includes(axis) ? 1 : size);
+  const { backend } = args;
+  const y = backend.makeOutput(
+    args.attrs.keepDims ? kept : x.shape.filter((_, axis) => !axes.includes(axis)),
+    "float32",
+  );
+  onednn.sum(rows, columns, leading ? "rows" : "columns", view(backend, x), view(backend, y));
+  return y;
+}
+
+/** The convolution as oneDNN is given it, or `undefined` for a case left to the fallback. */
+function convShape(
+  x: Pick<TensorInfo, "shape" | "dtype">,
+  filterShape: readonly number[],
+  attrs: {
+    strides: number | [number, number];
+    pad: Conv2DAttrs["pad"];
+    dataFormat: string;
+    dimRoundingMode?: Conv2DAttrs["dimRoundingMode"];
+    dilations?: number | [number, number];
+  },
+): ConvShape | undefined {
+  if (x.dtype !== "float32" || attrs.dataFormat !== "NHWC" || x.shape.length !== 4) return;
+  if (x.shape.includes(0) || filterShape.includes(0)) return;
+  const dilations = attrs.dilations ?? 1;
+  if (typeof dilations === "number" ? dilations !== 1 : dilations.some((d) => d !== 1)) return;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  return geometry(info, info.outChannels);
+}
+
+/** The max-pool as oneDNN is given it, or `undefined` for a case left to the fallback. */
+function poolShape(
+  x: TensorInfo,
+  attrs: MaxPoolAttrs,
+): PoolShape | undefined {
+  if (x.dtype !== "float32" || x.shape.length !== 4 || x.shape.includes(0)) return;
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  return geometry(info);
+}
+
+/**
+ * The geometry of tfjs's convolution info, with the bottom and right padding that make oneDNN's
+ * output size equal tfjs's: tfjs may round a pad that oneDNN would count as another row, and a
+ * strided window may skip the last rows (a negative padding, which oneDNN takes).
+ */
+function geometry(info: tf.backend_util.Conv2DInfo): PoolShape;
+function geometry(info: tf.backend_util.Conv2DInfo, outChannels: number): ConvShape;
+function geometry(info: tf.backend_util.Conv2DInfo, outChannels?: number) {
+  const { padInfo, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const padBottom = (info.outHeight - 1) * strideHeight + filterHeight - info.inHeight -
+    padInfo.top;
+  const padRight = (info.outWidth - 1) * strideWidth + filterWidth - info.inWidth - padInfo.left;
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    ...(outChannels === undefined ? {} : { outChannels }),
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    padTop: padInfo.top,
+    padBottom,
+    padLeft: padInfo.left,
+    padRight,
+  };
+}
+
+/** The tensor's float32 data where it lies in the wasm heap. */
+function view(backend: BackendWasm, tensor: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(tensor) as Float32Array;
+}
+
+function fallBack(kernelName: string, args: Args<unknown, unknown>): TensorInfo {
+  const kernel = previous.get(kernelName);
+  if (kernel === undefined) throw new Error(`no ${kernelName} kernel to fall back on`);
+  return kernel.kernelFunc(args as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+}

@@ -1,0 +1,306 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { selectBackend } from "../lib/backend.ts";
+import { LabError } from "../lib/errors.ts";
+import { createModel } from "../lib/model.ts";
+import { loadOneDnn, ONEDNN_ENV } from "../lib/onednn.ts";
+import { createParallelTrainer } from "../lib/parallel_train.ts";
+import { createRandom, type Random } from "../lib/random.ts";
+import { computeCost } from "../lib/train.ts";
+
+/** Why oneDNN cannot run here, or undefined when it can (the tests that need it skip then). */
+const missing = (() => {
+  try {
+    loadOneDnn();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+})();
+if (missing !== undefined) console.log(`oneDNN tests skipped: ${missing}`);
+
+type Pad = "same" | "valid" | number;
+
+/** Seeded standard normal numbers of a shape, to make the same tensor on each backend. */
+interface Values {
+  data: Float32Array;
+  shape: number[];
+}
+
+function normals(random: Random, shape: number[]): Values {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = Float32Array.from({ length: n }, () => {
+    const u = 1 - random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  });
+  return { data, shape };
+}
+
+/** Runs `compute` on the cpu backend and on `onednn` with the same inputs; compares every output. */
+async function compareWithCpu(
+  label: string,
+  inputs: Values[],
+  compute: (...inputs: tf.Tensor[]) => tf.Tensor[],
+  tolerance = 1e-5,
+) {
+  const results: Float32Array[][] = [];
+  for (const backend of ["cpu", "onednn"] as const) {
+    await selectBackend({ backend });
+    const made = inputs.map(({ data, shape }) => tf.tensor(data, shape));
+    const outputs = compute(...made);
+    results.push(outputs.map((output) => output.dataSync() as Float32Array));
+    tf.dispose([...made, ...outputs]);
+  }
+  const [expected, actual] = results;
+  expected.forEach((values, k) => {
+    assert.equal(actual[k].length, values.length, `${label} output ${k}`);
+    const scale = values.reduce((max, value) => Math.max(max, Math.abs(value)), 1);
+    values.forEach((value, i) => {
+      const error = Math.abs(actual[k][i] - value);
+      assert.ok(
+        error <= tolerance * scale,
+        `${label} output ${k} [${i}]: ${actual[k][i]} vs ${value}`,
+      );
+    });
+  });
+}
+
+/**
+ * Seeded random convolutions: shapes, kernel sizes, strides and paddings. A numeric pad gets a
+ * square kernel: tfjs 4.22 sizes the output of a numeric pad from the kernel's height alone.
+ */
+function randomConvolutions(count: number, seed: number) {
+  const random = createRandom(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  return Array.from({ length: count }, (_, i) => {
+    const kh = int(1, 5), kw = i % 3 === 2 ? kh : int(1, 5);
+    const x = [int(1, 3), int(kh, 12), int(kw, 12), int(1, 5)];
+    const strides: [number, number] = i % 3 === 0 ? [int(1, 2), int(1, 3)] : [1, 1];
+    const pads: Pad[] = ["same", "valid", int(0, 2)];
+    return { x, filter: [kh, kw, x[3], int(1, 6)], strides, pad: pads[i % pads.length] };
+  });
+}
+
+Deno.test({
+  name: "oneDNN convolutions and their gradients equal the cpu backend's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(1);
+    for (const c of randomConvolutions(30, 2)) {
+      const rounding = typeof c.pad === "number" ? "floor" : undefined;
+      await compareWithCpu(
+        `x=${c.x} filter=${c.filter} strides=${c.strides} pad=${c.pad}`,
+        [normals(random, c.x), normals(random, c.filter)],
+        (x, filter) => {
+          const conv = (a: tf.Tensor, w: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad, "NHWC", 1, rounding);
+          return [conv(x, filter), ...tf.grads((a, w) => conv(a, w).square().sum())([x, filter])];
+        },
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN fused convolutions (bias, ReLU) equal the cpu backend's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(3);
+    for (const activation of ["relu", "linear"] as const) {
+      for (const withBias of [true, false]) {
+        await compareWithCpu(
+          `${activation} bias ${withBias}`,
+          [
+            normals(random, [2, 9, 7, 3]),
+            normals(random, [3, 3, 3, 5]),
+            normals(random, [5]),
+          ],
+          (x, filter, bias) => [
+            tf.fused.conv2d({
+              x: x as tf.Tensor4D,
+              filter: filter as tf.Tensor4D,
+              strides: 1,
+              pad: "same",
+              bias: withBias ? bias : undefined,
+              activation,
+            }),
+          ],
+        );
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN max-pools and their gradients equal the cpu backend's, negative inputs included",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(4);
+    const cases: Array<[number[], number, number, "same" | "valid"]> = [
+      [[2, 9, 7, 3], 2, 2, "same"],
+      [[2, 8, 8, 4], 2, 2, "valid"],
+      [[1, 11, 9, 2], 3, 2, "same"],
+      [[3, 10, 6, 1], 2, 1, "valid"],
+    ];
+    for (const [shape, size, stride, pad] of cases) {
+      await compareWithCpu(
+        `x=${shape} size=${size} stride=${stride} pad=${pad}`,
+        [normals(random, shape)],
+        (x) => {
+          const pool = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, size, stride, pad);
+          return [pool(x), tf.grad((a) => pool(a).square().sum())(x)];
+        },
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN sums over leading or trailing axes; other sums fall back, all equal cpu's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(5);
+    await compareWithCpu(
+      "sums",
+      [normals(random, [3, 5, 4, 6])],
+      (x) => [
+        tf.sum(x, [0, 1, 2]),
+        tf.sum(x, [2, 3], true),
+        tf.sum(x, 0),
+        tf.sum(x),
+        tf.sum(x, [1, 2]),
+        tf.sum(x, -1),
+        tf.sum(tf.cast(x, "int32"), [0, 1, 2]),
+      ],
+    );
+  },
+});
+
+Deno.test({
+  name: "oneDNN leaves dilated convolutions to the wasm kernels, which agree with cpu",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(6);
+    await compareWithCpu(
+      "dilated",
+      [normals(random, [2, 10, 10, 2]), normals(random, [3, 3, 2, 3])],
+      (x, filter) => [tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, "same", "NHWC", 2)],
+    );
+  },
+});
+
+Deno.test({
+  name: "the lab's model trains on onednn with the same losses as on cpu",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(7);
+    const n = 4, size = 32;
+    const pixels = Float32Array.from({ length: n * size * size }, () => 256 * random());
+    const losses = async (backend: "cpu" | "onednn") => {
+      await selectBackend({ backend });
+      const model = createModel({ width: 4, imageSize: size, seed: 9 });
+      const images = tf.tensor4d(pixels, [n, size, size, 1]);
+      const labels = tf.oneHot(tf.tensor1d([0, 1, 1, 0], "int32"), 2) as tf.Tensor2D;
+      const optimizer = tf.train.momentum(0.05, 0.9, true);
+      const trajectory: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        const cost = optimizer.minimize(
+          () => computeCost(model.predictLogits(images), labels),
+          true,
+          model.trainableVariables(),
+        )!;
+        trajectory.push(cost.dataSync()[0]);
+        cost.dispose();
+      }
+      tf.dispose([images, labels]);
+      optimizer.dispose();
+      model.dispose();
+      return trajectory;
+    };
+    const cpu = await losses("cpu");
+    const onednn = await losses("onednn");
+    cpu.forEach((loss, i) =>
+      assert.ok(Math.abs(onednn[i] - loss) <= 1e-4 * (1 + loss), `step ${i}: ${onednn} vs ${cpu}`)
+    );
+    assert.notEqual(cpu[0], cpu[2], "the weights change between steps");
+  },
+});
+
+Deno.test({
+  name: "replicas on onednn make the update the calling thread makes",
+  ignore: missing !== undefined,
+  fn: async () => {
+    await selectBackend({ backend: "onednn" });
+    const random = createRandom(8);
+    const images = tf.tensor4d(
+      Float32Array.from({ length: 6 * 32 * 32 }, () => 256 * random()),
+      [6, 32, 32, 1],
+    );
+    const labels = tf.oneHot(tf.tensor1d([0, 1, 1, 0, 1, 0], "int32"), 2) as tf.Tensor2D;
+    const step = async (parallel: boolean) => {
+      const model = createModel({ width: 2, imageSize: 32, seed: 3 });
+      const optimizer = tf.train.sgd(0.1);
+      if (parallel) {
+        const trainer = await createParallelTrainer(model, { workers: 2, microBatchSize: 2 });
+        assert.match(trainer.backend, /^onednn/);
+        await trainer.trainStep(optimizer, images, labels);
+        trainer.dispose();
+      } else {
+        optimizer.minimize(() => computeCost(model.predictLogits(images), labels));
+      }
+      const weights = model.trainableVariables().map((v) => v.dataSync() as Float32Array);
+      optimizer.dispose();
+      model.dispose();
+      return weights;
+    };
+    const serial = await step(false);
+    const parallel = await step(true);
+    const initial = createModel({ width: 2, imageSize: 32, seed: 3 });
+    const before = initial.trainableVariables().map((v) => v.dataSync() as Float32Array);
+    initial.dispose();
+    serial.forEach((weights, i) =>
+      weights.forEach((value, k) => {
+        const moved = Math.abs(value - before[i][k]);
+        assert.ok(Math.abs(parallel[i][k] - value) <= 1e-4 * (1e-3 + moved), `weight ${i} [${k}]`);
+      })
+    );
+    assert.ok(serial.some((w, i) => w.some((value, k) => value !== before[i][k])), "weights moved");
+    tf.dispose([images, labels]);
+  },
+});
+
+Deno.test("wasm's Identity and same-dtype Cast share the data instead of copying it", async () => {
+  await selectBackend({ backend: "wasm" });
+  const backend = tf.backend() as BackendWasm;
+  const x = tf.tensor([1, 2, 3]);
+  const copy = tf.clone(x);
+  const cast = tf.cast(x, "float32");
+  assert.equal(backend.refCount(x.dataId), 3);
+  x.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1, 2, 3]);
+  assert.deepEqual(Array.from(tf.cast(cast, "int32").dataSync()), [1, 2, 3]);
+  tf.dispose([copy, cast]);
+});
+
+Deno.test("LAB_ONEDNN=off, or a library that is not there, keeps the lab off oneDNN with a reason", () => {
+  const before = Deno.env.get(ONEDNN_ENV);
+  try {
+    Deno.env.set(ONEDNN_ENV, "off");
+    assert.throws(
+      () => loadOneDnn(),
+      (error: Error) => error instanceof LabError && /LAB_ONEDNN=off/.test(error.message),
+    );
+    Deno.env.set(ONEDNN_ENV, "/nonexistent/libdnnl.so.2");
+    assert.throws(
+      () => loadOneDnn(),
+      (error: Error) =>
+        error instanceof LabError &&
+        /oneDNN not found \(\/nonexistent\/libdnnl\.so\.2: /.test(error.message),
+    );
+  } finally {
+    if (before === undefined) Deno.env.delete(ONEDNN_ENV);
+    else Deno.env.set(ONEDNN_ENV, before);
+  }
+});
