@@ -21,6 +21,7 @@ import { PneumothoraxDataset } from "../lib/dataset.ts";
 import { predictLogitsInBatches } from "../lib/evaluate.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../lib/model.ts";
 import { createParallelTrainer, maxMicroBatchSize } from "../lib/parallel_train.ts";
+import { loadOneDnn, type OneDnn } from "../lib/onednn.ts";
 import { createRandom } from "../lib/random.ts";
 import { createOptimizer, disposeOptimizer, train } from "../lib/train.ts";
 
@@ -72,6 +73,8 @@ export interface MatMulResult {
   backend: string;
   /** Best of five, in GFLOP/s (2 m k n operations). */
   gflops: number;
+  /** The same product in oneDNN with all cores, or null where oneDNN cannot run. */
+  onednnGflops: number | null;
 }
 
 /** Shape of the matrix product of the peak measurement, `[m, k] x [k, n]`. */
@@ -236,7 +239,34 @@ export async function measureMatMul(shape: MatMulShape): Promise<MatMulResult> {
     product.dispose();
   }
   tf.dispose([a, b]);
-  return { backend: backend.description, gflops: (2 * shape.m * shape.k * shape.n) / best / 1e9 };
+  const operations = 2 * shape.m * shape.k * shape.n;
+  return {
+    backend: backend.description,
+    gflops: operations / best / 1e9,
+    onednnGflops: oneDnnMatMulGflops(shape),
+  };
+}
+
+/** GFLOP/s of the best of five oneDNN matrix products, or null where oneDNN cannot run. */
+function oneDnnMatMulGflops(shape: MatMulShape): number | null {
+  let onednn: OneDnn;
+  try {
+    onednn = loadOneDnn();
+  } catch {
+    return null;
+  }
+  const random = createRandom(2);
+  const a = Float32Array.from({ length: shape.m * shape.k }, random);
+  const b = Float32Array.from({ length: shape.k * shape.n }, random);
+  const c = new Float32Array(shape.m * shape.n);
+  onednn.matMul(shape.m, shape.k, shape.n, a, b, c);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    onednn.matMul(shape.m, shape.k, shape.n, a, b, c);
+    best = Math.min(best, (performance.now() - started) / 1000);
+  }
+  return (2 * shape.m * shape.k * shape.n) / best / 1e9;
 }
 
 if (import.meta.main) {

@@ -88,9 +88,9 @@ const SPEC: CommandSpec = {
     workers: {
       type: "string",
       default: "0",
-      help: "Module workers computing each batch's gradients in parallel (wasm backend; 2 " +
-        "uses both cores of a 2-core machine, and lets width 64 train at batch 15); 0 trains " +
-        "on the main thread.",
+      help: "Module workers computing each batch's gradients in parallel (wasm and onednn " +
+        "backends; 2 uses both cores of a 2-core machine, and lets width 64 train at batch " +
+        "15); 0 trains on the main thread (which onednn already spreads over every core).",
     },
     "eval-every": {
       type: "string",

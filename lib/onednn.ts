@@ -1,7 +1,7 @@
 /**
  * oneDNN (libdnnl, the library PyTorch runs its CPU convolutions with) through Deno's FFI: the
- * convolutions of the lab's CNN (forward, input gradient, filter gradient) and its 2x2 max-pool
- * (forward and gradient) on float32 NHWC arrays, on every core, with the library's JIT kernels
+ * convolutions of the lab's CNN (forward, input gradient, filter gradient), its 2x2 max-pool
+ * (forward and gradient), matrix products and sums on float32 arrays (NHWC), on every core, with the library's JIT kernels
  * (AVX2 / AVX-512 where the CPU has them).
  *
  * No npm package binds oneDNN for Deno, so the C API (version 2, `libdnnl.so.2`) is called
@@ -218,8 +218,6 @@ interface Execution {
 /** A prepared operation: the memories the caller's arrays go into, then the steps in order. */
 interface Prepared {
   inputs: Memory[];
-  /** Arrays of this module that oneDNN reads (kept alive with the primitive). */
-  constants?: Float32Array[];
   steps: Execution[];
   /** The implementation oneDNN chose for the main primitive, e.g. `jit:avx512_core`. */
   implementation: string;
@@ -239,6 +237,7 @@ export class OneDnn {
   readonly #engine: Deno.PointerValue;
   readonly #stream: Deno.PointerValue;
   readonly #prepared = new Map<string, Prepared>();
+  readonly #onesByLength = new Map<number, Float32Array>();
 
   /** Wraps a loaded library; use {@link loadOneDnn}. */
   constructor(library: string, handle: Deno.DynamicLibrary<typeof SYMBOLS>) {
@@ -317,16 +316,20 @@ export class OneDnn {
     this.#run(`pool-dx ${key(shape)}`, () => this.#preparePoolBackward(shape), [x, dy, dx]);
   }
 
+  /** `c = a b` for row-major float32 matrices a `[m, k]`, b `[k, n]`, c `[m, n]`. */
+  matMul(m: number, k: number, n: number, a: Float32Array, b: Float32Array, c: Float32Array) {
+    this.#run(`matmul ${m}x${k}x${n}`, () => this.#prepareMatMul(m, k, n), [a, b, c]);
+  }
+
   /**
    * `y = sum(x)` over the rows (`over: "rows"`, y `[columns]`) or the columns (y `[rows]`) of x
-   * seen as a row-major `[rows, columns]` matrix.
+   * seen as a row-major `[rows, columns]` matrix. It is a matrix product with a vector of ones:
+   * oneDNN 2's reduction primitive has only a reference implementation for float32, several
+   * times slower than its matrix product.
    */
   sum(rows: number, columns: number, over: "rows" | "columns", x: Float32Array, y: Float32Array) {
-    this.#run(
-      `sum ${rows}x${columns} over ${over}`,
-      () => this.#prepareSum(rows, columns, over),
-      [x, y],
-    );
+    if (over === "rows") this.matMul(1, rows, columns, this.#ones(rows), x, y);
+    else this.matMul(rows, columns, 1, x, this.#ones(columns), y);
   }
 
   /**
@@ -418,35 +421,32 @@ export class OneDnn {
     return attributes;
   }
 
-  /**
-   * A sum as a matrix product with a vector of ones (`ones[1, rows] x[rows, columns]`, or
-   * `x[rows, columns] ones[columns, 1]`): oneDNN 2's reduction primitive has only a reference
-   * implementation for float32, several times slower than its matrix product.
-   */
-  #prepareSum(rows: number, columns: number, over: "rows" | "columns"): Prepared {
-    const length = over === "rows" ? rows : columns;
-    const ones = new Float32Array(new ArrayBuffer(4 * length)).fill(1);
-    const onesMd = this.#descriptor(over === "rows" ? [1, rows] : [columns, 1], API.tagAb);
-    const xMd = this.#descriptor([rows, columns], API.tagAb);
-    const yMd = this.#descriptor(over === "rows" ? [1, columns] : [rows, 1], API.tagAb);
-    const [srcMd, weightsMd] = over === "rows" ? [onesMd, xMd] : [xMd, onesMd];
+  #prepareMatMul(m: number, k: number, n: number): Prepared {
+    const [aMd, bMd, cMd] = [[m, k], [k, n], [m, n]].map((dims) =>
+      this.#descriptor(dims, API.tagAb)
+    );
     const desc = new Uint8Array(API.opDescBytes);
     this.#check(
       "dnnl_matmul_desc_init",
-      this.#fn.dnnl_matmul_desc_init(desc, srcMd, weightsMd, null, yMd),
+      this.#fn.dnnl_matmul_desc_init(desc, aMd, bMd, null, cMd),
     );
     const product = this.#primitiveDesc(desc, null);
-    const x = this.#userMemory(xMd), y = this.#userMemory(yMd);
-    const onesMemory = this.#memory(onesMd, Deno.UnsafePointer.of(ones));
-    const [src, weights] = over === "rows" ? [onesMemory, x] : [x, onesMemory];
+    const [a, b, c] = [aMd, bMd, cMd].map((md) => this.#userMemory(md));
     return {
-      inputs: [x, y],
-      constants: [ones],
-      steps: [
-        this.#execution(product, [[API.argSrc, src], [API.argWeights, weights], [API.argDst, y]]),
-      ],
+      inputs: [a, b, c],
+      steps: [this.#execution(product, [[API.argSrc, a], [API.argWeights, b], [API.argDst, c]])],
       implementation: this.#implementation(product),
     };
+  }
+
+  /** A vector of `length` ones, made once per length. */
+  #ones(length: number): Float32Array {
+    let ones = this.#onesByLength.get(length);
+    if (ones === undefined) {
+      ones = new Float32Array(length).fill(1);
+      this.#onesByLength.set(length, ones);
+    }
+    return ones;
   }
 
   #prepareConvBackwardData(shape: ConvShape): Prepared {

@@ -14,8 +14,9 @@
  * equals `optimizer.minimize(() => computeCost(model.predictLogits(images), labels))`; in float32
  * it differs by the rounding of a different summation order.
  *
- * Use it where the backend computes on the CPU in one thread (wasm); a GPU or native backend is
- * faster with its own parallelism. Workers speed training up only where cores are idle: Linux
+ * Use it where the backend computes on the CPU in one thread (wasm), or to train batches larger
+ * than one wasm heap holds (width 64 at batch 15, also on `onednn`, whose replicas then share
+ * the cores); a GPU or native backend is faster with its own parallelism. Workers speed training up only where cores are idle: Linux
  * with autogroup scheduling (`/proc/sys/kernel/sched_autogroup_enabled`) shares the cores fairly
  * among sessions, whatever their threads, so with another session busy on a 2-core machine the
  * replicas together get about one core.

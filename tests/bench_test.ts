@@ -54,6 +54,8 @@ Deno.test("bench --quick --json runs and reports every field of the contract", a
   assert.equal(typeof report.machine.cpu, "string");
   assert.ok(report.machine.cores >= 1);
   assertRate(report.machine.peak.wasmGflopsOneThread, "peak.wasmGflopsOneThread");
+  const { onednnGflops } = report.machine.peak;
+  if (onednnGflops !== null) assertRate(onednnGflops, "peak.onednnGflops");
   assert.equal(report.cases.length, 1);
   assertCase(report.cases[0]);
   assert.match(stderr, /width 8: 2 workers/);

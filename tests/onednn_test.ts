@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { selectBackend } from "../lib/backend.ts";
+import { BACKEND_RUNGS, selectBackend } from "../lib/backend.ts";
 import { LabError } from "../lib/errors.ts";
 import { createModel } from "../lib/model.ts";
 import { loadOneDnn, ONEDNN_ENV } from "../lib/onednn.ts";
@@ -268,6 +268,21 @@ Deno.test({
     );
     assert.ok(serial.some((w, i) => w.some((value, k) => value !== before[i][k])), "weights moved");
     tf.dispose([images, labels]);
+  },
+});
+
+Deno.test({
+  name: "selectBackend() runs onednn on the wasm backend, says so, and auto prefers it to wasm",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const info = await selectBackend({ backend: "onednn" });
+    assert.equal(info.rung, "onednn");
+    assert.equal(tf.getBackend(), "wasm");
+    assert.match(info.description, /^onednn \(oneDNN 2\.\d+\.\d+ from libdnnl/);
+    const auto = await selectBackend({ backend: "auto" });
+    assert.ok(BACKEND_RUNGS.indexOf(auto.rung) <= BACKEND_RUNGS.indexOf("onednn"), auto.rung);
+    const wasm = await selectBackend({ backend: "wasm" });
+    assert.match(wasm.description, /^wasm \(SIMD, 1 thread;/);
   },
 });
 
