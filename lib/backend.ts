@@ -6,7 +6,7 @@
  * | `node-gpu` | `@tensorflow/tfjs-node-gpu` is in deno.json's imports and its native library loads |
  * | `node` | `@tensorflow/tfjs-node` likewise (both optional: their install downloads libtensorflow) |
  * | `webgpu` | Deno finds a real GPU adapter (not a software fallback such as llvmpipe or SwiftShader) |
- * | `onednn` | oneDNN (`libdnnl.so.2`) loads: the wasm backend with its convolutions and max-pools run natively on every core by lib/onednn_kernels.ts |
+ * | `onednn` | oneDNN (`libdnnl.so.2`) loads: the wasm backend with its convolutions, max-pools and large elementwise operations run natively on every core by lib/onednn_kernels.ts |
  * | `wasm` | always (SIMD, one thread: Deno runs only module workers, so wasm threads never start); trainable through {@link registerWasmGradients} |
  * | `cpu` | the pure-JavaScript backend, the last resort |
  *
@@ -227,8 +227,8 @@ async function describe(rung: BackendRung): Promise<string> {
     case "webgpu":
       return "webgpu (the GPU through Deno's WebGPU)";
     case "onednn":
-      return `onednn (oneDNN ${onednn!.version} from ${onednn!.library}: convolutions and ` +
-        "max-pools on every core, the other operations on wasm)";
+      return `onednn (oneDNN ${onednn!.version} from ${onednn!.library}: convolutions, ` +
+        "max-pools and large elementwise operations on every core, the rest on wasm)";
     case "wasm": {
       const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD";
       const threads = getThreadsCount();

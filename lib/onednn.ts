@@ -126,6 +126,14 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
+  dnnl_binary_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_eltwise_forward_desc_init: {
+    parameters: ["buffer", "i32", "i32", "buffer", "f32", "f32"],
+    result: "i32",
+  },
   dnnl_matmul_desc_init: {
     parameters: ["buffer", "buffer", "buffer", "pointer", "buffer"],
     result: "i32",
@@ -170,12 +178,16 @@ const API = {
   forwardInference: 96,
   convolutionDirect: 0x1,
   eltwiseRelu: 0x1f,
+  binaryAdd: 0x1fff0,
+  binaryMul: 0x1fff1,
   poolingMax: 0x1ff,
   tagAny: 1,
   /** `a`: a plain 1-D array (a bias). */
   tagA: 2,
   /** `ab`: a plain row-major 2-D array. */
   tagAb: 3,
+  /** `a`, `ab`, `abc`, `abcd`, `abcde`: plain row-major arrays of rank 1 to 5. */
+  plainTags: [2, 3, 4, 5, 7],
   /** `nhwc` (`acdb`) for an `[n, c, h, w]` descriptor. */
   tagNhwc: 20,
   /** `hwio` (`cdba`) for an `[o, i, h, w]` descriptor: tfjs's filter layout. */
@@ -183,6 +195,7 @@ const API = {
   queryImplInfo: 8,
   queryExecArgMd: 255,
   argSrc: 1,
+  argSrc1: 2,
   argDst: 17,
   argWeights: 33,
   argBias: 41,
@@ -316,6 +329,30 @@ export class OneDnn {
     this.#run(`pool-dx ${key(shape)}`, () => this.#preparePoolBackward(shape), [x, dy, dx]);
   }
 
+  /**
+   * `out = a + b` or `out = a * b` elementwise on row-major arrays of `shape` (rank 1 to 5);
+   * `b` has the same rank, each of its dimensions equal to `shape`'s or 1 (broadcast).
+   */
+  binary(
+    op: "add" | "mul",
+    shape: number[],
+    bShape: number[],
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+  ): void {
+    this.#run(
+      `${op} ${shape} ${bShape}`,
+      () => this.#prepareBinary(op === "add" ? API.binaryAdd : API.binaryMul, shape, bShape),
+      [a, b, out],
+    );
+  }
+
+  /** `y = max(x, 0)` elementwise over `size` numbers. */
+  relu(size: number, x: Float32Array, y: Float32Array): void {
+    this.#run(`relu ${size}`, () => this.#prepareRelu(size), [x, y]);
+  }
+
   /** `c = a b` for row-major float32 matrices a `[m, k]`, b `[k, n]`, c `[m, n]`. */
   matMul(m: number, k: number, n: number, a: Float32Array, b: Float32Array, c: Float32Array) {
     this.#run(`matmul ${m}x${k}x${n}`, () => this.#prepareMatMul(m, k, n), [a, b, c]);
@@ -437,6 +474,52 @@ export class OneDnn {
       steps: [this.#execution(product, [[API.argSrc, a], [API.argWeights, b], [API.argDst, c]])],
       implementation: this.#implementation(product),
     };
+  }
+
+  #prepareBinary(algorithm: number, shape: number[], bShape: number[]): Prepared {
+    const aMd = this.#plain(shape), bMd = this.#plain(bShape);
+    const desc = new Uint8Array(API.opDescBytes);
+    this.#check(
+      "dnnl_binary_desc_init",
+      this.#fn.dnnl_binary_desc_init(desc, algorithm, aMd, bMd, aMd),
+    );
+    const binary = this.#primitiveDesc(desc, null);
+    const a = this.#userMemory(aMd), b = this.#userMemory(bMd), out = this.#userMemory(aMd);
+    return {
+      inputs: [a, b, out],
+      steps: [this.#execution(binary, [[API.argSrc, a], [API.argSrc1, b], [API.argDst, out]])],
+      implementation: this.#implementation(binary),
+    };
+  }
+
+  #prepareRelu(size: number): Prepared {
+    const md = this.#plain([size]);
+    const desc = new Uint8Array(API.opDescBytes);
+    this.#check(
+      "dnnl_eltwise_forward_desc_init",
+      this.#fn.dnnl_eltwise_forward_desc_init(
+        desc,
+        API.forwardInference,
+        API.eltwiseRelu,
+        md,
+        0,
+        0,
+      ),
+    );
+    const relu = this.#primitiveDesc(desc, null);
+    const x = this.#userMemory(md), y = this.#userMemory(md);
+    return {
+      inputs: [x, y],
+      steps: [this.#execution(relu, [[API.argSrc, x], [API.argDst, y]])],
+      implementation: this.#implementation(relu),
+    };
+  }
+
+  /** Descriptor of a plain row-major array of rank 1 to 5. */
+  #plain(shape: number[]): Uint8Array {
+    const tag = API.plainTags[shape.length - 1];
+    if (tag === undefined) throw new LabError(`oneDNN: no plain layout of rank ${shape.length}`);
+    return this.#descriptor(shape, tag);
   }
 
   /** A vector of `length` ones, made once per length. */

@@ -1,8 +1,9 @@
 /**
  * tfjs kernels for the wasm backend that run on oneDNN ({@link OneDnn}): `Conv2D`,
  * `FusedConv2D` (bias and ReLU, as inference runs the lab's layers), `Conv2DBackpropInput`,
- * `Conv2DBackpropFilter`, `MaxPool`, `MaxPoolGrad`, and `Sum` over leading or trailing axes (the
- * bias gradients), the operations that take most of a training step of the lab's CNN. Tensors stay in the wasm heap;
+ * `Conv2DBackpropFilter`, `MaxPool`, `MaxPoolGrad`, `Sum` over leading or trailing axes (the
+ * bias gradients), and the large `Add`, `Multiply` and `Relu` (bias additions, skip sums, ReLU
+ * gradients): the operations that take most of a training step of the lab's CNN. Tensors stay in the wasm heap;
  * oneDNN reads and writes them there through pointers, so nothing is copied.
  *
  * Cases oneDNN is not given (it gets float32 NHWC without dilation) go to the kernels that were
@@ -29,6 +30,11 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import type { ConvShape, OneDnn, PoolShape } from "./onednn.ts";
 
 const BACKEND = "wasm";
+/**
+ * Elements below which an elementwise operation stays on wasm: there a call into oneDNN costs
+ * more than it saves (the optimizer's updates of small weights).
+ */
+const ELEMENTWISE_MIN_SIZE = 1 << 16;
 
 /** The kernels registered before {@link registerOneDnnKernels}, by name, to fall back on. */
 const previous = new Map<string, KernelConfig>();
@@ -70,6 +76,9 @@ export function registerOneDnnKernels(onednn: OneDnn): string[] {
         maxPoolGrad(onednn, args),
     ],
     [tf.Sum, (args: Args<{ x: TensorInfo }, SumAttrs>) => sum(onednn, args)],
+    [tf.Add, (args: Args<BinaryInputs, unknown>) => binary(onednn, "add", tf.Add, args)],
+    [tf.Multiply, (args: Args<BinaryInputs, unknown>) => binary(onednn, "mul", tf.Multiply, args)],
+    [tf.Relu, (args: Args<{ x: TensorInfo }, unknown>) => relu(onednn, args)],
   ];
   for (const [kernelName, kernelFunc] of kernels) {
     const before = tf.getKernel(kernelName, BACKEND);
@@ -215,6 +224,52 @@ function sum(onednn: OneDnn, args: Args<{ x: TensorInfo }, SumAttrs>) {
     "float32",
   );
   onednn.sum(rows, columns, leading ? "rows" : "columns", view(backend, x), view(backend, y));
+  return y;
+}
+
+interface BinaryInputs {
+  a: TensorInfo;
+  b: TensorInfo;
+}
+
+/**
+ * `a + b` or `a * b` of large float32 arrays where one input has the output's shape and the
+ * other broadcasts to it (rank at most 5).
+ */
+function binary(
+  onednn: OneDnn,
+  op: "add" | "mul",
+  kernelName: string,
+  args: Args<BinaryInputs, unknown>,
+) {
+  const { a, b } = args.inputs;
+  const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const size = tf.util.sizeFromShape(shape);
+  const [full, other] = tf.util.arraysEqual(a.shape, shape) ? [a, b] : [b, a];
+  const supported = a.dtype === "float32" && b.dtype === "float32" &&
+    size >= ELEMENTWISE_MIN_SIZE && shape.length <= 5 && tf.util.arraysEqual(full.shape, shape);
+  if (!supported) return fallBack(kernelName, args);
+  const otherShape = [...Array(shape.length - other.shape.length).fill(1), ...other.shape];
+  const { backend } = args;
+  const out = backend.makeOutput(shape, "float32");
+  onednn.binary(
+    op,
+    shape,
+    otherShape,
+    view(backend, full),
+    view(backend, other),
+    view(backend, out),
+  );
+  return out;
+}
+
+function relu(onednn: OneDnn, args: Args<{ x: TensorInfo }, unknown>) {
+  const { x } = args.inputs;
+  const size = tf.util.sizeFromShape(x.shape);
+  if (x.dtype !== "float32" || size < ELEMENTWISE_MIN_SIZE) return fallBack(tf.Relu, args);
+  const { backend } = args;
+  const y = backend.makeOutput([...x.shape], "float32");
+  onednn.relu(size, view(backend, x), view(backend, y));
   return y;
 }
 

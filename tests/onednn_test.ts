@@ -179,6 +179,39 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "oneDNN adds, multiplies and rectifies large arrays as the cpu backend does, broadcasts too",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(9);
+    const shape = [3, 64, 64, 8];
+    await compareWithCpu(
+      "elementwise",
+      [
+        normals(random, shape),
+        normals(random, shape),
+        normals(random, [8]),
+        normals(random, [
+          1,
+          64,
+          1,
+          8,
+        ]),
+      ],
+      (a, b, bias, rows) => [
+        tf.add(a, b),
+        tf.add(a, bias),
+        tf.add(bias, a),
+        tf.mul(a, b),
+        tf.mul(rows, a),
+        tf.relu(a),
+        tf.add(bias, bias),
+      ],
+    );
+  },
+});
+
+Deno.test({
   name: "oneDNN leaves dilated convolutions to the wasm kernels, which agree with cpu",
   ignore: missing !== undefined,
   fn: async () => {
