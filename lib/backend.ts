@@ -74,7 +74,7 @@ export interface AdapterDescription {
 /** Names of software rasterizers that WebGPU may offer as an adapter on machines without a GPU. */
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|softpipe|swiftshader|swrast|basic render|warp/i;
 
-let selected: BackendRung | undefined;
+let selected: { rung: BackendRung; tfBackend: string } | undefined;
 
 /** Modules of the native rungs: optional, used only when deno.json's imports name them. */
 const NATIVE_MODULES: Record<"node-gpu" | "node", string> = {
@@ -101,7 +101,7 @@ export async function selectBackend(options: BackendOptions = {}): Promise<Backe
   for (const rung of rungs) {
     const reason = await tryRung(rung, options);
     if (reason === undefined) {
-      selected = rung;
+      selected = { rung, tfBackend: tf.getBackend() };
       return { rung, tfBackend: tf.getBackend(), description: await describe(rung), skipped };
     }
     if (choice !== "auto") throw new LabError(`backend ${rung} cannot run: ${reason}`);
@@ -114,9 +114,12 @@ export async function selectBackend(options: BackendOptions = {}): Promise<Backe
   );
 }
 
-/** The rung {@link selectBackend} last started in this thread, if any. */
+/**
+ * The rung {@link selectBackend} last started in this thread, if TensorFlow.js still runs the
+ * backend it started (not after a direct `tf.setBackend` to another).
+ */
 export function currentRung(): BackendRung | undefined {
-  return selected;
+  return selected?.tfBackend === tf.getBackend() ? selected.rung : undefined;
 }
 
 /** Reads and validates `LAB_BACKEND`; `"auto"` when unset or empty. */

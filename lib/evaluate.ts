@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { currentRung } from "./backend.ts";
 import type { LabArrays } from "./hdf5.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
 import { localizeDataset } from "./localization.ts";
@@ -59,7 +60,11 @@ export interface EvaluationReport {
   pointingGame: number | null;
   /** Mean share of the maps' positive energy inside the lesion masks; null without them. */
   energyInside: number | null;
-  /** TensorFlow.js backend that made the predictions. */
+  /**
+   * The backend that made the predictions: the rung of lib/backend.ts's ladder (`onednn`,
+   * `wasm`...) when its `selectBackend` started the current backend, else TensorFlow.js's
+   * backend name.
+   */
   backend: string;
   /** Images predicted per second. */
   imagesPerSecond: number;
@@ -197,7 +202,7 @@ export async function evaluateModel(
     accuracy: n > 0 ? correct / n : 0,
     pointingGame: localization?.pointingGame ?? null,
     energyInside: localization?.energyInside ?? null,
-    backend: tf.getBackend(),
+    backend: currentRung() ?? tf.getBackend(),
     imagesPerSecond: predictions.imagesPerSecond,
   };
 }

@@ -160,7 +160,7 @@ export interface LocalizeOptions extends PointingGameOptions {
   batchSize?: number;
   /** Class whose map is scored. Default {@link PNEUMOTHORAX_CLASS} (1). */
   classIndex?: number;
-  /** Called after each batch with the images scored so far and their number. */
+  /** Called before the first batch (0 done) and after each batch, with the images scored. */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -244,6 +244,7 @@ export async function localizeDataset(
   if (scored.length === 0) return null;
   const tolerance = options.tolerance ?? defaultTolerance(size, size);
   const perImage: ImageLocalization[] = [];
+  options.onProgress?.(0, scored.length);
   for (let first = 0; first < scored.length; first += batchSize) {
     const indices = scored.slice(first, first + batchSize);
     const images = new Float32Array(indices.length * pixels);

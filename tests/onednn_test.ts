@@ -4,6 +4,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { BACKEND_RUNGS, selectBackend } from "../lib/backend.ts";
 import { LabError } from "../lib/errors.ts";
+import { evaluateModel } from "../lib/evaluate.ts";
 import { createModel } from "../lib/model.ts";
 import { loadOneDnn, ONEDNN_ENV } from "../lib/onednn.ts";
 import { createParallelTrainer } from "../lib/parallel_train.ts";
@@ -316,6 +317,22 @@ Deno.test({
     assert.ok(BACKEND_RUNGS.indexOf(auto.rung) <= BACKEND_RUNGS.indexOf("onednn"), auto.rung);
     const wasm = await selectBackend({ backend: "wasm" });
     assert.match(wasm.description, /^wasm \(SIMD, 1 thread;/);
+  },
+});
+
+Deno.test({
+  name: "evaluateModel() names the onednn rung as its backend",
+  ignore: missing !== undefined,
+  fn: async () => {
+    await selectBackend({ backend: "onednn" });
+    const model = createModel({ width: 2, imageSize: 32 });
+    const labels = Uint8Array.from([0, 1, 1, 0]);
+    const images = Uint8Array.from({ length: 4 * 32 * 32 }, (_, i) => i % 251);
+    const report = await evaluateModel(model, { images, labels, imageSize: 32 }, {
+      bootstrapSamples: 10,
+    });
+    model.dispose();
+    assert.equal(report.backend, "onednn");
   },
 });
 
