@@ -277,6 +277,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const backend = await selectBackend();
   console.log(`backend: ${backend.description}`);
+  if (backend.hint) console.log(`note: ${backend.hint}`);
   console.log(describeDataFolder(folder));
   const dataset = await PneumothoraxDataset.load(settings.data, {
     imageSize: settings.imageSize,

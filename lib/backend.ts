@@ -18,7 +18,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { LabError, UsageError } from "./errors.ts";
-import { loadOneDnn, type OneDnn } from "./onednn.ts";
+import { loadOneDnn, type OneDnn, ONEDNN_ENV } from "./onednn.ts";
 import { registerOneDnnKernels, unregisterOneDnnKernels } from "./onednn_kernels.ts";
 import { registerWasmGradients, type WasmGradientOptions } from "./wasm_gradients.ts";
 
@@ -57,7 +57,13 @@ export interface BackendInfo {
   description: string;
   /** The faster rungs that were tried and passed over, each with the reason. */
   skipped: Array<{ rung: BackendRung; reason: string }>;
+  /** How to get a faster rung, when an install would (oneDNN, not found, on a CPU rung). */
+  hint?: string;
 }
+
+/** The hint of a CPU rung chosen because oneDNN was not found. */
+export const ONEDNN_HINT = "oneDNN trains 3-5x faster than wasm (README, Speed): install it " +
+  "(Debian/Ubuntu: sudo apt-get install libdnnl2) and restart";
 
 /** Describes a GPU adapter; the fields of `GPUAdapterInfo` that tell a real GPU from a fallback. */
 export interface AdapterDescription {
@@ -102,7 +108,14 @@ export async function selectBackend(options: BackendOptions = {}): Promise<Backe
     const reason = await tryRung(rung, options);
     if (reason === undefined) {
       selected = { rung, tfBackend: tf.getBackend() };
-      return { rung, tfBackend: tf.getBackend(), description: await describe(rung), skipped };
+      const missing = skipped.find((s) => s.rung === "onednn" && /not found/.test(s.reason));
+      return {
+        rung,
+        tfBackend: tf.getBackend(),
+        description: await describe(rung),
+        skipped,
+        ...(missing ? { hint: ONEDNN_HINT } : {}),
+      };
     }
     if (choice !== "auto") throw new LabError(`backend ${rung} cannot run: ${reason}`);
     skipped.push({ rung, reason });
@@ -177,11 +190,17 @@ async function startNative(specifier: string): Promise<string | undefined> {
   return await start("tensorflow");
 }
 
-/** The oneDNN library, loaded once per thread (a worker loads its own). */
+/** The oneDNN library, loaded once per thread (a worker loads its own) and per LAB_ONEDNN. */
 let onednn: OneDnn | undefined;
+let onednnSetting: string | undefined;
 
 async function startOneDnn(options: BackendOptions): Promise<string | undefined> {
-  onednn ??= loadOneDnn();
+  const setting = Deno.env.get(ONEDNN_ENV) ?? "";
+  if (onednn === undefined || setting !== onednnSetting) {
+    onednn = undefined;
+    onednn = loadOneDnn();
+    onednnSetting = setting;
+  }
   unregisterOneDnnKernels();
   registerWasmGradients(options.wasmGradients);
   registerOneDnnKernels(onednn);

@@ -89,6 +89,7 @@ export async function setupNotebook(options: SetupOptions = {}): Promise<LabSetu
       fast ? "FAST MODE (LAB_FAST=1): small phantom data, few steps" : undefined,
       setup.data,
       `backend: ${setup.backend}`,
+      backend.hint,
       setup.checkpointDir ? `model: ${setup.checkpointDir}` : undefined,
     ].filter(Boolean).join("\n"),
   );

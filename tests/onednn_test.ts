@@ -349,6 +349,24 @@ Deno.test("wasm's Identity and same-dtype Cast share the data instead of copying
   tf.dispose([copy, cast]);
 });
 
+Deno.test("auto without oneDNN runs wasm and says how to get it; LAB_ONEDNN=off only says why", async () => {
+  const before = Deno.env.get(ONEDNN_ENV);
+  try {
+    Deno.env.set(ONEDNN_ENV, "/nonexistent/libdnnl.so.2");
+    const missing = await selectBackend({ backend: "auto" });
+    assert.ok(BACKEND_RUNGS.indexOf(missing.rung) >= BACKEND_RUNGS.indexOf("wasm"), missing.rung);
+    assert.match(missing.skipped.find((s) => s.rung === "onednn")!.reason, /not found/);
+    assert.match(missing.hint ?? "", /sudo apt-get install libdnnl2/);
+    Deno.env.set(ONEDNN_ENV, "off");
+    const off = await selectBackend({ backend: "auto" });
+    assert.match(off.skipped.find((s) => s.rung === "onednn")!.reason, /LAB_ONEDNN=off/);
+    assert.equal(off.hint, undefined);
+  } finally {
+    if (before === undefined) Deno.env.delete(ONEDNN_ENV);
+    else Deno.env.set(ONEDNN_ENV, before);
+  }
+});
+
 Deno.test("LAB_ONEDNN=off, or a library that is not there, keeps the lab off oneDNN with a reason", () => {
   const before = Deno.env.get(ONEDNN_ENV);
   try {
