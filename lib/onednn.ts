@@ -238,8 +238,9 @@ interface Prepared {
 
 /**
  * The oneDNN library, loaded, with a CPU engine and stream. Obtain it with {@link loadOneDnn}.
- * Each method computes into the caller's arrays (views may point into the wasm heap) and
- * returns when the result is there.
+ * Each method computes into the caller's arrays and returns when the result is there. The
+ * arrays must lie outside V8's movable heap: views of the wasm heap (as tfjs's tensors are), or
+ * of an `ArrayBuffer`, or typed arrays of more than 64 bytes.
  */
 export class OneDnn {
   /** The library file loaded. */
@@ -522,11 +523,14 @@ export class OneDnn {
     return this.#descriptor(shape, tag);
   }
 
-  /** A vector of `length` ones, made once per length. */
+  /**
+   * A vector of `length` ones, made once per length, over an ArrayBuffer of its own: V8 may keep
+   * a small typed array made by length in its heap, where the garbage collector moves it.
+   */
   #ones(length: number): Float32Array {
     let ones = this.#onesByLength.get(length);
     if (ones === undefined) {
-      ones = new Float32Array(length).fill(1);
+      ones = new Float32Array(new ArrayBuffer(4 * length)).fill(1);
       this.#onesByLength.set(length, ones);
     }
     return ones;
