@@ -319,7 +319,11 @@ export async function main(argv: string[]): Promise<void> {
       onStep: (report) => {
         if (!bar) {
           startStep = report.step - 1;
-          bar = createProgressBar(settings.steps - startStep, { label: "train", unit: "steps" });
+          bar = createProgressBar(settings.steps - startStep, {
+            label: "train",
+            unit: "steps",
+            startedAt: performance.now() - 1000 * report.elapsedSeconds,
+          });
         }
         note = `step ${report.step}/${settings.steps} ${metricsText("loss/acc", report)} ` +
           `${metricsText("test", lastTest)} ${report.imagesPerSecond.toFixed(2)} img/s`;

@@ -20,6 +20,11 @@ export interface ProgressOptions {
   interactive?: boolean;
   /** Shortest time between two redraws in milliseconds (default 100; 5000 when not interactive). */
   intervalMs?: number;
+  /**
+   * `performance.now()` when the work began, for a bar made after it began (the rate counts
+   * from then). Default: when the bar is made.
+   */
+  startedAt?: number;
 }
 
 /** A progress bar: call `update` as work is done, `done` at the end. */
@@ -83,7 +88,7 @@ export function createProgressBar(total: number, options: ProgressOptions): Prog
   const format = options.format ?? ((amount: number) => String(Math.round(amount)));
   const unit = options.unit ?? "items";
   const intervalMs = options.intervalMs ?? (interactive ? 100 : 5000);
-  const start = performance.now();
+  const start = options.startedAt ?? performance.now();
   let lastDraw = -Infinity;
   let current = 0;
   let size = total;

@@ -17,6 +17,21 @@ Deno.test("createProgressBar() shows slow rates with decimals, not as 0", async 
   assert.match(lines.at(-1)!, /10\/10 .* end\n$/);
 });
 
+Deno.test("createProgressBar() made after the work began counts the rate from startedAt", () => {
+  const lines: string[] = [];
+  const bar = createProgressBar(10, {
+    label: "train",
+    unit: "steps",
+    write: (text) => lines.push(text),
+    interactive: false,
+    intervalMs: 0,
+    startedAt: performance.now() - 2000,
+  });
+  bar.update(1);
+  const rate = Number(lines.at(-1)!.match(/ ([\d.]+) steps\/s/)![1]);
+  assert.ok(rate > 0.4 && rate <= 0.5, `1 step in 2 s: ${lines.at(-1)}`);
+});
+
 Deno.test("formatBytes() and formatDuration() read like people write them", () => {
   assert.equal(formatBytes(999), "999 B");
   assert.equal(formatBytes(4_300_000), "4.3 MB");
