@@ -15,7 +15,7 @@
  * @module
  */
 
-import { LabError } from "./errors.ts";
+import { LabError, UsageError } from "./errors.ts";
 
 /** Environment variable naming the oneDNN library to load (a path or a file name), or `off`. */
 export const ONEDNN_ENV = "LAB_ONEDNN";
@@ -73,6 +73,7 @@ const SYMBOLS = {
     result: "i32",
   },
   dnnl_memory_desc_equal: { parameters: ["buffer", "buffer"], result: "i32" },
+  dnnl_memory_desc_get_size: { parameters: ["buffer"], result: "usize" },
   dnnl_memory_create: { parameters: ["buffer", "buffer", "pointer", "pointer"], result: "i32" },
   dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_convolution_forward_desc_init: {
@@ -252,6 +253,8 @@ export class OneDnn {
   readonly #stream: Deno.PointerValue;
   readonly #prepared = new Map<string, Prepared>();
   readonly #onesByLength = new Map<number, Float32Array>();
+  /** Bytes of the array each caller-filled memory object takes. */
+  readonly #bytes = new Map<Memory, number>();
 
   /** Wraps a loaded library; use {@link loadOneDnn}. */
   constructor(library: string, handle: Deno.DynamicLibrary<typeof SYMBOLS>) {
@@ -404,7 +407,17 @@ export class OneDnn {
       prepared = prepare();
       this.#prepared.set(name, prepared);
     }
+    if (arrays.length !== prepared.inputs.length) {
+      throw new UsageError(`oneDNN ${name}: ${arrays.length} arrays for ${prepared.inputs.length}`);
+    }
     prepared.inputs.forEach((memory, i) => {
+      const bytes = this.#bytes.get(memory)!;
+      if (arrays[i].byteLength !== bytes) {
+        throw new UsageError(
+          `oneDNN ${name}: array ${i + 1} holds ${arrays[i].length} numbers, the operation ` +
+            `takes ${bytes / 4}`,
+        );
+      }
       this.#check(
         "dnnl_memory_set_data_handle",
         this.#fn.dnnl_memory_set_data_handle(memory, Deno.UnsafePointer.of(arrays[i])),
@@ -599,7 +612,8 @@ export class OneDnn {
     return { inputs: [x, dy, user], steps, implementation: this.#implementation(backward) };
   }
 
-  #preparePoolForward(shape: PoolShape): Prepared {
+  #preparePoolForward(pool: PoolShape): Prepared {
+    const shape = passThrough(pool);
     const forward = this.#poolForwardDesc(shape, API.forwardInference);
     const x = this.#userMemory(this.#nhwc(shape, "in")), y = this.#userMemory(this.#nhwc(shape));
     return {
@@ -610,7 +624,8 @@ export class OneDnn {
   }
 
   /** Max-pool backward needs the forward's workspace (where each maximum was): run both. */
-  #preparePoolBackward(shape: PoolShape): Prepared {
+  #preparePoolBackward(pool: PoolShape): Prepared {
+    const shape = passThrough(pool);
     const forward = this.#poolForwardDesc(shape, API.forwardTraining);
     const desc = new Uint8Array(API.opDescBytes);
     this.#check(
@@ -668,7 +683,7 @@ export class OneDnn {
     return this.#primitiveDesc(desc, null, attr);
   }
 
-  #poolForwardDesc(shape: PoolShape, propagation: number): Deno.PointerValue {
+  #poolForwardDesc(shape: ConvShape, propagation: number): Deno.PointerValue {
     const desc = new Uint8Array(API.opDescBytes);
     this.#check(
       "dnnl_pooling_forward_desc_init",
@@ -759,7 +774,9 @@ export class OneDnn {
 
   /** A memory object without a buffer: {@link #run} points it at the caller's array. */
   #userMemory(md: Uint8Array): Memory {
-    return this.#memory(md, null);
+    const memory = this.#memory(md, null);
+    this.#bytes.set(memory, Number(this.#fn.dnnl_memory_desc_get_size(md)));
+    return memory;
   }
 
   /** A memory object whose buffer oneDNN allocates and owns (blocked filters, workspaces). */
@@ -776,11 +793,11 @@ export class OneDnn {
     return Deno.UnsafePointer.create(memory[0]);
   }
 
-  /** Descriptor of an NHWC array: the input side (`in`) or the output side of a shape. */
-  #nhwc(shape: PoolShape & { outChannels?: number }, side: "in" | "out" = "out"): Uint8Array {
+  /** Descriptor of an NHWC array: a convolution's input side (`in`) or output side. */
+  #nhwc(shape: ConvShape, side: "in" | "out" = "out"): Uint8Array {
     const dims = side === "in"
       ? [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth]
-      : [shape.batch, shape.outChannels ?? shape.inChannels, shape.outHeight, shape.outWidth];
+      : [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
     return this.#descriptor(dims, API.tagNhwc);
   }
 
@@ -855,8 +872,13 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0];
 }
 
-function key(shape: PoolShape & { outChannels?: number }): string {
+function key(shape: PoolShape): string {
   return JSON.stringify(shape);
+}
+
+/** A pool's shape as a convolution's whose channels pass through (output channels = input's). */
+function passThrough(pool: PoolShape): ConvShape {
+  return { ...pool, outChannels: pool.inChannels };
 }
 
 /** oneDNN's `[out, in, kh, kw]` dims of a filter (its physical layout set by the tag). */

@@ -3,10 +3,10 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { BACKEND_RUNGS, selectBackend } from "../lib/backend.ts";
-import { LabError } from "../lib/errors.ts";
+import { LabError, UsageError } from "../lib/errors.ts";
 import { evaluateModel } from "../lib/evaluate.ts";
 import { createModel } from "../lib/model.ts";
-import { loadOneDnn, ONEDNN_ENV } from "../lib/onednn.ts";
+import { type ConvShape, loadOneDnn, ONEDNN_ENV, type PoolShape } from "../lib/onednn.ts";
 import { createParallelTrainer } from "../lib/parallel_train.ts";
 import { createRandom, type Random } from "../lib/random.ts";
 import { computeCost } from "../lib/train.ts";
@@ -317,6 +317,70 @@ Deno.test({
     assert.ok(BACKEND_RUNGS.indexOf(auto.rung) <= BACKEND_RUNGS.indexOf("onednn"), auto.rung);
     const wasm = await selectBackend({ backend: "wasm" });
     assert.match(wasm.description, /^wasm \(SIMD, 1 thread;/);
+  },
+});
+
+Deno.test({
+  name: "oneDNN runs the lab's layers with JIT kernels, never its slow reference ones",
+  ignore: missing !== undefined,
+  fn: () => {
+    const onednn = loadOneDnn();
+    const floats = (n: number) => new Float32Array(n).fill(0.5);
+    const layers = [[1, 8, 5], [8, 8, 5], [8, 16, 5], [16, 32, 3], [64, 64, 3]];
+    for (const [inChannels, outChannels, k] of layers) {
+      const side = 32, batch = 2, pad = (k - 1) / 2;
+      const shape: ConvShape = {
+        batch,
+        inHeight: side,
+        inWidth: side,
+        inChannels,
+        outHeight: side,
+        outWidth: side,
+        outChannels,
+        filterHeight: k,
+        filterWidth: k,
+        strideHeight: 1,
+        strideWidth: 1,
+        padTop: pad,
+        padBottom: pad,
+        padLeft: pad,
+        padRight: pad,
+      };
+      const x = floats(batch * side * side * inChannels);
+      const filter = floats(k * k * inChannels * outChannels);
+      const y = floats(batch * side * side * outChannels);
+      onednn.conv2d(shape, x, filter, y, { bias: floats(outChannels), relu: true });
+      onednn.conv2dBackpropInput(shape, y, filter, x);
+      onednn.conv2dBackpropFilter(shape, x, y, filter);
+      const pool: PoolShape = { ...shape, outHeight: side / 2, outWidth: side / 2 };
+      Object.assign(pool, { filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2 });
+      Object.assign(pool, { padTop: 0, padBottom: 0, padLeft: 0, padRight: 0 });
+      const pooled = floats(y.length / 4);
+      onednn.maxPool(pool, x, floats(x.length / 4));
+      onednn.maxPoolGrad({ ...pool, inChannels: outChannels }, y, pooled, floats(y.length));
+      onednn.sum(batch * side * side, outChannels, "rows", y, floats(outChannels));
+      onednn.binary(
+        "add",
+        [batch, side, side, outChannels],
+        [1, 1, 1, outChannels],
+        y,
+        floats(outChannels),
+        floats(y.length),
+      );
+      onednn.relu(y.length, y, floats(y.length));
+    }
+    const chosen = Object.entries(onednn.implementations());
+    const convolutions = chosen.filter(([operation]) => operation.startsWith("conv"));
+    assert.equal(convolutions.length, 3 * layers.length, "forward, input and filter gradients");
+    for (const [operation, implementation] of chosen) {
+      assert.doesNotMatch(implementation, /^ref/, `${operation}: ${implementation}`);
+    }
+    assert.throws(
+      () => onednn.relu(1000, floats(1000), floats(999)),
+      (error: Error) =>
+        error instanceof UsageError &&
+        /relu 1000: array 2 holds 999 numbers, the operation takes 1000/.test(error.message),
+    );
   },
 });
 
