@@ -3,12 +3,12 @@
  * `FusedConv2D` (bias and ReLU, as inference runs the lab's layers), `Conv2DBackpropInput`,
  * `Conv2DBackpropFilter`, `MaxPool`, `MaxPoolGrad`, `Sum` over leading or trailing axes (the
  * bias gradients), and the large `Add`, `Multiply` and `Relu` (bias additions, skip sums, ReLU
- * gradients): the operations that take most of a training step of the lab's CNN. Tensors stay in the wasm heap;
- * oneDNN reads and writes them there through pointers, so nothing is copied.
+ * gradients): the operations that take most of a training step of the lab's CNN. Tensors stay in
+ * the wasm heap; oneDNN reads and writes them there through pointers, so nothing is copied.
  *
- * Cases oneDNN is not given (it gets float32 NHWC without dilation) go to the kernels that were
- * registered before (the wasm backend's own, and lib/wasm_gradients.ts's gradients), which
- * {@link unregisterOneDnnKernels} puts back.
+ * Cases oneDNN is not given (other dtypes, dilations, small elementwise arrays, sums over middle
+ * axes) go to the kernels that were registered before (the wasm backend's own, and
+ * lib/wasm_gradients.ts's gradients), which {@link unregisterOneDnnKernels} puts back.
  *
  * @module
  */
