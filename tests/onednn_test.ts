@@ -207,6 +207,11 @@ Deno.test({
         tf.mul(rows, a),
         tf.relu(a),
         tf.add(bias, bias),
+        tf.add(
+          tf.reshape(a, [-1]).slice(0, 256).reshape([256, 1]),
+          tf.reshape(b, [-1]).slice(0, 256).reshape([1, 256]),
+        ),
+        tf.add(tf.cast(a, "int32"), tf.cast(b, "int32")),
       ],
     );
   },
