@@ -22,7 +22,8 @@ import {
 } from "../lib/dataset.ts";
 import { UsageError } from "../lib/errors.ts";
 import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model.ts";
-import { selectBackend } from "../lib/backend.ts";
+import { maxMicroBatchSize } from "../lib/parallel_train.ts";
+import { type BackendInfo, selectBackend } from "../lib/backend.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/progress.ts";
 import {
   ADAM_LEARNING_RATE,
@@ -87,10 +88,11 @@ const SPEC: CommandSpec = {
     },
     workers: {
       type: "string",
-      default: "0",
-      help: "Module workers computing each batch's gradients in parallel (wasm and onednn " +
-        "backends; 2 uses both cores of a 2-core machine, and lets width 64 train at batch " +
-        "15); 0 trains on the main thread (which onednn already spreads over every core).",
+      help: "Module workers computing each batch's gradients in parallel, in passes that fit " +
+        "the wasm heap (wasm and onednn backends; 2 uses both cores of a 2-core machine); 0 " +
+        "trains on the main thread (which onednn already spreads over every core). Default 0, " +
+        "or, where a batch does not fit one pass (width 64 at batch 15), 1 on onednn and one " +
+        "per core on wasm.",
     },
     "eval-every": {
       type: "string",
@@ -186,9 +188,25 @@ function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings 
       : training?.dataSeed ?? DEFAULT_SEED,
     checkpointEvery: integerFlag(args, "checkpoint-every", { min: 1 }),
     evalEvery: integerFlag(args, "eval-every", { min: 1 }),
-    workers: integerFlag(args, "workers", { min: 0, max: 64 }),
+    workers: given(args, "workers") ? integerFlag(args, "workers", { min: 0, max: 64 }) : 0,
     resume: args.values.resume === true,
   };
+}
+
+/**
+ * Workers for a run whose `--workers` was not given: none (the calling thread), unless a batch
+ * does not fit one pass of the wasm heap; then replicas that split it into passes, one (which
+ * uses every core) on onednn, one per core on wasm. Says so when it picks them.
+ */
+function passWorkers(settings: Settings, backend: BackendInfo): number {
+  const most = maxMicroBatchSize(settings.width, settings.imageSize);
+  if (backend.tfBackend !== "wasm" || settings.batch <= most) return settings.workers;
+  const workers = backend.rung === "onednn" ? 1 : navigator.hardwareConcurrency;
+  console.log(
+    `note: a batch of ${settings.batch} at width ${settings.width} does not fit one pass of ` +
+      `the wasm heap (at most ${most} images): training with --workers ${workers}, in passes`,
+  );
+  return workers;
 }
 
 /** Validates both files of the folder at the run's image size, and reads its provenance. */
@@ -278,6 +296,7 @@ export async function main(argv: string[]): Promise<void> {
   const backend = await selectBackend();
   console.log(`backend: ${backend.description}`);
   if (backend.hint) console.log(`note: ${backend.hint}`);
+  if (!given(args, "workers")) settings.workers = passWorkers(settings, backend);
   console.log(describeDataFolder(folder));
   const dataset = await PneumothoraxDataset.load(settings.data, {
     imageSize: settings.imageSize,

@@ -27,7 +27,11 @@ import type { PneumothoraxDataset } from "./dataset.ts";
 import { LabError, UsageError } from "./errors.ts";
 import { predictLogitsInBatches } from "./evaluate.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
-import { createParallelTrainer, type ParallelTrainer } from "./parallel_train.ts";
+import {
+  createParallelTrainer,
+  maxMicroBatchSize,
+  type ParallelTrainer,
+} from "./parallel_train.ts";
 import { openRunSummaries, type RunSummaries } from "./summary.ts";
 
 /** Training images per step, as in the lab. */
@@ -296,6 +300,27 @@ function requireCount(name: string, value: number, min: number, max?: number): v
   }
 }
 
+/**
+ * Throws a {@link UsageError} when training on the calling thread of the wasm backend (wasm or
+ * onednn) would need more than its 4 GB heap for one pass of the batch (width 64 at batch 15),
+ * where it would otherwise fail inside wasm with "memory access out of bounds".
+ */
+function requireOnePassFits(
+  model: PneumothoraxDetectionModel,
+  batchSize: number,
+  workers: number,
+): void {
+  if (workers > 0 || tf.getBackend() !== "wasm") return;
+  const most = maxMicroBatchSize(model.width, model.imageSize);
+  if (batchSize > most) {
+    throw new UsageError(
+      `a batch of ${batchSize} images at width ${model.width} needs more than the wasm heap ` +
+        `holds in one pass (at most ${most} images here); train with workers (--workers 1 or ` +
+        "more), which split the batch into passes",
+    );
+  }
+}
+
 /** The options with their defaults, checked against the dataset. */
 function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
   const resolved = {
@@ -367,6 +392,7 @@ export async function train(
 ): Promise<TrainResult> {
   const settings = resolveOptions(dataset, options);
   const { steps, batchSize, checkpointEvery, evalEvery } = settings;
+  requireOnePassFits(model, batchSize, options.workers ?? 0);
   const dir = options.checkpointDir;
   const optimizer = createOptimizer(settings.learningRate, settings.optimizer);
   const started = performance.now();

@@ -9,6 +9,7 @@ import type { LabArrays } from "../lib/hdf5.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../lib/model.ts";
 import { createRandom } from "../lib/random.ts";
 import { readEventFile } from "../lib/summary.ts";
+import { selectBackend } from "../lib/backend.ts";
 import {
   BATCH_SIZE,
   CHECKPOINT_EVERY,
@@ -300,4 +301,26 @@ Deno.test("train() with workers computes the same steps as on the calling thread
   a.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - b[i][j]) < 1e-4, `weight ${i}`)));
   here.dispose();
   spread.dispose();
+});
+
+Deno.test("train() on wasm refuses, saying why, a batch that one pass of the heap cannot hold", async () => {
+  await selectBackend({ backend: "wasm" });
+  const model = createModel({ width: 64, imageSize: 256 });
+  const blank = (count: number) => ({
+    images: new Uint8Array(count * 256 * 256),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 2),
+  });
+  const data = PneumothoraxDataset.fromArrays(blank(16), blank(4), { imageSize: 256 });
+  try {
+    await assert.rejects(
+      train(model, data, { steps: 1, batchSize: 15 }),
+      (error: Error) =>
+        error instanceof UsageError &&
+        /^a batch of 15 images at width 64 needs more than the wasm heap holds in one pass \(at most 5 images here\); train with workers/
+          .test(error.message),
+    );
+  } finally {
+    model.dispose();
+    await tf.setBackend("cpu");
+  }
 });
