@@ -4,7 +4,11 @@ import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { BACKEND_RUNGS, selectBackend } from "../lib/backend.ts";
 import { LabError, UsageError } from "../lib/errors.ts";
+import { join } from "node:path";
 import { evaluateModel } from "../lib/evaluate.ts";
+import { TEST_FILE, TRAIN_FILE } from "../lib/dataset.ts";
+import { writeFixtureLabFile } from "./fixtures/lab_files.ts";
+import { runTask } from "./fixtures/run_task.ts";
 import { createModel } from "../lib/model.ts";
 import { type ConvShape, loadOneDnn, ONEDNN_ENV, type PoolShape } from "../lib/onednn.ts";
 import { createParallelTrainer } from "../lib/parallel_train.ts";
@@ -386,6 +390,45 @@ Deno.test({
         error instanceof UsageError &&
         /relu 1000: array 2 holds 999 numbers, the operation takes 1000/.test(error.message),
     );
+  },
+});
+
+Deno.test({
+  name: "deno task train and evaluate run on onednn as a user runs them",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "onednn_cli_" });
+    try {
+      const data = join(dir, "data");
+      await Deno.mkdir(data);
+      await writeFixtureLabFile(join(data, TRAIN_FILE), 20, 32);
+      await writeFixtureLabFile(join(data, TEST_FILE), 8, 32);
+      const out = join(dir, "checkpoint");
+      const common = ["--data", data, "--image-size", "32"];
+      const trained = await runTask(
+        "train",
+        [
+          ...[...common, "--out", out, "--width", "4", "--batch", "5", "--steps", "3"],
+          ...["--eval-every", "2", "--checkpoint-every", "3"],
+        ],
+        dir,
+        "onednn",
+      );
+      assert.equal(trained.code, 0, trained.stderr);
+      assert.match(trained.stdout, /^backend: onednn \(oneDNN 2/m);
+      const evaluated = await runTask(
+        "evaluate",
+        ["--checkpoint", out, "--data", data, "--json"],
+        dir,
+        "onednn",
+      );
+      assert.equal(evaluated.code, 0, evaluated.stderr);
+      const report = JSON.parse(evaluated.stdout);
+      assert.equal(report.backend, "onednn");
+      assert.equal(report.n, 8);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 
