@@ -10,6 +10,7 @@ import { type CommandSpec, parseCommand, runMain } from "./args.ts";
 import { describeDataFolder, ensureDataset } from "../lib/data_source.ts";
 import { LabError } from "../lib/errors.ts";
 import { labDataDir } from "../lib/lab_setup.ts";
+import { selectBackend } from "../lib/backend.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -101,6 +102,9 @@ async function main(): Promise<void> {
   const jupyter = await findJupyter();
   await ensureDenoKernel();
   console.log(describeDataFolder(await ensureDataset(labDataDir())));
+  const backend = await selectBackend();
+  console.log(`backend of the notebooks: ${backend.description}`);
+  if (backend.hint) console.log(`note: ${backend.hint}`);
   const jupyterArgs = [...jupyter.args, `--notebook-dir=${join(ROOT, "notebooks")}`];
   if (args.values.port) jupyterArgs.push(`--port=${args.values.port}`);
   if (args.values["no-browser"]) jupyterArgs.push("--no-browser");

@@ -47,6 +47,7 @@ Deno.test({
         out,
         /Starting Jupyter (Notebook|Lab): jupyter-(notebook|lab) --notebook-dir=.*notebooks --no-browser/,
       );
+      assert.match(out, /^backend of the notebooks: (onednn|wasm|webgpu|node|node-gpu) \(/m);
       await Deno.remove(jupyter, { recursive: true });
     } finally {
       await Deno.remove(dir, { recursive: true });
