@@ -26,7 +26,7 @@
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { version_core as tfVersion } from "@tensorflow/tfjs";
-import { maxMicroBatchSize } from "../lib/parallel_train.ts";
+import { maxThreadBatchSize } from "../lib/parallel_train.ts";
 import type { CaseResult, CaseSpec, MatMulResult, MatMulShape } from "./case.ts";
 import { modelFlops } from "./flops.ts";
 
@@ -267,10 +267,10 @@ async function benchCase(settings: CaseSettings): Promise<BenchCase> {
   const name = `width ${width}`;
   const torch = await runTorch<ReferenceResult>("case", base);
   log(`${name}: PyTorch ${"unavailable" in torch ? torch.unavailable : rate(torch)}`);
-  const fits = batch <= maxMicroBatchSize(width, imageSize);
+  const fits = batch <= maxThreadBatchSize(width, imageSize);
   const lab = fits ? await runDenoCase<CaseResult>("case", { ...base, mode: "lab" }) : {
     skipped: `a batch of ${batch} needs more than the wasm heap holds in one pass ` +
-      `(at most ${maxMicroBatchSize(width, imageSize)} images by lib/parallel_train.ts)`,
+      `(at most ${maxThreadBatchSize(width, imageSize)} images by lib/parallel_train.ts)`,
   };
   log(`${name}: lab loop, one thread: ${"skipped" in lab ? lab.skipped : rate(lab)}`);
   const oneWorker = await runDenoCase<CaseResult>("case", {

@@ -22,7 +22,7 @@ import {
 } from "../lib/dataset.ts";
 import { UsageError } from "../lib/errors.ts";
 import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model.ts";
-import { maxMicroBatchSize } from "../lib/parallel_train.ts";
+import { maxThreadBatchSize } from "../lib/parallel_train.ts";
 import { type BackendInfo, selectBackend } from "../lib/backend.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/progress.ts";
 import {
@@ -199,7 +199,7 @@ function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings 
  * uses every core) on onednn, one per core on wasm. Says so when it picks them.
  */
 function passWorkers(settings: Settings, backend: BackendInfo): number {
-  const most = maxMicroBatchSize(settings.width, settings.imageSize);
+  const most = maxThreadBatchSize(settings.width, settings.imageSize);
   if (backend.tfBackend !== "wasm" || settings.batch <= most) return settings.workers;
   const workers = backend.rung === "onednn" ? 1 : navigator.hardwareConcurrency;
   console.log(

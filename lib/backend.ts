@@ -80,6 +80,7 @@ export interface AdapterDescription {
 /** Names of software rasterizers that WebGPU may offer as an adapter on machines without a GPU. */
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|softpipe|swiftshader|swrast|basic render|warp/i;
 
+/** The rung {@link selectBackend} last started in this thread, and the tfjs backend it started. */
 let selected: { rung: BackendRung; tfBackend: string } | undefined;
 
 /** Modules of the native rungs: optional, used only when deno.json's imports name them. */
@@ -197,9 +198,9 @@ let onednnSetting: string | undefined;
 async function startOneDnn(options: BackendOptions): Promise<string | undefined> {
   const setting = Deno.env.get(ONEDNN_ENV) ?? "";
   if (onednn === undefined || setting !== onednnSetting) {
-    onednn = undefined;
-    onednn = loadOneDnn();
+    onednn = undefined; // a load that fails leaves none, and the next selection tries again
     onednnSetting = setting;
+    onednn = loadOneDnn();
   }
   unregisterOneDnnKernels();
   registerWasmGradients(options.wasmGradients);

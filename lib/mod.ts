@@ -40,6 +40,7 @@ export * from "./summary.ts";
 export {
   createParallelTrainer,
   maxMicroBatchSize,
+  maxThreadBatchSize,
   type ParallelStepResult,
   ParallelTrainer,
   type ParallelTrainerOptions,

@@ -16,10 +16,11 @@
  *
  * Use it where the backend computes on the CPU in one thread (wasm), or to train batches larger
  * than one wasm heap holds (width 64 at batch 15, also on `onednn`, whose replicas then share
- * the cores); a GPU or native backend is faster with its own parallelism. Workers speed training up only where cores are idle: Linux
- * with autogroup scheduling (`/proc/sys/kernel/sched_autogroup_enabled`) shares the cores fairly
- * among sessions, whatever their threads, so with another session busy on a 2-core machine the
- * replicas together get about one core.
+ * the cores); a GPU or native backend is faster with its own parallelism. Workers speed training
+ * up only where cores are idle: Linux with autogroup scheduling
+ * (`/proc/sys/kernel/sched_autogroup_enabled`) shares the cores fairly among sessions, whatever
+ * their threads, so with another session busy on a 2-core machine the replicas together get
+ * about one core.
  *
  * @module
  */
@@ -31,11 +32,17 @@ import type { PneumothoraxDetectionModel } from "./model.ts";
 /** Bytes of memory a replica may spend on the activations of one pass (of a 4 GiB wasm heap). */
 export const REPLICA_MEMORY_BUDGET = 3 * 1024 ** 3;
 /**
- * Bytes a training pass keeps per float of the conv layers' outputs (the forward activations,
- * the backward pass's gradients and temporaries): measured 9.5 x 4 bytes at width 8, 256 x 256
- * (`tf.profile` peak bytes of one step on wasm), rounded up.
+ * Bytes of the calling thread's wasm heap one training pass may use (of 4 GiB; the rest holds
+ * the weights, the optimizer's state and the batch), for {@link maxThreadBatchSize}.
  */
-export const TRAIN_BYTES_PER_ACTIVATION = 40;
+export const THREAD_MEMORY_BUDGET = 3.5 * 1024 ** 3;
+/**
+ * Bytes a training pass keeps per float of the conv layers' outputs (the forward activations,
+ * the backward pass's gradients and temporaries): the wasm heap after one step at 256 x 256 held
+ * 28.1-29.5 bytes per float, on wasm and onednn, at widths 8 (batch 40), 16 (27) and 64 (5 to
+ * 10); rounded up. (It was 40 while wasm's `Identity` copied the tensors saved for backprop.)
+ */
+export const TRAIN_BYTES_PER_ACTIVATION = 30;
 /** Filters multiplier and downsampling of the four blocks (two convolutions each). */
 const BLOCK_FILTERS = [1, 2, 4, 8];
 const WORKER_URL = new URL("./parallel_worker.ts", import.meta.url).href;
@@ -111,8 +118,8 @@ export function convActivationsPerImage(width: number, imageSize: number): numbe
 /**
  * The most images a training pass of a model of `width` at `imageSize` can take within
  * `budgetBytes`, estimated as {@link TRAIN_BYTES_PER_ACTIVATION} bytes per conv output element
- * (at least 1). At the lab's width 64 and 256 x 256 this is 5 for the default 3 GiB; the wasm
- * heap of 4 GiB holds 5 images but not 15.
+ * (at least 1). At the lab's width 64 and 256 x 256 this is 6 for the default 3 GiB; the wasm
+ * heap of 4 GiB held 10 images, not 12.
  */
 export function maxMicroBatchSize(
   width: number,
@@ -121,6 +128,14 @@ export function maxMicroBatchSize(
 ): number {
   const perImage = TRAIN_BYTES_PER_ACTIVATION * convActivationsPerImage(width, imageSize);
   return Math.max(1, Math.floor(budgetBytes / perImage));
+}
+
+/**
+ * The most images a training pass on the calling thread's wasm heap can take:
+ * {@link maxMicroBatchSize} within {@link THREAD_MEMORY_BUDGET} (7 at width 64, 256 x 256).
+ */
+export function maxThreadBatchSize(width: number, imageSize: number): number {
+  return maxMicroBatchSize(width, imageSize, THREAD_MEMORY_BUDGET);
 }
 
 /**

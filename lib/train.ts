@@ -29,7 +29,7 @@ import { predictLogitsInBatches } from "./evaluate.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
 import {
   createParallelTrainer,
-  maxMicroBatchSize,
+  maxThreadBatchSize,
   type ParallelTrainer,
 } from "./parallel_train.ts";
 import { openRunSummaries, type RunSummaries } from "./summary.ts";
@@ -311,7 +311,7 @@ function requireOnePassFits(
   workers: number,
 ): void {
   if (workers > 0 || tf.getBackend() !== "wasm") return;
-  const most = maxMicroBatchSize(model.width, model.imageSize);
+  const most = maxThreadBatchSize(model.width, model.imageSize);
   if (batchSize > most) {
     throw new UsageError(
       `a batch of ${batchSize} images at width ${model.width} needs more than the wasm heap ` +

@@ -401,7 +401,7 @@ Deno.test("deno task train --workers 0 names a batch that one pass of the wasm h
     const args = ["--data", fixture.good, "--out", out, "--width", "128", "--batch", "4"];
     assertOneLineError(
       await runTask("train", [...args, "--workers", "0", "--steps", "1"], fixture.work),
-      /^a batch of 4 images at width 128 needs more than the wasm heap holds in one pass \(at most 2 images here\); train with workers \(--workers 1 or more\)/,
+      /^a batch of 4 images at width 128 needs more than the wasm heap holds in one pass \(at most 3 images here\); train with workers \(--workers 1 or more\)/,
       "train --width 128 --workers 0",
     );
     await assert.rejects(Deno.stat(join(out, "manifest.json")), Deno.errors.NotFound);

@@ -316,7 +316,7 @@ Deno.test("train() on wasm refuses, saying why, a batch that one pass of the hea
       train(model, data, { steps: 1, batchSize: 15 }),
       (error: Error) =>
         error instanceof UsageError &&
-        /^a batch of 15 images at width 64 needs more than the wasm heap holds in one pass \(at most 5 images here\); train with workers/
+        /^a batch of 15 images at width 64 needs more than the wasm heap holds in one pass \(at most 7 images here\); train with workers/
           .test(error.message),
     );
   } finally {
