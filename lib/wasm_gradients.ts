@@ -52,10 +52,8 @@ export interface WasmGradientOptions {
 const BACKEND = "wasm";
 const FLOAT_BYTES = 4;
 const NHWC = "NHWC";
-/** Maps each registered replacement `Conv2DBackpropInput` to the backend kernel it wraps. */
-const NATIVE_KERNELS = new WeakMap<KernelConfig, KernelConfig>();
-/** Maps each registered replacement `Cast` to the backend kernel it wraps. */
-const CAST_KERNELS = new WeakMap<KernelConfig, KernelConfig>();
+/** Maps each replacement registered here (`Conv2DBackpropInput`, `Cast`) to the kernel it wraps. */
+const WRAPPED = new WeakMap<KernelConfig, KernelConfig>();
 
 /**
  * Registers the convolution gradient kernels for the wasm backend: `Conv2DBackpropFilter` (which
@@ -80,7 +78,29 @@ const CAST_KERNELS = new WeakMap<KernelConfig, KernelConfig>();
 export function registerWasmGradients(options: WasmGradientOptions = {}): string[] {
   const chunkBytes = options.chunkBytes ?? WASM_GRADIENT_CHUNK_BYTES;
   if (!(chunkBytes > 0)) throw new UsageError(`chunkBytes must be positive, got ${chunkBytes}`);
-  const native = nativeBackpropInput();
+  const native = backendKernel(tf.Conv2DBackpropInput);
+  const input: KernelConfig = {
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: BACKEND,
+    setupFunc: native.setupFunc,
+    kernelFunc: ((args: InputArgs) =>
+      conv2DBackpropInput(
+        args,
+        native.kernelFunc as unknown as InputKernel,
+      )) as unknown as KernelFunc,
+  };
+  const nativeCast = backendKernel(tf.Cast);
+  const cast: KernelConfig = {
+    kernelName: tf.Cast,
+    backendName: BACKEND,
+    kernelFunc:
+      ((args: CastArgs) =>
+        args.attrs.dtype === args.inputs.x.dtype ? share(args) : nativeCast.kernelFunc(
+          args as unknown as Parameters<KernelFunc>[0],
+        )) as unknown as KernelFunc,
+  };
+  WRAPPED.set(input, native);
+  WRAPPED.set(cast, nativeCast);
   const kernels: KernelConfig[] = [
     {
       kernelName: tf.Conv2DBackpropFilter,
@@ -88,32 +108,10 @@ export function registerWasmGradients(options: WasmGradientOptions = {}): string
       kernelFunc:
         ((args: FilterArgs) => conv2DBackpropFilter(args, chunkBytes)) as unknown as KernelFunc,
     },
-    {
-      kernelName: tf.Conv2DBackpropInput,
-      backendName: BACKEND,
-      setupFunc: native.setupFunc,
-      kernelFunc: ((args: InputArgs) =>
-        conv2DBackpropInput(
-          args,
-          native.kernelFunc as unknown as InputKernel,
-        )) as unknown as KernelFunc,
-    },
-  ];
-  NATIVE_KERNELS.set(kernels[1], native);
-  const cast = originalCast();
-  kernels.push(
+    input,
     { kernelName: tf.Identity, backendName: BACKEND, kernelFunc: share as unknown as KernelFunc },
-    {
-      kernelName: tf.Cast,
-      backendName: BACKEND,
-      kernelFunc:
-        ((args: CastArgs) =>
-          args.attrs.dtype === args.inputs.x.dtype ? share(args) : cast.kernelFunc(
-            args as unknown as Parameters<KernelFunc>[0],
-          )) as unknown as KernelFunc,
-    },
-  );
-  CAST_KERNELS.set(kernels[3], cast);
+    cast,
+  ];
   for (const kernel of kernels) {
     if (tf.getKernel(kernel.kernelName, BACKEND) !== undefined) {
       tf.unregisterKernel(kernel.kernelName, BACKEND);
@@ -121,12 +119,6 @@ export function registerWasmGradients(options: WasmGradientOptions = {}): string
     tf.registerKernel(kernel);
   }
   return kernels.map((kernel) => kernel.kernelName);
-}
-
-/** The backend's own `Cast`, found once and kept across re-registrations. */
-function originalCast(): KernelConfig {
-  const current = tf.getKernel(tf.Cast, BACKEND)!;
-  return CAST_KERNELS.get(current) ?? current;
 }
 
 interface CastArgs {
@@ -142,13 +134,13 @@ function share({ inputs, backend }: { inputs: { x: TensorInfo }; backend: Backen
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
-/** The backend's own `Conv2DBackpropInput`, found once and kept across re-registrations. */
-function nativeBackpropInput(): KernelConfig {
-  const current = tf.getKernel(tf.Conv2DBackpropInput, BACKEND);
+/** The backend's own kernel of that name, found once and kept across re-registrations. */
+function backendKernel(kernelName: string): KernelConfig {
+  const current = tf.getKernel(kernelName, BACKEND);
   if (current === undefined) {
     throw new Error("the wasm backend is not loaded: import '@tensorflow/tfjs-backend-wasm' first");
   }
-  return NATIVE_KERNELS.get(current) ?? current;
+  return WRAPPED.get(current) ?? current;
 }
 
 type InputKernel = (args: InputArgs) => TensorInfo;
