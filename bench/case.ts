@@ -229,26 +229,18 @@ export async function measureMatMul(shape: MatMulShape): Promise<MatMulResult> {
   const backend = await selectBackend();
   const a = tf.randomUniform([shape.m, shape.k]) as tf.Tensor2D;
   const b = tf.randomUniform([shape.k, shape.n]) as tf.Tensor2D;
-  tf.matMul(a, b).dispose();
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const started = performance.now();
-    const product = tf.matMul(a, b);
-    product.dataSync();
-    best = Math.min(best, (performance.now() - started) / 1000);
-    product.dispose();
-  }
+  const seconds = bestOfFive(() => tf.tidy(() => tf.matMul(a, b).dataSync()));
   tf.dispose([a, b]);
-  const operations = 2 * shape.m * shape.k * shape.n;
+  const onednn = oneDnnMatMulSeconds(shape);
   return {
     backend: backend.description,
-    gflops: operations / best / 1e9,
-    onednnGflops: oneDnnMatMulGflops(shape),
+    gflops: gflops(shape, seconds),
+    onednnGflops: onednn === null ? null : gflops(shape, onednn),
   };
 }
 
-/** GFLOP/s of the best of five oneDNN matrix products, or null where oneDNN cannot run. */
-function oneDnnMatMulGflops(shape: MatMulShape): number | null {
+/** Seconds of the best of five oneDNN matrix products, or null where oneDNN cannot run. */
+function oneDnnMatMulSeconds(shape: MatMulShape): number | null {
   let onednn: OneDnn;
   try {
     onednn = loadOneDnn();
@@ -259,14 +251,24 @@ function oneDnnMatMulGflops(shape: MatMulShape): number | null {
   const a = Float32Array.from({ length: shape.m * shape.k }, random);
   const b = Float32Array.from({ length: shape.k * shape.n }, random);
   const c = new Float32Array(shape.m * shape.n);
-  onednn.matMul(shape.m, shape.k, shape.n, a, b, c);
+  return bestOfFive(() => onednn.matMul(shape.m, shape.k, shape.n, a, b, c));
+}
+
+/** Seconds of the fastest of five runs of `run`, after one to warm up. */
+function bestOfFive(run: () => void): number {
+  run();
   let best = Infinity;
   for (let i = 0; i < 5; i++) {
     const started = performance.now();
-    onednn.matMul(shape.m, shape.k, shape.n, a, b, c);
+    run();
     best = Math.min(best, (performance.now() - started) / 1000);
   }
-  return (2 * shape.m * shape.k * shape.n) / best / 1e9;
+  return best;
+}
+
+/** GFLOP/s of a matrix product of `shape` (2 m k n operations) done in `seconds`. */
+function gflops(shape: MatMulShape, seconds: number): number {
+  return (2 * shape.m * shape.k * shape.n) / seconds / 1e9;
 }
 
 if (import.meta.main) {
