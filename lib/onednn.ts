@@ -855,6 +855,13 @@ export function loadOneDnn(): OneDnn {
       ) {
         throw new LabError("oneDNN needs --allow-ffi (or -A)");
       }
+      const missingSymbol = firstLine(error).match(/symbol (dnnl_\w+)/)?.[1];
+      if (missingSymbol !== undefined) {
+        throw new LabError(
+          `${library} is not oneDNN 2 (it has no ${missingSymbol}); the lab binds oneDNN 2's C ` +
+            "API (libdnnl.so.2)",
+        );
+      }
       failures.push(`${library}: ${firstLine(error)}`);
       continue;
     }

@@ -479,7 +479,7 @@ Deno.test("auto without oneDNN runs wasm and says how to get it; LAB_ONEDNN=off 
   }
 });
 
-Deno.test("LAB_ONEDNN=off, or a library that is not there, keeps the lab off oneDNN with a reason", () => {
+Deno.test("LAB_ONEDNN=off, a library that is not there, or one that is not oneDNN 2 keeps the lab off oneDNN with a reason", () => {
   const before = Deno.env.get(ONEDNN_ENV);
   try {
     Deno.env.set(ONEDNN_ENV, "off");
@@ -487,6 +487,15 @@ Deno.test("LAB_ONEDNN=off, or a library that is not there, keeps the lab off one
       () => loadOneDnn(),
       (error: Error) => error instanceof LabError && /LAB_ONEDNN=off/.test(error.message),
     );
+    if (Deno.build.os === "linux") {
+      Deno.env.set(ONEDNN_ENV, "libc.so.6");
+      assert.throws(
+        () => loadOneDnn(),
+        (error: Error) =>
+          error instanceof LabError &&
+          /^libc\.so\.6 is not oneDNN 2 \(it has no dnnl_\w+\); the lab binds/.test(error.message),
+      );
+    }
     Deno.env.set(ONEDNN_ENV, "/nonexistent/libdnnl.so.2");
     assert.throws(
       () => loadOneDnn(),
