@@ -1,15 +1,18 @@
 /**
  * `deno task lab`: open the lab. Registers the Deno Jupyter kernel when it is missing, makes
- * sure a dataset is in `data/`, and starts JupyterLab (or Jupyter Notebook) on `notebooks/`.
+ * sure the notebooks' dataset exists (`data/`, or `data/fast` with `LAB_FAST=1`), and starts
+ * JupyterLab (or Jupyter Notebook) on `notebooks/`. As root (containers, cloud notebooks, CI)
+ * Jupyter refuses to start unless given `--allow-root`, so the lab adds it there and says so:
+ * the README's first command must work wherever a student first runs it.
  *
  * @module
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
-import { describeDataFolder, ensureDataset } from "../lib/data_source.ts";
+import { describeDataFolder } from "../lib/data_source.ts";
 import { LabError } from "../lib/errors.ts";
-import { labDataDir } from "../lib/lab_setup.ts";
+import { ensureNotebookData, FAST_MODE_LINE, isFastMode } from "../lib/lab_setup.ts";
 import { selectBackend } from "../lib/backend.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -28,11 +31,15 @@ const SPEC: CommandSpec = {
   },
 };
 
-const INSTALL_HELP = "Jupyter is not installed. Install one of:\n" +
-  "  JupyterLab:       pip install jupyterlab        (or: pipx install jupyterlab)\n" +
-  "  Jupyter Notebook: sudo apt-get install jupyter-notebook   (Debian/Ubuntu)\n" +
-  "                    pip install notebook\n" +
-  "then run 'deno task lab' again.";
+/** How to install Jupyter; `sudo` only where the user is not root (containers often lack it). */
+function installHelp(uid: number | null): string {
+  const sudo = uid === 0 ? "" : "sudo ";
+  return "Jupyter is not installed. Install one of:\n" +
+    "  JupyterLab:       pip install jupyterlab        (or: pipx install jupyterlab)\n" +
+    `  Jupyter Notebook: ${sudo}apt-get install jupyter-notebook   (Debian/Ubuntu)\n` +
+    "                    pip install notebook\n" +
+    "then run 'deno task lab' again.";
+}
 
 async function run(command: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   try {
@@ -45,15 +52,54 @@ async function run(command: string, args: string[]): Promise<{ ok: boolean; out:
   }
 }
 
+/** A Jupyter front end found on PATH. */
+export interface Jupyter {
+  /** Its name for people: `JupyterLab` or `Jupyter Notebook`. */
+  name: string;
+  /** The command that starts it. */
+  command: string;
+}
+
 /** Finds `jupyter-lab` or `jupyter-notebook` on PATH; JupyterLab first. */
-async function findJupyter(): Promise<{ name: string; command: string; args: string[] }> {
+async function findJupyter(): Promise<Jupyter> {
   if ((await run("jupyter-lab", ["--version"])).ok) {
-    return { name: "JupyterLab", command: "jupyter-lab", args: [] };
+    return { name: "JupyterLab", command: "jupyter-lab" };
   }
   if ((await run("jupyter-notebook", ["--version"])).ok) {
-    return { name: "Jupyter Notebook", command: "jupyter-notebook", args: [] };
+    return { name: "Jupyter Notebook", command: "jupyter-notebook" };
   }
-  throw new LabError(INSTALL_HELP);
+  throw new LabError(installHelp(Deno.uid()));
+}
+
+/** Options of {@link jupyterArgs}. */
+export interface JupyterArgsOptions {
+  /** The user id the server runs as (`Deno.uid()`; null where the system has none). */
+  uid: number | null;
+  /** The server's port; default Jupyter's choice. */
+  port?: string;
+  /** Do not open a browser window. */
+  noBrowser?: boolean;
+}
+
+/**
+ * The arguments that start Jupyter on `notebookDir`, and for each one added because of where
+ * it runs, the line that says so. As root that is `--allow-root`, without which Jupyter exits
+ * with "Running as root is not recommended".
+ */
+export function jupyterArgs(
+  jupyter: Jupyter,
+  notebookDir: string,
+  options: JupyterArgsOptions,
+): { args: string[]; notes: string[] } {
+  const args = [`--notebook-dir=${notebookDir}`];
+  const notes: string[] = [];
+  if (options.port) args.push(`--port=${options.port}`);
+  if (options.noBrowser) args.push("--no-browser");
+  if (options.uid === 0) {
+    args.push("--allow-root");
+    notes.push(`running as root: starting ${jupyter.name} with --allow-root`);
+  }
+  return { args, notes };
 }
 
 /** The Deno kernelspec's `kernel.json`, if one is registered where Jupyter looks. */
@@ -101,16 +147,21 @@ async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
   const jupyter = await findJupyter();
   await ensureDenoKernel();
-  console.log(describeDataFolder(await ensureDataset(labDataDir())));
+  const fast = isFastMode();
+  if (fast) console.log(FAST_MODE_LINE);
+  console.log(describeDataFolder(await ensureNotebookData(fast)));
   const backend = await selectBackend();
   console.log(`backend of the notebooks: ${backend.description}`);
   if (backend.hint) console.log(`note: ${backend.hint}`);
-  const jupyterArgs = [...jupyter.args, `--notebook-dir=${join(ROOT, "notebooks")}`];
-  if (args.values.port) jupyterArgs.push(`--port=${args.values.port}`);
-  if (args.values["no-browser"]) jupyterArgs.push("--no-browser");
-  console.log(`Starting ${jupyter.name}: ${jupyter.command} ${jupyterArgs.join(" ")}`);
+  const { args: serverArgs, notes } = jupyterArgs(jupyter, join(ROOT, "notebooks"), {
+    uid: Deno.uid(),
+    port: args.values.port as string | undefined,
+    noBrowser: Boolean(args.values["no-browser"]),
+  });
+  notes.forEach((note) => console.log(note));
+  console.log(`Starting ${jupyter.name}: ${jupyter.command} ${serverArgs.join(" ")}`);
   if (args.values.check) return;
-  const server = new Deno.Command(jupyter.command, { args: jupyterArgs }).spawn();
+  const server = new Deno.Command(jupyter.command, { args: serverArgs }).spawn();
   const status = await server.status;
   Deno.exit(status.code);
 }

@@ -8,7 +8,13 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeDataFolder, ensureDataset } from "./data_source.ts";
+import {
+  type DataFolder,
+  describeDataFolder,
+  ensureDataset,
+  hasLabFiles,
+  inspectDataFolder,
+} from "./data_source.ts";
 import { LabError } from "./errors.ts";
 import { findCheckpoint } from "./checkpoint.ts";
 import { selectBackend } from "./backend.ts";
@@ -29,6 +35,10 @@ export function labDataDir(): string {
 
 /** Size of the fast-mode phantom dataset. */
 const FAST_DATA = { seed: 1, train: 120, test: 60 };
+/** Where fast mode keeps its phantom dataset, apart from the lab's data. */
+export const FAST_DATA_DIR: string = join(LAB_ROOT, "data", "fast");
+/** The line that says fast mode is on, in the notebooks and in `deno task lab`. */
+export const FAST_MODE_LINE = "FAST MODE (LAB_FAST=1): small phantom data, few steps";
 
 /** Options of {@link setupNotebook}. */
 export interface SetupOptions {
@@ -55,6 +65,18 @@ export function isFastMode(): boolean {
   return Deno.env.get("LAB_FAST") === "1";
 }
 
+/**
+ * Makes sure the notebooks' dataset exists and returns it: in fast mode the small phantom set
+ * in {@link FAST_DATA_DIR} (generated, never downloaded: fast mode must stay fast and offline),
+ * else {@link labDataDir} as `deno task data` would fill it. `deno task lab` prepares it before
+ * Jupyter starts so the first notebook cell does not wait for it.
+ */
+export async function ensureNotebookData(fast: boolean = isFastMode()): Promise<DataFolder> {
+  if (!fast) return await ensureDataset(labDataDir());
+  if (await hasLabFiles(FAST_DATA_DIR)) return await inspectDataFolder(FAST_DATA_DIR);
+  return await ensureDataset(FAST_DATA_DIR, { source: "phantom", phantom: FAST_DATA });
+}
+
 async function chooseCheckpoint(fast: boolean): Promise<string> {
   if (await findCheckpoint(PRETRAINED_CHECKPOINT)) return PRETRAINED_CHECKPOINT;
   if (await findCheckpoint(NOTEBOOK_CHECKPOINT)) return NOTEBOOK_CHECKPOINT;
@@ -75,18 +97,17 @@ export async function setupNotebook(options: SetupOptions = {}): Promise<LabSetu
     console.warn("Not running in the Deno Jupyter kernel: plots will not show inline.");
   }
   const backend = await selectBackend();
-  const dataDir = fast ? join(LAB_ROOT, "data", "fast") : labDataDir();
-  const folder = await ensureDataset(dataDir, fast ? { source: "auto", phantom: FAST_DATA } : {});
+  const folder = await ensureNotebookData(fast);
   const setup: LabSetup = {
     fast,
-    dataDir,
+    dataDir: folder.dir,
     backend: backend.description,
     data: describeDataFolder(folder),
   };
   if (options.needsCheckpoint) setup.checkpointDir = await chooseCheckpoint(fast);
   console.log(
     [
-      fast ? "FAST MODE (LAB_FAST=1): small phantom data, few steps" : undefined,
+      fast ? FAST_MODE_LINE : undefined,
       setup.data,
       `backend: ${setup.backend}`,
       backend.hint,
