@@ -114,10 +114,26 @@ export interface NihImportReport {
 }
 
 /** One usable row of the NIH CSV. */
-interface NihRow {
+export interface NihRow {
+  /** Line of the CSV where the row starts (the header is line 1). */
   line: number;
+  /** The row's `Image Index`: the PNG's file name. */
   file: string;
+  /** The row's `Patient ID`, as written in the CSV. */
   patientId: string;
+  /** The row's `Finding Labels`, `|`-separated as NIH writes them. */
+  findings: string;
+  /** Whether the findings include pneumothorax. */
+  positive: boolean;
+}
+
+/** What the patient split and the file writer need of an image: its patient, file and label. */
+export interface PatientImage {
+  /** Patient identifier: a patient's images all go to one file. */
+  patientId: string;
+  /** The image's file name, stored in the lab file's `file` dataset. */
+  file: string;
+  /** Whether the image shows a pneumothorax. */
   positive: boolean;
 }
 
@@ -226,7 +242,7 @@ function rowProblem(fields: string[], width: { min: number; max: number }, file:
  * Reads NIH's label CSV: the usable rows, and the skipped ones with their line and reason.
  * A missing required column is a {@link DataFileError} naming the CSV and the column.
  */
-async function readNihRows(path: string): Promise<{
+export async function readNihRows(path: string): Promise<{
   rows: NihRow[];
   skipped: NihSkippedRow[];
   count: number;
@@ -261,13 +277,13 @@ async function readNihRows(path: string): Promise<{
     const positive = findings.split(FINDING_SEPARATOR).some((f) =>
       f.trim() === PNEUMOTHORAX_FINDING
     );
-    rows.push({ line, file, patientId, positive });
+    rows.push({ line, file, patientId, findings, positive });
   }
   return { rows, skipped, count: records.length - 1 };
 }
 
 /** Maps each PNG file name under `dir` (recursively, in sorted order; first one wins) to its path. */
-async function indexImages(dir: string): Promise<Map<string, string>> {
+export async function indexImages(dir: string): Promise<Map<string, string>> {
   const index = new Map<string, string>();
   async function visit(folder: string): Promise<void> {
     const entries: Deno.DirEntry[] = [];
@@ -302,7 +318,7 @@ function selectRows<T extends NihRow>(rows: T[], ratio: number, random: Random):
  * Splits rows by patient: each patient's rows all go to one side. Patients with a positive image
  * and those without are drawn separately, each until its test share reaches `testFraction`.
  */
-function splitByPatient<T extends NihRow>(
+export function splitByPatient<T extends PatientImage>(
   rows: T[],
   testFraction: number,
   random: Random,
@@ -368,9 +384,13 @@ async function readSplit(
   return { images: images.subarray(0, kept.length * pixels), rows: kept };
 }
 
-async function writeSplit(
+/**
+ * Writes one file of the lab's schema for `rows` and their `images` (in the same order), with
+ * `patient_id` and `file` beside `image` and `label`, and says what went in.
+ */
+export async function writeSplit(
   path: string,
-  rows: NihRow[],
+  rows: PatientImage[],
   images: Uint8Array,
   imageSize: number,
 ): Promise<NihSplitReport> {
