@@ -3,13 +3,20 @@
  * notebooks/solutions/ (answer regions become TODO stubs; cell ids stay the same).
  * `--check` fails when the student notebooks differ from what release would write.
  *
+ * `--handout DIR` writes what a class gets: the project's tracked files without
+ * `notebooks/solutions/`, so that Jupyter's file list never shows the answers and the README's
+ * two commands (`task lab`, `task test`) work in it as they do here. Tracked files only, as
+ * `git ls-files` lists them: data, checkpoints of one's own, logs and other untracked things
+ * stay behind. It refuses stale student notebooks, so a class never gets TODOs that disagree
+ * with the solutions the instructor grades against.
+ *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
 import { readNotebook, studentVersion } from "../lib/notebook.ts";
-import { LabError } from "../lib/errors.ts";
+import { LabError, UsageError } from "../lib/errors.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const SOLUTIONS = join(ROOT, "notebooks", "solutions");
@@ -20,11 +27,19 @@ const SPEC: CommandSpec = {
   summary: "Write the student notebooks (notebooks/*.ipynb) from notebooks/solutions/.",
   flags: {
     check: { type: "boolean", help: "Only check that the student notebooks are up to date." },
+    handout: {
+      type: "string",
+      help: "Write the class's copy of the project into this new (or empty) folder: the " +
+        "tracked files without notebooks/solutions/.",
+    },
   },
 };
 
-async function main(): Promise<void> {
-  const args = parseCommand(SPEC, Deno.args);
+/**
+ * Writes the student notebooks from the solutions, or with `check` only lists the stale ones.
+ * Returns the student notebooks that differ(ed) from what the solutions give.
+ */
+async function releaseNotebooks(check: boolean): Promise<string[]> {
   const stale: string[] = [];
   for await (const entry of Deno.readDir(SOLUTIONS)) {
     if (!entry.isFile || !entry.name.endsWith(".ipynb")) continue;
@@ -33,18 +48,147 @@ async function main(): Promise<void> {
     const target = join(STUDENT, basename(entry.name));
     const current = await Deno.readTextFile(target).catch(() => "");
     if (current === text) continue;
-    if (args.values.check) stale.push(target);
-    else {
+    stale.push(target);
+    if (!check) {
       await Deno.writeTextFile(target, text);
       console.log(`wrote ${target}`);
     }
   }
-  if (stale.length > 0) {
+  return stale;
+}
+
+/** The repository's tracked files, relative to `root`, as `git ls-files` lists them. */
+async function trackedFiles(root: string): Promise<string[]> {
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command("git", {
+      args: ["ls-files", "-z", "--cached"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (error) {
+    throw new LabError(`git is needed to list the project's files: ${(error as Error).message}`);
+  }
+  if (!result.success) {
     throw new LabError(
-      `student notebooks out of date with notebooks/solutions: ${stale.join(", ")} ` +
-        "(run 'deno task release')",
+      `'git ls-files' failed in ${root}: ${new TextDecoder().decode(result.stderr).trim()} ` +
+        "(a handout is made from a git checkout of the lab)",
     );
   }
+  return new TextDecoder().decode(result.stdout).split("\0").filter((path) => path !== "");
+}
+
+/** Whether `path` is `folder` or inside it. */
+function isWithin(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/** Throws a {@link UsageError} unless `dir` is a fit place for a handout of `root`. */
+async function checkHandoutDir(dir: string, root: string): Promise<void> {
+  const notebooks = join(root, "notebooks");
+  if (isWithin(dir, notebooks)) {
+    throw new UsageError(
+      `--handout ${dir} is inside ${notebooks}: Jupyter would list it beside the notebooks; ` +
+        "choose a folder outside the repository's notebooks/",
+    );
+  }
+  if (isWithin(root, dir)) {
+    throw new UsageError(`--handout ${dir} holds the repository itself; choose a new folder`);
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  if (!info.isDirectory) {
+    throw new UsageError(`--handout ${dir} is a file; choose a new or empty folder`);
+  }
+  for await (const _ of Deno.readDir(dir)) {
+    throw new UsageError(`--handout ${dir} exists and is not empty; choose a new or empty folder`);
+  }
+}
+
+/** Options of {@link writeHandout}. */
+export interface HandoutOptions {
+  /** Receives a line per skipped file and the summary (default: standard output). */
+  log?: (line: string) => void;
+}
+
+/** What {@link writeHandout} wrote. */
+export interface Handout {
+  /** The handout folder, absolute. */
+  dir: string;
+  /** The files written, relative to it. */
+  files: string[];
+}
+
+/**
+ * Writes the class's copy of the repository at `root` into `dir`: every tracked file (as it is
+ * in the working tree, modes kept) except those under `notebooks/solutions/`. A tracked file
+ * deleted from the working tree is left out, and said so.
+ *
+ * @throws {UsageError} when `dir` is inside the repository's `notebooks/`, contains the
+ * repository, or exists and is not empty
+ * @throws {LabError} when `root` is not a git checkout
+ */
+export async function writeHandout(
+  root: string,
+  dir: string,
+  options: HandoutOptions = {},
+): Promise<Handout> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const target = resolve(dir);
+  await checkHandoutDir(target, resolve(root));
+  const files: string[] = [];
+  for (const path of await trackedFiles(root)) {
+    if (isWithin(join(root, path), join(root, "notebooks", "solutions"))) continue;
+    const to = join(target, path);
+    await Deno.mkdir(dirname(to), { recursive: true });
+    try {
+      await Deno.copyFile(join(root, path), to);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      log(`skipped ${path}: tracked but deleted from the working tree`);
+      continue;
+    }
+    files.push(path);
+  }
+  return { dir: target, files };
+}
+
+/** The error for student notebooks that differ from the release of the solutions. */
+function staleError(stale: string[], fix: string): LabError {
+  return new LabError(
+    `student notebooks out of date with notebooks/solutions: ${stale.join(", ")} (${fix})`,
+  );
+}
+
+/** The folder the user ran the task from (`deno task` runs tasks in the repository root). */
+function userCwd(): string {
+  return Deno.env.get("INIT_CWD") ?? Deno.cwd();
+}
+
+async function main(): Promise<void> {
+  const args = parseCommand(SPEC, Deno.args);
+  const handout = args.values.handout;
+  if (typeof handout === "string") {
+    const target = resolve(userCwd(), handout);
+    await checkHandoutDir(target, ROOT);
+    const stale = await releaseNotebooks(true);
+    if (stale.length > 0) throw staleError(stale, "run 'deno task release', then make the handout");
+    const { dir, files } = await writeHandout(ROOT, target);
+    console.log(
+      `wrote the handout to ${dir}: ${files.length} files, without notebooks/solutions/. ` +
+        `Students run there: npx -y deno@2.9.6 task lab`,
+    );
+    return;
+  }
+  const stale = await releaseNotebooks(Boolean(args.values.check));
+  if (args.values.check && stale.length > 0) throw staleError(stale, "run 'deno task release'");
 }
 
 if (import.meta.main) await runMain(main);
