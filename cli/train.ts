@@ -42,7 +42,8 @@ const INTERRUPTED_EXIT = 130;
 /** The model's four 2x2 max-pools need an image side divisible by 16. */
 const IMAGE_SIZE_MULTIPLE = 16;
 
-const SPEC: CommandSpec = {
+/** The task's flags; `deno task crossval` takes the training ones from here. */
+export const TRAIN_SPEC: CommandSpec = {
   name: "train",
   summary:
     "Train the lab's CNN: batches of training images in order, Nesterov momentum (or --optimizer adam), " +
@@ -55,12 +56,13 @@ const SPEC: CommandSpec = {
     steps: { type: "string", default: String(NUM_STEPS), help: "Steps to reach in total." },
     width: {
       type: "string",
-      help: `Filters of the first block (default: ${MODEL_WIDTH}, the lab's; when resuming, ` +
-        "the checkpoint's).",
+      help: `Filters of the first block (default: ${MODEL_WIDTH}, the lab's; when resuming or ` +
+        "with --init-from, the checkpoint's).",
     },
     "image-size": {
       type: "string",
-      help: `Side of the images (default: ${IMAGE_SIZE}; when resuming, the checkpoint's).`,
+      help: `Side of the images (default: ${IMAGE_SIZE}; when resuming or with --init-from, ` +
+        "the checkpoint's).",
     },
     batch: {
       type: "string",
@@ -100,6 +102,11 @@ const SPEC: CommandSpec = {
       help: "Evaluate on 100 test images every this many steps.",
     },
     resume: { type: "boolean", help: "Continue from the checkpoint in --out." },
+    "init-from": {
+      type: "string",
+      help: "Start from this checkpoint's weights (fine-tuning on --data), with a fresh " +
+        "optimizer and batches; not with --resume.",
+    },
     logdir: {
       type: "string",
       help: "TensorBoard run folder, written as <logdir>/{train,test} (default: " +
@@ -124,13 +131,16 @@ interface Settings {
   evalEvery: number;
   workers: number;
   resume: boolean;
+  initFrom?: string;
 }
 
-function given(args: ParsedArgs, name: string): boolean {
+/** Whether the flag `name` was given a value. */
+export function given(args: ParsedArgs, name: string): boolean {
   return typeof args.values[name] === "string";
 }
 
-function positiveNumberFlag(args: ParsedArgs, name: string): number {
+/** Reads a flag that must be a positive finite number. */
+export function positiveNumberFlag(args: ParsedArgs, name: string): number {
   const raw = String(args.values[name]);
   const value = /^\s*[0-9.eE+-]+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!(value > 0 && Number.isFinite(value))) {
@@ -139,7 +149,8 @@ function positiveNumberFlag(args: ParsedArgs, name: string): number {
   return value;
 }
 
-function imageSizeFlag(args: ParsedArgs): number {
+/** Reads `--image-size`, a multiple of 16. */
+export function imageSizeFlag(args: ParsedArgs): number {
   const size = integerFlag(args, "image-size", { min: IMAGE_SIZE_MULTIPLE });
   if (size % IMAGE_SIZE_MULTIPLE !== 0) {
     throw new UsageError(
@@ -150,7 +161,8 @@ function imageSizeFlag(args: ParsedArgs): number {
   return size;
 }
 
-function optimizerFlag(args: ParsedArgs): OptimizerName {
+/** Reads `--optimizer`. */
+export function optimizerFlag(args: ParsedArgs): OptimizerName {
   const raw = String(args.values.optimizer);
   if (raw !== "momentum" && raw !== "adam") {
     throw new UsageError(`--optimizer must be 'momentum' or 'adam', got '${raw}'`);
@@ -158,8 +170,15 @@ function optimizerFlag(args: ParsedArgs): OptimizerName {
   return raw;
 }
 
-/** Reads the flags; values not given come from `resumed` (when resuming) or the defaults. */
-function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings {
+/**
+ * Reads the flags; values not given come from `resumed` (when resuming), the width and image
+ * size from `initial` (the `--init-from` checkpoint), else the defaults.
+ */
+function readSettings(
+  args: ParsedArgs,
+  resumed?: CheckpointManifest,
+  initial?: CheckpointManifest,
+): Settings {
   const out = String(args.values.out);
   const training = resumed?.training;
   const optimizer = given(args, "optimizer")
@@ -172,10 +191,10 @@ function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings 
     steps: integerFlag(args, "steps", { min: 1 }),
     width: given(args, "width")
       ? integerFlag(args, "width", { min: 1 })
-      : resumed?.model.width ?? MODEL_WIDTH,
+      : (resumed ?? initial)?.model.width ?? MODEL_WIDTH,
     imageSize: given(args, "image-size")
       ? imageSizeFlag(args)
-      : resumed?.model.imageSize ?? IMAGE_SIZE,
+      : (resumed ?? initial)?.model.imageSize ?? IMAGE_SIZE,
     batch: given(args, "batch")
       ? integerFlag(args, "batch", { min: 1 })
       : training?.batchSize ?? BATCH_SIZE,
@@ -190,7 +209,33 @@ function readSettings(args: ParsedArgs, resumed?: CheckpointManifest): Settings 
     evalEvery: integerFlag(args, "eval-every", { min: 1 }),
     workers: given(args, "workers") ? integerFlag(args, "workers", { min: 0, max: 64 }) : 0,
     resume: args.values.resume === true,
+    initFrom: given(args, "init-from") ? String(args.values["init-from"]) : undefined,
   };
+}
+
+/**
+ * The manifest of the `--init-from` checkpoint, if given, after checking that it exists and
+ * that `--width` and `--image-size`, when given, are its (a {@link UsageError} naming both).
+ */
+export async function readInitFrom(args: ParsedArgs): Promise<CheckpointManifest | undefined> {
+  if (!given(args, "init-from")) return undefined;
+  const dir = String(args.values["init-from"]);
+  if (await findCheckpoint(dir) === undefined) {
+    throw new UsageError(`--init-from: there is no checkpoint in ${dir}`);
+  }
+  const { manifest } = await readCheckpointManifest(dir);
+  const flags = [
+    ["width", manifest.model.width, () => integerFlag(args, "width", { min: 1 })],
+    ["image-size", manifest.model.imageSize, () => imageSizeFlag(args)],
+  ] as const;
+  for (const [flag, saved, read] of flags) {
+    if (given(args, flag) && read() !== saved) {
+      throw new UsageError(
+        `--init-from ${dir} has ${flag.replace("-", " ")} ${saved}, but --${flag} is ${read()}`,
+      );
+    }
+  }
+  return manifest;
 }
 
 /**
@@ -278,10 +323,17 @@ function printResult(result: TrainResult, settings: Settings): void {
  * and other `LabError`s (the caller prints them as one line).
  */
 export async function main(argv: string[]): Promise<void> {
-  const args = parseCommand(SPEC, argv);
+  const args = parseCommand(TRAIN_SPEC, argv);
   readSettings(args);
+  if (args.values.resume === true && given(args, "init-from")) {
+    throw new UsageError(
+      "--init-from starts a new run from a checkpoint's weights and --resume continues the one " +
+        "in --out: give one of them",
+    );
+  }
+  const initial = await readInitFrom(args);
   const resumed = await checkpointToResume(args);
-  const settings = readSettings(args, resumed);
+  const settings = readSettings(args, resumed, initial);
   if (resumed && resumed.step >= settings.steps) {
     console.log(`${settings.out} is already at step ${resumed.step} (--steps ${settings.steps})`);
     return;
@@ -311,7 +363,8 @@ export async function main(argv: string[]): Promise<void> {
   console.log(
     `model: width ${settings.width}, ${settings.imageSize}x${settings.imageSize} images, ` +
       `${model.countParams()} parameters; batch ${settings.batch}, ${settings.optimizer} at learning rate ${settings.lr}` +
-      (resumed ? `; resuming ${settings.out} at step ${resumed.step}` : ""),
+      (resumed ? `; resuming ${settings.out} at step ${resumed.step}` : "") +
+      (initial ? `; starting from the weights of ${settings.initFrom} (step ${initial.step})` : ""),
   );
 
   const controller = new AbortController();
@@ -331,6 +384,7 @@ export async function main(argv: string[]): Promise<void> {
       workers: settings.workers,
       checkpointDir: settings.out,
       resume: settings.resume,
+      initFrom: settings.initFrom,
       logDir: settings.logdir,
       signal: controller.signal,
       data: { dir: settings.data, source: folder.record },

@@ -36,6 +36,8 @@ const BLOCKS: ReadonlyArray<{ filters: number; kernel: number }> = [
   { filters: 4, kernel: 3 },
   { filters: 8, kernel: 3 },
 ];
+/** Number of convolution blocks (two convolutions and a max-pool each). */
+export const BLOCK_COUNT = BLOCKS.length;
 /** Each block halves the side with a 2x2 max-pool. */
 const DOWNSAMPLING = 2 ** BLOCKS.length;
 /**
@@ -239,6 +241,36 @@ export class PneumothoraxDetectionModel {
     }
     return this.network.apply(images) as tf.Tensor[];
   }
+}
+
+/**
+ * Makes the convolutions of the first `blocks` blocks not trainable (`conv1` to
+ * `conv<2 * blocks>`), so that training updates only the later blocks and the logits: with few
+ * images, the early edge and texture filters of a model trained elsewhere are kept. Returns a
+ * function that makes them trainable again.
+ *
+ * @example
+ * ```ts
+ * import { createModel, freezeBlocks } from "./model.ts";
+ * const model = createModel({ width: 1, imageSize: 16 });
+ * const thaw = freezeBlocks(model, 1);
+ * if (model.trainableVariables().length !== 14) throw new Error("conv1 and conv2 are frozen");
+ * thaw();
+ * model.dispose();
+ * ```
+ */
+export function freezeBlocks(model: PneumothoraxDetectionModel, blocks: number): () => void {
+  if (!Number.isInteger(blocks) || blocks < 0 || blocks > BLOCK_COUNT) {
+    throw new UsageError(
+      `blocks to freeze must be an integer in [0, ${BLOCK_COUNT}], got ${blocks}`,
+    );
+  }
+  const layers = Array.from(
+    { length: 2 * blocks },
+    (_, i) => model.network.getLayer(`conv${i + 1}`),
+  );
+  layers.forEach((layer) => layer.trainable = false);
+  return () => layers.forEach((layer) => layer.trainable = true);
 }
 
 function buildNetwork(width: number, imageSize: number, seed: number): tf.LayersModel {

@@ -19,14 +19,15 @@ import {
   type CheckpointManifest,
   type CheckpointMetrics,
   type OptimizerName,
+  readCheckpointManifest,
   restoreCheckpoint,
   saveCheckpoint,
   type SplitMetrics,
 } from "./checkpoint.ts";
-import type { PneumothoraxDataset } from "./dataset.ts";
+import type { Batch, PneumothoraxDataset } from "./dataset.ts";
 import { LabError, UsageError } from "./errors.ts";
 import { predictLogitsInBatches } from "./evaluate.ts";
-import type { PneumothoraxDetectionModel } from "./model.ts";
+import { BLOCK_COUNT, freezeBlocks, type PneumothoraxDetectionModel } from "./model.ts";
 import {
   createParallelTrainer,
   maxThreadBatchSize,
@@ -97,6 +98,9 @@ export interface CheckpointReport {
   manifest: CheckpointManifest;
 }
 
+/** Changes a batch of training images into a new tensor of the same shape (see lib/augment.ts). */
+export type Augmentation = (images: tf.Tensor4D) => tf.Tensor4D;
+
 /** Options of {@link train}. */
 export interface TrainOptions {
   /** Steps to reach, counting those of a resumed checkpoint (default {@link NUM_STEPS}). */
@@ -120,6 +124,24 @@ export interface TrainOptions {
   checkpointDir?: string;
   /** Continue from the checkpoint in `checkpointDir`: weights, momentum, batches (default false). */
   resume?: boolean;
+  /**
+   * Start from this checkpoint's weights (fine-tuning on other data): the optimizer starts
+   * fresh and the batches are this dataset's own, not the checkpoint's. Its width and image
+   * size must be the model's. Not with `resume` (default none).
+   */
+  initFrom?: string;
+  /**
+   * Keep the weights of the first this many of the model's four convolution blocks fixed and
+   * train the rest (fine-tuning on little data); the blocks become trainable again when the run
+   * ends. Not with `resume` or `workers` (default 0).
+   */
+  freezeBlocks?: number;
+  /**
+   * Applied to the images of every training batch before its step, e.g. a seeded random
+   * augmentation (lib/augment.ts); it returns a new tensor and leaves its input alone. A run
+   * resumed with one does not repeat the augmentations of an uninterrupted run (default none).
+   */
+  augment?: Augmentation;
   /** Run folder for TensorBoard summaries, `<logDir>/{train,test}` (default: none written). */
   logDir?: string;
   /** Aborting it stops the run after the current step, with a final checkpoint (default none). */
@@ -229,14 +251,30 @@ export function disposeOptimizer(optimizer: tf.Optimizer): void {
   }
 }
 
+/** The next training batch, its images passed through `augment` when there is one. */
+function nextTrainBatch(
+  dataset: PneumothoraxDataset,
+  batchSize: number,
+  augment?: Augmentation,
+): Batch {
+  const [images, labels] = dataset.getTrainBatch(batchSize);
+  if (!augment) return [images, labels];
+  try {
+    return [augment(images), labels];
+  } finally {
+    images.dispose();
+  }
+}
+
 /** One step on the next training batch; returns its cost and accuracy before the update. */
 function trainStep(
   model: PneumothoraxDetectionModel,
   optimizer: tf.Optimizer,
   dataset: PneumothoraxDataset,
   batchSize: number,
+  augment?: Augmentation,
 ): SplitMetrics {
-  const [images, labels] = dataset.getTrainBatch(batchSize);
+  const [images, labels] = nextTrainBatch(dataset, batchSize, augment);
   let accuracy: tf.Scalar | undefined;
   try {
     const cost = optimizer.minimize(
@@ -263,8 +301,9 @@ async function parallelTrainStep(
   optimizer: tf.Optimizer,
   dataset: PneumothoraxDataset,
   batchSize: number,
+  augment?: Augmentation,
 ): Promise<SplitMetrics> {
-  const [images, labels] = dataset.getTrainBatch(batchSize);
+  const [images, labels] = nextTrainBatch(dataset, batchSize, augment);
   try {
     return await trainer.trainStep(optimizer, images, labels);
   } finally {
@@ -348,7 +387,38 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
   if (options.resume && options.checkpointDir === undefined) {
     throw new UsageError("resume needs checkpointDir: the checkpoint to continue from");
   }
+  if (options.resume && options.initFrom !== undefined) {
+    throw new UsageError(
+      "initFrom starts a new run from a checkpoint's weights; resume continues one: give one",
+    );
+  }
+  requireCount("freezeBlocks", options.freezeBlocks ?? 0, 0, BLOCK_COUNT);
+  if (options.freezeBlocks && (options.resume || options.workers)) {
+    throw new UsageError(
+      "freezeBlocks trains on the calling thread and starts a new run: not with resume or workers",
+    );
+  }
   return resolved;
+}
+
+/**
+ * Loads the weights of the checkpoint `dir` into `model` to fine-tune it; the optimizer and
+ * the batch cursors are left as they are. A {@link UsageError} names both values when the
+ * checkpoint's width or image size is not the model's.
+ */
+async function initializeFrom(dir: string, model: PneumothoraxDetectionModel): Promise<void> {
+  const saved = (await readCheckpointManifest(dir)).manifest.model;
+  for (
+    const [what, theirs, ours] of [
+      ["width", saved.width, model.width],
+      ["image size", saved.imageSize, model.imageSize],
+    ] as const
+  ) {
+    if (theirs !== ours) {
+      throw new UsageError(`initFrom: ${dir} has ${what} ${theirs}, the model has ${what} ${ours}`);
+    }
+  }
+  await restoreCheckpoint(model, dir);
 }
 
 /** Restores weights, momentum and batch cursors from the checkpoint; returns its step. */
@@ -398,8 +468,11 @@ export async function train(
   const started = performance.now();
   let summaries: RunSummaries | undefined;
   let trainer: ParallelTrainer | undefined;
+  let thawBlocks: (() => void) | undefined;
   try {
     const startStep = options.resume ? await resumeFrom(dir!, model, optimizer, dataset) : 0;
+    if (options.initFrom !== undefined) await initializeFrom(options.initFrom, model);
+    thawBlocks = freezeBlocks(model, options.freezeBlocks ?? 0);
     let checkpointStep = options.resume ? startStep : undefined;
     const metrics: CheckpointMetrics = {};
     const history: Pick<TrainResult, "train" | "test"> = { train: [], test: [] };
@@ -433,8 +506,8 @@ export async function train(
     while (step < steps && !options.signal?.aborted) {
       const stepStart = performance.now();
       const result = trainer
-        ? await parallelTrainStep(trainer, optimizer, dataset, batchSize)
-        : trainStep(model, optimizer, dataset, batchSize);
+        ? await parallelTrainStep(trainer, optimizer, dataset, batchSize, options.augment)
+        : trainStep(model, optimizer, dataset, batchSize, options.augment);
       step++;
       if (!Number.isFinite(result.cost)) {
         throw new LabError(divergedMessage(step, result.cost, dir, checkpointStep));
@@ -475,6 +548,7 @@ export async function train(
       checkpointStep,
     };
   } finally {
+    thawBlocks?.();
     summaries?.close();
     trainer?.dispose();
     disposeOptimizer(optimizer);
