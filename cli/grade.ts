@@ -1,10 +1,12 @@
 /**
- * `deno task grade PATH [--json] [--csv FILE]`: grade a notebook or a folder of submissions.
+ * `deno task grade PATH [--json] [--csv FILE] [--gradescope FILE]`: grade a notebook or a folder
+ * of submissions, with a subtotal per student. Paths, given and printed, are relative to the
+ * folder the user ran the task from (`deno task` itself runs in the repository).
  *
  * @module
  */
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
-import { gradePath, type GradeReport, reportToCsv } from "../lib/grader.ts";
+import { gradePath, type GradeReport, reportToCsv, reportToGradescope } from "../lib/grader.ts";
 import { UsageError } from "../lib/errors.ts";
 
 const SPEC: CommandSpec = {
@@ -15,6 +17,10 @@ const SPEC: CommandSpec = {
   flags: {
     json: { type: "boolean", help: "Print the report as JSON." },
     csv: { type: "string", help: "Also write one CSV row per question to this file." },
+    gradescope: {
+      type: "string",
+      help: "Also write a Gradescope results.json (one test per question) to this file.",
+    },
     timeout: { type: "string", default: "60", help: "Seconds each question may run." },
   },
 };
@@ -28,11 +34,16 @@ function printReport(report: GradeReport): void {
       console.log(`  ${q.passed ? "PASS" : "FAIL"} ${q.id} ${q.points}/${q.max}: ${q.message}`);
     }
   }
+  if (report.students.length > 1) {
+    console.log("students:");
+    for (const s of report.students) console.log(`  ${s.student} ${s.score}/${s.max}`);
+  }
   console.log(`total: ${report.score}/${report.max}`);
 }
 
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
+  Deno.chdir(Deno.env.get("INIT_CWD") ?? Deno.cwd());
   const [path, ...extra] = args.positionals;
   if (!path || extra.length > 0) {
     throw new UsageError("give one PATH: a notebook or a folder (deno task grade --help)");
@@ -42,6 +53,12 @@ async function main(): Promise<void> {
   const report = await gradePath(path, { timeoutSeconds });
   if (typeof args.values.csv === "string") {
     await Deno.writeTextFile(args.values.csv, reportToCsv(report));
+  }
+  if (typeof args.values.gradescope === "string") {
+    await Deno.writeTextFile(
+      args.values.gradescope,
+      JSON.stringify(reportToGradescope(report), null, 2) + "\n",
+    );
   }
   if (args.values.json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);

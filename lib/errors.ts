@@ -52,17 +52,46 @@ export class UsageError extends LabError {
 
 /** Thrown by {@link todo}: a notebook gap the student has not filled in yet. */
 export class NotAnsweredError extends LabError {
-  /** Creates the error; `what` names the gap. */
-  constructor(what = "this TODO") {
-    super(`${what} is not answered yet: fill in the TODO and run the cell again`);
+  /** The question whose answer is missing (`cost`), when the stub names it. */
+  readonly question?: string;
+  /** The function or constant to write (`computeCost`), when the stub names it. */
+  readonly answer?: string;
+
+  /**
+   * Creates the error, named after the gap. In the kernel it shows as one line, without the
+   * frames under the stub (see lib/unanswered.ts).
+   */
+  constructor(question?: string, answer?: string) {
+    const what = question === undefined
+      ? "this TODO"
+      : `the TODO '${question}'${answer ? ` (${answer})` : ""}`;
+    super(
+      `${what} is not answered yet: write it in its cell, run that cell, then run this one again`,
+    );
     this.name = "NotAnsweredError";
+    this.question = question;
+    this.answer = answer;
   }
 }
 
 /**
- * Marks a gap in a student notebook: throws a {@link NotAnsweredError}. Its return type lets it
- * stand wherever a value is expected (`return todo();`, `const x = todo();`).
+ * Marks a gap in a student notebook: throws a {@link NotAnsweredError} naming the question and
+ * what to write. Its return type lets it stand wherever a value is expected
+ * (`return todo("cost", "computeCost");`, `const x = todo("class", "PNEUMOTHORAX_CLASS");`).
  */
-export function todo(what?: string): never {
-  throw new NotAnsweredError(what);
+export function todo(question?: string, answer?: string): never {
+  const error = new NotAnsweredError(question, answer);
+  unansweredListeners.forEach((listener) => listener(error));
+  throw error;
+}
+
+const unansweredListeners = new Set<(error: NotAnsweredError) => void>();
+
+/**
+ * Calls `listener` with each {@link NotAnsweredError} that {@link todo} throws from now on (the
+ * notebook runtime uses it to point later errors back at the gap); returns the unsubscribe.
+ */
+export function onUnanswered(listener: (error: NotAnsweredError) => void): () => void {
+  unansweredListeners.add(listener);
+  return () => unansweredListeners.delete(listener);
 }

@@ -8,6 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { pathToFileURL } from "node:url";
 import { type CheckResult, QUESTIONS } from "./questions.ts";
+import "./mod.ts";
+import "@tensorflow/tfjs";
 
 async function main(): Promise<CheckResult> {
   const [notebook, id, answerPath, fixtureDir] = Deno.args;

@@ -18,6 +18,7 @@ import {
 import { LabError } from "./errors.ts";
 import { findCheckpoint } from "./checkpoint.ts";
 import { selectBackend } from "./backend.ts";
+import { pointErrorsAtTodos } from "./unanswered.ts";
 
 /** The repository root. */
 export const LAB_ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -93,7 +94,8 @@ async function chooseCheckpoint(fast: boolean): Promise<string> {
  */
 export async function setupNotebook(options: SetupOptions = {}): Promise<LabSetup> {
   const fast = isFastMode();
-  if (!("jupyter" in Deno)) {
+  if ("jupyter" in Deno) pointErrorsAtTodos();
+  else {
     console.warn("Not running in the Deno Jupyter kernel: plots will not show inline.");
   }
   const backend = await selectBackend();

@@ -3,7 +3,8 @@
  * solution notebooks, and the student versions made from them.
  *
  * A solution cell marks each answer like this; the student version keeps the TODO line and
- * replaces the region with its stub (by default `return todo();`):
+ * replaces the region with its stub (by default `return todo(QUESTION, FUNCTION);`, naming the
+ * cell's question and the first function it declares, so the error says what to write):
  *
  * ```ts ignore
  * function computeCost(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
@@ -14,7 +15,7 @@
  * }
  * ```
  *
- * A region may name its own stub: `// ANSWER BEGIN: const dataset = todo();`.
+ * A region may name its own stub: `// ANSWER BEGIN: const K: number = todo("class", "K");`.
  *
  * @module
  */
@@ -85,10 +86,10 @@ export async function writeNotebook(path: string, notebook: Notebook): Promise<v
 }
 
 /**
- * Replaces each answer region of `text` by its stub. Throws on a region left open or an END
- * without BEGIN, naming `where`.
+ * Replaces each answer region of `text` by its stub (`stub` where the region names none).
+ * Throws on a region left open or an END without BEGIN, naming `where`.
  */
-export function stripAnswers(text: string, where: string): string {
+export function stripAnswers(text: string, where: string, stub = "return todo();"): string {
   const out: string[] = [];
   let open = false;
   for (const line of text.split("\n")) {
@@ -96,7 +97,7 @@ export function stripAnswers(text: string, where: string): string {
     if (begin) {
       if (open) throw new LabError(`${where}: ANSWER BEGIN inside another answer region`);
       open = true;
-      out.push(`${begin[1]}${begin[2] ?? "return todo();"}`);
+      out.push(`${begin[1]}${begin[2] ?? stub}`);
     } else if (END.test(line)) {
       if (!open) throw new LabError(`${where}: ANSWER END without ANSWER BEGIN`);
       open = false;
@@ -108,6 +109,15 @@ export function stripAnswers(text: string, where: string): string {
   return out.join("\n");
 }
 
+/** `return todo("cost", "computeCost");` for a graded cell, `return todo();` elsewhere. */
+function defaultStub(cell: NotebookCell, source: string): string {
+  const question = cell.metadata.lab?.question;
+  if (!question) return "return todo();";
+  const declared = source.match(/function\s+(\w+)/)?.[1];
+  const args = [question, declared].filter((x) => x !== undefined).map((x) => JSON.stringify(x));
+  return `return todo(${args.join(", ")});`;
+}
+
 /**
  * The student version of a solution notebook: the same cells with the same ids, answer regions
  * replaced by their stubs, and no outputs.
@@ -116,7 +126,8 @@ export function studentVersion(solution: Notebook, name: string): Notebook {
   return {
     ...solution,
     cells: solution.cells.map((cell) => {
-      const text = stripAnswers(cellText(cell), `${name}, cell ${cell.id}`);
+      const source = cellText(cell);
+      const text = stripAnswers(source, `${name}, cell ${cell.id}`, defaultStub(cell, source));
       const stripped: NotebookCell = { ...cell, source: toSourceLines(text) };
       if (cell.cell_type === "code") {
         stripped.outputs = [];

@@ -326,7 +326,8 @@ const pneumothoraxClass: Question = {
     guarded(async () => {
       const value = await attempt("PNEUMOTHORAX_CLASS", () => answer.PNEUMOTHORAX_CLASS);
       return value === 1 ? ok : fail(
-        `PNEUMOTHORAX_CLASS is ${value}; labels are one-hot with which column for pneumothorax?`,
+        `PNEUMOTHORAX_CLASS is ${value}, expected 1 (labels are one-hot and column 1 is ` +
+          "pneumothorax)",
       );
     }),
 };

@@ -98,6 +98,12 @@ export interface CheckpointReport {
   manifest: CheckpointManifest;
 }
 
+/** A cost to minimize: from the logits [n, 2] and the one-hot labels [n, 2], a scalar. */
+export type CostFunction = (logits: tf.Tensor2D, labels: tf.Tensor2D) => tf.Scalar;
+
+/** The predicted class (0 or 1) of each row of the logits [n, 2]. */
+export type PredictFunction = (logits: tf.Tensor2D) => tf.Tensor1D;
+
 /** Changes a batch of training images into a new tensor of the same shape (see lib/augment.ts). */
 export type Augmentation = (images: tf.Tensor4D) => tf.Tensor4D;
 
@@ -142,6 +148,17 @@ export interface TrainOptions {
    * resumed with one does not repeat the augmentations of an uninterrupted run (default none).
    */
   augment?: Augmentation;
+  /**
+   * The cost each step minimizes and every report gives (default {@link computeCost}, the
+   * lab's softmax cross-entropy on the logits). Notebook 02 passes the student's, so a wrong
+   * cost trains wrongly, and shows it. Not with `workers`.
+   */
+  cost?: CostFunction;
+  /**
+   * The prediction behind every accuracy reported (default {@link predictClass}, the argmax).
+   * Notebook 02 passes the student's. Not with `workers`.
+   */
+  predict?: PredictFunction;
   /** Run folder for TensorBoard summaries, `<logDir>/{train,test}` (default: none written). */
   logDir?: string;
   /** Aborting it stops the run after the current step, with a final checkpoint (default none). */
@@ -219,10 +236,39 @@ export function predictClass(logits: tf.Tensor2D): tf.Tensor1D {
  * if (Math.abs(accuracy - 2 / 3) > 1e-6) throw new Error("2 of 3 right");
  * ```
  */
-export function computeAccuracy(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() =>
-    tf.mean(tf.cast(tf.equal(predictClass(logits), tf.argMax(labels, 1)), "float32")) as tf.Scalar
-  );
+export function computeAccuracy(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor2D,
+  predict: PredictFunction = predictClass,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const predicted = predict(logits);
+    if (!(predicted instanceof tf.Tensor) || predicted.shape.join() !== `${logits.shape[0]}`) {
+      throw new UsageError(
+        `the prediction must be a tensor of shape [${logits.shape[0]}], one class per image; ` +
+          `got ${predicted instanceof tf.Tensor ? `shape [${predicted.shape}]` : typeof predicted}`,
+      );
+    }
+    return tf.mean(tf.cast(tf.equal(predicted, tf.argMax(labels, 1)), "float32")) as tf.Scalar;
+  });
+}
+
+/** The cost and prediction a run scores with (see {@link TrainOptions.cost}). */
+interface Scoring {
+  cost: CostFunction;
+  predict: PredictFunction;
+}
+
+/** `cost(logits, labels)`, checked to be a scalar tensor (a student's cost may not be). */
+function scoredCost(scoring: Scoring, logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
+  const cost = scoring.cost(logits, labels);
+  if (!(cost instanceof tf.Tensor) || cost.rank !== 0) {
+    throw new UsageError(
+      "the cost must be a scalar tensor (the mean over the batch); got " +
+        (cost instanceof tf.Tensor ? `shape [${cost.shape}]` : typeof cost),
+    );
+  }
+  return cost;
 }
 
 /**
@@ -272,6 +318,7 @@ function trainStep(
   optimizer: tf.Optimizer,
   dataset: PneumothoraxDataset,
   batchSize: number,
+  scoring: Scoring,
   augment?: Augmentation,
 ): SplitMetrics {
   const [images, labels] = nextTrainBatch(dataset, batchSize, augment);
@@ -280,8 +327,8 @@ function trainStep(
     const cost = optimizer.minimize(
       () => {
         const logits = model.predictLogits(images);
-        accuracy = tf.keep(computeAccuracy(logits, labels));
-        return computeCost(logits, labels);
+        accuracy = tf.keep(computeAccuracy(logits, labels, scoring.predict));
+        return scoredCost(scoring, logits, labels);
       },
       true,
       model.trainableVariables(),
@@ -317,14 +364,15 @@ function evaluateTestBatch(
   dataset: PneumothoraxDataset,
   size: number,
   batchSize: number,
+  scoring: Scoring,
 ): SplitMetrics {
   const [images, labels] = dataset.getTestBatch(size);
   try {
     return tf.tidy(() => {
       const logits = predictLogitsInBatches(model, images, batchSize);
       return {
-        cost: computeCost(logits, labels).dataSync()[0],
-        accuracy: computeAccuracy(logits, labels).dataSync()[0],
+        cost: scoredCost(scoring, logits, labels).dataSync()[0],
+        accuracy: computeAccuracy(logits, labels, scoring.predict).dataSync()[0],
       };
     });
   } finally {
@@ -378,6 +426,11 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
   requireCount("evalSize", resolved.evalSize, 1);
   requireCount("checkpointEvery", resolved.checkpointEvery, 1);
   requireCount("workers", options.workers ?? 0, 0);
+  if ((options.cost || options.predict) && options.workers) {
+    throw new UsageError(
+      "a cost or prediction function cannot be sent to worker replicas: train with workers 0",
+    );
+  }
   if (resolved.optimizer !== "momentum" && resolved.optimizer !== "adam") {
     throw new UsageError(`optimizer must be 'momentum' or 'adam', got '${resolved.optimizer}'`);
   }
@@ -462,6 +515,10 @@ export async function train(
 ): Promise<TrainResult> {
   const settings = resolveOptions(dataset, options);
   const { steps, batchSize, checkpointEvery, evalEvery } = settings;
+  const scoring: Scoring = {
+    cost: options.cost ?? computeCost,
+    predict: options.predict ?? predictClass,
+  };
   requireOnePassFits(model, batchSize, options.workers ?? 0);
   const dir = options.checkpointDir;
   const optimizer = createOptimizer(settings.learningRate, settings.optimizer);
@@ -507,7 +564,7 @@ export async function train(
       const stepStart = performance.now();
       const result = trainer
         ? await parallelTrainStep(trainer, optimizer, dataset, batchSize, options.augment)
-        : trainStep(model, optimizer, dataset, batchSize, options.augment);
+        : trainStep(model, optimizer, dataset, batchSize, scoring, options.augment);
       step++;
       if (!Number.isFinite(result.cost)) {
         throw new LabError(divergedMessage(step, result.cost, dir, checkpointStep));
@@ -526,7 +583,7 @@ export async function train(
         etaSeconds: (elapsedSeconds / (step - startStep)) * (steps - step),
       });
       if (step % evalEvery === 0) {
-        metrics.test = evaluateTestBatch(model, dataset, settings.evalSize, batchSize);
+        metrics.test = evaluateTestBatch(model, dataset, settings.evalSize, batchSize, scoring);
         history.test.push({ step, ...metrics.test });
         summaries?.test.scalars(step, { cost: metrics.test.cost, accuracy: metrics.test.accuracy });
         options.onEval?.({ step, ...metrics.test });

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { gradeNotebook, gradePath, notebookName, reportToCsv } from "../lib/grader.ts";
+import {
+  forbiddenUse,
+  gradeNotebook,
+  gradePath,
+  notebookName,
+  reportToCsv,
+  reportToGradescope,
+  studentOf,
+} from "../lib/grader.ts";
 import {
   cellText,
   type Notebook,
@@ -121,7 +129,9 @@ const WRONG: [string, string, string, RegExp][] = [
     "03_restore",
     "restore",
     `async function restoreModel(dir: string): Promise<PneumothoraxDetectionModel> {
-  return (await import("lab")).createModel({ width: 2, imageSize: 32, seed: 99 });
+  const { model } = await loadCheckpoint(dir);
+  model.network.setWeights(model.network.getWeights().map((w) => w.mul(0)));
+  return model;
 }`,
     /weights differ from the checkpoint's/,
   ],
@@ -165,9 +175,9 @@ Deno.test("gradeNotebook() contains answers that loop, throw, break syntax or wr
       ["function computeRoc(a: number[], b: number[]) { throw new Error('boom'); }", /threw: boom/],
       ["function computeRoc(a: number[], b: number[]) { return {{ }", /does not run|failed/],
       [
-        `Deno.writeTextFileSync(${JSON.stringify(victim)}, "hacked");
+        `(self as any)["De" + "no"].writeTextFileSync(${JSON.stringify(victim)}, "hacked");
 function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc: 1 }; }`,
-        /NotCapable|write access|failed/,
+        /NotCapable|write access/,
       ],
     ];
     for (const [code, message] of cases) {
@@ -182,6 +192,93 @@ function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A copy of 04_roc's solution with a cell of `code` inserted before its answer cell. */
+async function withCellBeforeAnswer(dir: string, code: string): Promise<string> {
+  const notebook: Notebook = await readNotebook(join(SOLUTIONS, "04_roc.ipynb"));
+  const at = notebook.cells.findIndex((c) => c.metadata.lab?.question === "roc");
+  notebook.cells.splice(at, 0, {
+    id: "extra",
+    cell_type: "code",
+    metadata: {},
+    source: toSourceLines(code),
+    outputs: [],
+    execution_count: null,
+  });
+  const path = join(dir, "04_roc.ipynb");
+  await writeNotebook(path, notebook);
+  return path;
+}
+
+const REFERENCE = JSON.stringify(join(ROOT, "lib", "roc.ts"));
+
+Deno.test("gradeNotebook() scores zero every way of importing or reading the reference", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const answers: [string, RegExp][] = [
+      [
+        `import { computeRoc as ref } from "lab";
+function computeRoc(a: number[], b: number[]) { return ref(a, b); }`,
+        /uses an import statement; answers may not import/,
+      ],
+      [
+        `const ref = (await import(${REFERENCE})).computeRoc;
+function computeRoc(a: number[], b: number[]) { return ref(a, b); }`,
+        /uses import\(\.\.\.\)/,
+      ],
+      [
+        `const source = Deno.readTextFileSync(${REFERENCE});
+function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc: source.length }; }`,
+        /uses the Deno API/,
+      ],
+      [
+        `const ref = (0, eval)("globalThis").computeRoc;
+function computeRoc(a: number[], b: number[]) { return ref(a, b); }`,
+        /uses eval/,
+      ],
+      [
+        `const source = (self as any)["De" + "no"].readTextFileSync(${REFERENCE});
+function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc: 0.5 }; }`,
+        /Requires read access|NotCapable/,
+      ],
+    ];
+    for (const [code, message] of answers) {
+      const grade = await gradeNotebook(await withAnswer(dir, "04_roc", "roc", code));
+      assert.equal(grade.questions[0].points, 0, code);
+      assert.match(grade.questions[0].message, message, code);
+    }
+    const earlier: [string, RegExp][] = [
+      [
+        `import { computeRoc as ref } from ${REFERENCE};`,
+        /the notebook imports ".*lib\/roc\.ts"; a graded notebook may import only from "lab"/,
+      ],
+      [`import { computeRoc as ref } from "lab";`, /does not provide an export named/],
+    ];
+    for (const [code, message] of earlier) {
+      const path = await withCellBeforeAnswer(dir, code);
+      const notebook = await readNotebook(path);
+      const answer = notebook.cells.find((c) => c.metadata.lab?.question === "roc")!;
+      answer.source = toSourceLines(
+        "function computeRoc(a: number[], b: number[]) { return ref(a, b); }",
+      );
+      await writeNotebook(path, notebook);
+      const grade = await gradeNotebook(path);
+      assert.equal(grade.questions[0].points, 0, code);
+      assert.match(grade.questions[0].message, message, code);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test('"lab" exports no graded answer', async () => {
+  const lab = await import("../lib/mod.ts");
+  const answers = Object.values(QUESTIONS).flat().flatMap((q) => q.names);
+  assert.deepEqual(answers.filter((name) => name in lab), []);
+  assert.ok("check" in lab && "train" in lab, "but what the notebooks use");
 });
 
 Deno.test("gradePath() grades the rest of a folder when one notebook is broken", {
@@ -199,6 +296,7 @@ Deno.test("gradePath() grades the rest of a folder when one notebook is broken",
     assert.match(report.notebooks[0].questions[0].message, /01_dataset\.ipynb: not a notebook/);
     assert.equal(report.score, 3);
     assert.equal(report.max, 4);
+    assert.deepEqual(report.students, [{ student: "-", score: 3, max: 4 }]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -208,18 +306,63 @@ Deno.test("reportToCsv() writes one row per question; notebookName() reads submi
   const csv = reportToCsv({
     score: 1,
     max: 3,
+    students: [{ student: "alice", score: 1, max: 3 }],
     notebooks: [{
       path: "class/alice/04_roc.ipynb",
+      student: "alice",
       questions: [{ id: "roc", points: 1, max: 3, passed: false, message: 'said "no", twice' }],
     }],
-  }, "class");
+  });
   assert.equal(
     csv,
-    'notebook,question,points,max,passed,message\nalice/04_roc.ipynb,roc,1,3,false,"said ""no"", twice"\n',
+    "student,notebook,question,points,max,passed,message\n" +
+      'alice,class/alice/04_roc.ipynb,roc,1,3,false,"said ""no"", twice"\n',
   );
   assert.equal(notebookName("subs/bob_05_cam.ipynb"), "05_cam");
   assert.equal(notebookName("notes.ipynb"), undefined);
   assert.ok(
     cellText({ id: "x", cell_type: "code", metadata: {}, source: ["a\n", "b"] }) === "a\nb",
   );
+});
+
+Deno.test("studentOf() names a student by folder or by file-name prefix", () => {
+  assert.equal(studentOf("class/alice/04_roc.ipynb", "class"), "alice");
+  assert.equal(studentOf("class/alice/lab/04_roc.ipynb", "class"), "alice");
+  assert.equal(studentOf("class/bob_04_roc.ipynb", "class"), "bob");
+  assert.equal(studentOf("class/Carol Smith - 05_cam.ipynb", "class"), "Carol Smith");
+  assert.equal(studentOf("class/04_roc.ipynb", "class"), "-");
+});
+
+Deno.test("forbiddenUse() ignores comments and allows the notebook's own imports", () => {
+  const imports = ['import * as tf from "@tensorflow/tfjs";', 'import { todo } from "lab";'];
+  assert.equal(forbiddenUse("// see import(...) and Deno docs\nconst x = 1;", imports), undefined);
+  assert.match(forbiddenUse("const x = 1;", ['import x from "npm:lodash";'])!, /"npm:lodash"/);
+});
+
+Deno.test("reportToGradescope() gives one test per question with score and max_score", () => {
+  const results = reportToGradescope({
+    score: 2,
+    max: 3,
+    students: [{ student: "bob", score: 2, max: 3 }],
+    notebooks: [{
+      path: "bob/02_training.ipynb",
+      student: "bob",
+      questions: [
+        { id: "cost", points: 2, max: 2, passed: true, message: "ok" },
+        { id: "prediction", points: 0, max: 1, passed: false, message: "not answered" },
+      ],
+    }],
+  });
+  assert.deepEqual(results, {
+    score: 2,
+    tests: [
+      { name: "bob bob/02_training.ipynb cost", score: 2, max_score: 2, output: "ok" },
+      {
+        name: "bob bob/02_training.ipynb prediction",
+        score: 0,
+        max_score: 1,
+        output: "not answered",
+      },
+    ],
+  });
 });
