@@ -18,13 +18,14 @@ import type { TubeConfounder } from "../lib/phantom.ts";
 const SPEC: CommandSpec = {
   name: "data",
   summary: "Put the lab's pneumothorax_{train,test}.h5 in a folder: the real files (found or " +
-    "downloaded), generated phantoms, or files built from the full NIH release.",
+    "downloaded), generated phantoms, files built from the full NIH release, or the 302 real " +
+    "NIH X-rays shipped with the lab (samples/nih), split by patient.",
   flags: {
     source: {
       type: "string",
       default: "auto",
       help: "auto (use the files in --out, else download the real ones, else generate " +
-        "phantoms) | real | phantom | nih",
+        "phantoms) | real | phantom | nih | sample (the real sample shipped in samples/nih)",
     },
     out: { type: "string", default: "data", help: "Folder for the two files." },
     "train-url": { type: "string", help: "Address of pneumothorax_train.h5 (real source)." },
@@ -59,7 +60,8 @@ const SPEC: CommandSpec = {
     "test-fraction": {
       type: "string",
       default: "0.2",
-      help: "NIH source: share of patients in the test file.",
+      help: "NIH and sample sources: share of the images, taken by whole patients, in the " +
+        "test file.",
     },
     timeout: {
       type: "string",
@@ -104,7 +106,7 @@ function tubeFlag(args: ParsedArgs, name: string): TubeConfounder | undefined {
 
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
-  const source = choiceFlag(args, "source", ["auto", "real", "phantom", "nih"]);
+  const source = choiceFlag(args, "source", ["auto", "real", "phantom", "nih", "sample"]);
   const out = String(args.values.out);
   const timeoutSeconds = Number(args.values.timeout);
   if (!(timeoutSeconds > 0)) throw new LabError(`--timeout must be a positive number of seconds`);
@@ -116,12 +118,13 @@ async function main(): Promise<void> {
     },
   };
   const seed = integerFlag(args, "seed", { min: 0 });
+  const testFraction = fractionFlag(args, "test-fraction");
   const nih = {
     imagesDir: String(args.values.images ?? ""),
     labelsCsv: String(args.values.labels ?? ""),
     seed,
     negativesPerPositive: ratioFlag(args),
-    testFraction: fractionFlag(args, "test-fraction"),
+    testFraction,
   };
   const phantom = {
     seed,
@@ -131,7 +134,8 @@ async function main(): Promise<void> {
     trainTube: tubeFlag(args, "train-tube"),
     testTube: tubeFlag(args, "test-tube"),
   };
-  const folder = await ensureDataset(out, { source, download, nih, phantom });
+  const sample = { seed, testFraction };
+  const folder = await ensureDataset(out, { source, download, nih, phantom, sample });
   console.log(describeDataFolder(folder));
 }
 

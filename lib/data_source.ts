@@ -1,7 +1,7 @@
 /**
  * Where the lab's data come from, and making sure a dataset is there: the lab's real files
- * (already present, or downloaded), the phantom dataset generated offline, or files built from
- * the full NIH release. Each data folder records its provenance in `SOURCE.json`, so the
+ * (already present, or downloaded), the phantom dataset generated offline, files built from
+ * the full NIH release, or the real sample shipped with the lab (`samples/nih`). Each data folder records its provenance in `SOURCE.json`, so the
  * notebooks and the CLI can say loudly which data the lab is using.
  *
  * @module
@@ -12,9 +12,14 @@ import { downloadLabFiles, type DownloadLabFilesOptions } from "./download.ts";
 import { LabError, UsageError } from "./errors.ts";
 import { describeNihImport, importNih, type NihImportOptions } from "./nih.ts";
 import { type PhantomDatasetOptions, writePhantomDataset } from "./phantom.ts";
+import {
+  REAL_SAMPLE_DIR,
+  type RealSampleFilesOptions,
+  writeRealSampleFiles,
+} from "./real_sample.ts";
 
 /** The kinds of data the lab can use. */
-export type DataSourceKind = "real" | "phantom" | "nih";
+export type DataSourceKind = "real" | "phantom" | "nih" | "sample";
 
 /** Provenance of a data folder, stored as `SOURCE.json` beside the two files. */
 export interface DataSourceRecord {
@@ -48,6 +53,7 @@ export const SOURCE_BANNERS: Record<DataSourceKind, string> = {
   real: "REAL DATA: the lab's NIH ChestX-ray14 files",
   phantom: "PHANTOM DATA: generated chest X-rays, not real patients",
   nih: "REAL DATA: built from the NIH ChestX-ray14 release",
+  sample: "REAL DATA: the NIH ChestX-ray14 sample shipped with the lab (samples/nih)",
 };
 
 /** Writes `SOURCE.json` into `dir`. */
@@ -121,7 +127,7 @@ export async function fetchRealData(
 export interface EnsureDatasetOptions {
   /**
    * `auto` (the default): use the files already in the folder, else download the real ones,
-   * else generate phantoms. `real`, `phantom` and `nih` force one source.
+   * else generate phantoms. `real`, `phantom`, `nih` and `sample` force one source.
    */
   source?: "auto" | DataSourceKind;
   /** Download settings for the real files. */
@@ -130,6 +136,8 @@ export interface EnsureDatasetOptions {
   phantom?: PhantomDatasetOptions;
   /** Where the NIH release is, for `source: "nih"` (images folder and label CSV). */
   nih?: Omit<NihImportOptions, "outDir">;
+  /** Split settings for `source: "sample"` (seed, test fraction). */
+  sample?: RealSampleFilesOptions;
   /** Receives progress notes, such as why a download failed (default: standard error). */
   log?: (message: string) => void;
 }
@@ -146,6 +154,7 @@ export async function ensureDataset(
   const log = options.log ?? ((message: string) => console.error(message));
   if (source === "auto" && await hasLabFiles(dir)) return inspectDataFolder(dir);
   if (source === "nih") return await buildNihData(dir, options.nih, log);
+  if (source === "sample") return await buildSampleData(dir, options.sample ?? {}, log);
   if (source === "real" || source === "auto") {
     try {
       return await fetchRealData(dir, options.download);
@@ -196,6 +205,29 @@ async function buildNihData(
       test: report.test,
       skipped: report.skipped.length,
     },
+  });
+  return inspectDataFolder(dir);
+}
+
+/** Writes the shipped real sample as the lab's files in `dir`, split by patient, and records how. */
+async function buildSampleData(
+  dir: string,
+  sample: RealSampleFilesOptions,
+  log: (message: string) => void,
+): Promise<DataFolder> {
+  const report = await writeRealSampleFiles(dir, sample);
+  for (const [name, split] of Object.entries(report)) {
+    log(
+      `  ${name}: ${split.path}: ${split.images} images, ${split.positives} pneumothorax, ` +
+        `${split.patients} patients`,
+    );
+  }
+  await writeSourceRecord(dir, {
+    source: "sample",
+    description: "The NIH ChestX-ray14 sample shipped with the lab, written by deno task data " +
+      "--source sample (split by patient)",
+    created: new Date().toISOString(),
+    details: { ...sample, sampleDir: sample.dir ?? REAL_SAMPLE_DIR, ...report },
   });
   return inspectDataFolder(dir);
 }

@@ -143,7 +143,11 @@ export interface LoadRealSampleOptions {
 
 function parseCsv(text: string, path: string): string[][] {
   try {
-    return parse(text, { bom: true, skip_empty_lines: true }) as string[][];
+    return parse(text, {
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as string[][];
   } catch (error) {
     if (error instanceof CsvError) {
       throw new DataFileError({ file: path }, `not valid CSV: ${error.message}`);
