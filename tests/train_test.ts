@@ -324,3 +324,50 @@ Deno.test("train() on wasm refuses, saying why, a batch that one pass of the hea
     await tf.setBackend("cpu");
   }
 });
+
+Deno.test("train() minimizes the cost it is given and measures accuracy with its prediction", async () => {
+  const softmaxFirst = (logits: tf.Tensor2D, labels: tf.Tensor2D) =>
+    tf.losses.softmaxCrossEntropy(labels, tf.softmax(logits)) as tf.Scalar;
+  const options = { steps: 30, batchSize: 6, learningRate: 0.01, evalEvery: 30, evalSize: 12 };
+  const trueTestCost = (model: PneumothoraxDetectionModel, data: PneumothoraxDataset) =>
+    tf.tidy(() => {
+      const [x, y] = data.getBatch("test", Array.from({ length: 12 }, (_, i) => i));
+      return computeCost(model.predictLogits(x), y).dataSync()[0];
+    });
+  const [right, wrong] = [tinyModel(), tinyModel()];
+  const [rightData, wrongData] = [dataset(), dataset()];
+  await train(right, rightData, options);
+  const reported = await train(wrong, wrongData, {
+    ...options,
+    cost: softmaxFirst,
+    predict: (logits) => tf.zeros([logits.shape[0]], "int32") as tf.Tensor1D,
+  });
+  assert.ok(
+    reported.train.every((m) => m.cost > 0.31 && m.cost < 1.32),
+    "the reports give the cost it was given, which softmax squashes into (0.31, 1.32)",
+  );
+  assert.ok(reported.train.every((m) => m.accuracy === 0.5), "always class 0: half right");
+  const [rightCost, wrongCost] = [trueTestCost(right, rightData), trueTestCost(wrong, wrongData)];
+  assert.ok(
+    wrongCost > rightCost + 0.1,
+    `the wrong cost trains worse: true test cost ${wrongCost} against ${rightCost}`,
+  );
+  tf.dispose([right.network, wrong.network].flatMap((n) => n.getWeights()));
+});
+
+Deno.test("train() names a cost that is not a scalar, and refuses functions for workers", async () => {
+  await assert.rejects(
+    train(tinyModel(), dataset(), {
+      steps: 1,
+      batchSize: 4,
+      cost: (logits) => logits.sum(1) as unknown as tf.Scalar,
+    }),
+    (error: Error) =>
+      error instanceof UsageError &&
+      /the cost must be a scalar tensor.*shape \[4\]/.test(error.message),
+  );
+  await assert.rejects(
+    train(tinyModel(), dataset(), { steps: 1, workers: 1, cost: computeCost }),
+    (error: Error) => error instanceof UsageError && /train with workers 0/.test(error.message),
+  );
+});
