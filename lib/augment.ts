@@ -114,11 +114,17 @@ export function createAugmentation(options: AugmentOptions = {}): Augmentation {
     const [count, size] = images.shape;
     const { transforms, gammas } = drawBatch(random, count, size, settings);
     return tf.tidy(() => {
-      const moved = tf.image.transform(
-        images,
-        tf.tensor2d(transforms, [count, 8]),
-        "bilinear",
-        "nearest",
+      // One image per call: the cpu backend's Transform of tfjs 4.22 returns after the first
+      // image of a batch and leaves the others at the fill value.
+      const moved = tf.concat(
+        tf.split(images, count).map((image, i) =>
+          tf.image.transform(
+            image as tf.Tensor4D,
+            tf.tensor2d(transforms.subarray(8 * i, 8 * i + 8), [1, 8]),
+            "bilinear",
+            "nearest",
+          )
+        ),
       );
       const unit = tf.clipByValue(tf.div(moved, 255), 0, 1);
       return tf.mul(tf.pow(unit, tf.tensor4d(gammas, [count, 1, 1, 1])), 255) as tf.Tensor4D;
