@@ -195,8 +195,9 @@ export interface VisCamOptions extends Omit<CamPlotOptions, "mask">, PredictionT
  * The lab's `vis_cam`: the class activation map over its X-ray, as a figure the Deno kernel
  * shows inline (see {@link plotCamOverlay}; save it with `savePlot`). The map is upsampled
  * bilinearly to the X-ray's size when it is smaller (the 16 x 16 `computeCam` output can be
- * passed as is). The title is `options.title`, or else {@link describePrediction} of the
- * label, prediction and probability given.
+ * passed as is). The title says the map's class (`mapClass`, default {@link PNEUMOTHORAX_CLASS},
+ * the class the lab maps; pass 0 for a map of class 0), then `options.title`, or else
+ * {@link describePrediction} of the label, prediction and probability given.
  *
  * @param image the X-ray: a tensor of one image (`[1, S, S, 1]` as `getBatch` gives), an array
  * or a {@link GrayImage}
@@ -221,6 +222,7 @@ export function visCam(image: CamImage, cam: CamImage, options: VisCamOptions = 
   const { label, prediction, probability, mask, title, ...plotOptions } = options;
   const described = describePrediction({ label, prediction, probability });
   return plotCamOverlay(xray, heat, {
+    mapClass: PNEUMOTHORAX_CLASS,
     ...plotOptions,
     mask: mask === undefined ? undefined : asGrayImage(mask, "mask"),
     title: title ?? (described === "" ? undefined : described),

@@ -1,8 +1,15 @@
 /**
- * Heat maps over X-rays as pixels: a class activation map coloured with a perceptual colour
- * map from `d3-scale-chromatic`, blended over the gray X-ray, with the lesion mask's outline;
+ * Heat maps over X-rays as pixels: a class activation map coloured with a colour map from
+ * `d3-scale-chromatic`, blended over the gray X-ray, with the lesion mask's outline;
  * {@link writeOverlayPng} writes the result for `deno task cam`. The plots in `plot.ts` use the
  * same colouring for their heat layer and colour bar.
+ *
+ * A CAM is signed: positive where a region raised the class's score, negative where it lowered
+ * it, and the map of class 0 is about the negative of the map of class 1. Stretched min-to-max
+ * over a sequential map such as inferno, the two would look alike and the sign would be lost.
+ * So the default is a diverging map centred on 0 (blue below, red above) whose colour is laid
+ * over the X-ray in proportion to the value's size: where the map is near 0 the X-ray shows
+ * through, and a class-0 map is blue where the class-1 map is red.
  *
  * @module
  */
@@ -13,6 +20,7 @@ import {
   interpolateInferno,
   interpolateMagma,
   interpolatePlasma,
+  interpolateRdBu,
   interpolateTurbo,
   interpolateViridis,
 } from "d3-scale-chromatic";
@@ -27,17 +35,28 @@ import {
   writePng,
 } from "./png.ts";
 
-/** The perceptual colour maps of `d3-scale-chromatic` that the overlays offer. */
-export type ColorMapName = "inferno" | "magma" | "plasma" | "viridis" | "cividis" | "turbo";
+/**
+ * The colour maps of `d3-scale-chromatic` that the overlays offer: sequential ones, and
+ * `blue-red`, d3's diverging RdBu reversed (blue low, white in the middle, red high).
+ */
+export type ColorMapName =
+  | "blue-red"
+  | "inferno"
+  | "magma"
+  | "plasma"
+  | "viridis"
+  | "cividis"
+  | "turbo";
 
-/** The colour map of heat overlays unless told otherwise. */
-export const COLOR_MAP: ColorMapName = "inferno";
+/** The colour map of heat overlays unless told otherwise: diverging, centred on 0. */
+export const COLOR_MAP: ColorMapName = "blue-red";
 /** The opacity of the heat layer unless told otherwise. */
-export const HEAT_OPACITY = 0.5;
+export const HEAT_OPACITY = 0.7;
 /** The colour of mask outlines unless told otherwise (cyan, visible over every colour map). */
 export const MASK_COLOR: [number, number, number] = [0, 255, 255];
 
 const INTERPOLATORS: Record<ColorMapName, (t: number) => string> = {
+  "blue-red": (t) => interpolateRdBu(1 - t),
   inferno: interpolateInferno,
   magma: interpolateMagma,
   plasma: interpolatePlasma,
@@ -46,14 +65,50 @@ const INTERPOLATORS: Record<ColorMapName, (t: number) => string> = {
   turbo: interpolateTurbo,
 };
 
+/** The colour maps whose middle means "nothing": centred on 0, laid on by the value's size. */
+const DIVERGING: ReadonlySet<ColorMapName> = new Set(["blue-red"]);
+
+/** Whether a colour map is diverging (see the module notes). */
+export function isDiverging(name: ColorMapName): boolean {
+  return DIVERGING.has(name);
+}
+
 /** How a heat map is coloured. */
 export interface HeatOptions {
-  /** The colour map. Default {@link COLOR_MAP} (`"inferno"`). */
+  /** The colour map. Default {@link COLOR_MAP} (`"blue-red"`, diverging). */
   colorMap?: ColorMapName;
-  /** Heat values mapped to the colour map's ends. Default: the heat map's minimum and maximum. */
+  /**
+   * Heat values mapped to the colour map's ends. Default {@link heatDomain}: for a diverging
+   * map [-m, m] with m the largest absolute value, else the minimum and maximum.
+   */
   domain?: [number, number];
-  /** Opacity of the heat over the X-ray, in [0, 1]. Default {@link HEAT_OPACITY} (0.5). */
+  /**
+   * Opacity of the heat over the X-ray, in [0, 1]; for a diverging map, of the values at the
+   * domain's ends (a value's colour is laid on in proportion to its distance from the middle).
+   * Default {@link HEAT_OPACITY} (0.5).
+   */
   opacity?: number;
+}
+
+/**
+ * The values a heat map's colours span unless told otherwise: for a diverging colour map
+ * [-m, m] with m the largest absolute value (so 0 is the middle colour; [-1, 1] when all are
+ * 0), else the minimum and maximum (widened by 1 when they are equal).
+ *
+ * @example
+ * ```ts
+ * import { heatDomain } from "./overlay.ts";
+ * const domain = heatDomain([-1, 0, 3], "blue-red");
+ * if (domain.join() !== "-3,3") throw new Error(domain.join());
+ * ```
+ */
+export function heatDomain(values: ArrayLike<number>, colorMap: ColorMapName): [number, number] {
+  const [low, high] = valueRange(values);
+  if (isDiverging(colorMap)) {
+    const m = Math.max(Math.abs(low), Math.abs(high));
+    return m > 0 ? [-m, m] : [-1, 1];
+  }
+  return high > low ? [low, high] : [low, low + 1];
 }
 
 /** Options of {@link overlayPixels} and {@link writeOverlayPng}. */
@@ -100,26 +155,52 @@ function checkOpacity(opacity: number): number {
   return opacity;
 }
 
+/** A heat map's colours (RGB, one per value) and how much of each to lay over the X-ray. */
+interface HeatLayer {
+  rgb: Uint8Array;
+  weight: Float64Array;
+}
+
+/** Colours the heat over its domain; weights are `opacity`, by distance from 0 if diverging. */
+function heatLayer(heat: GrayImage, options: HeatOptions): HeatLayer {
+  const colorMap = options.colorMap ?? COLOR_MAP;
+  const table = colorTable(colorMap);
+  const opacity = checkOpacity(options.opacity ?? HEAT_OPACITY);
+  const diverging = isDiverging(colorMap);
+  const t = scaleToUnit(heat.data, options.domain ?? heatDomain(heat.data, colorMap));
+  const rgb = new Uint8Array(t.length * 3);
+  const weight = new Float64Array(t.length);
+  for (let i = 0; i < t.length; i++) {
+    rgb.set(table.subarray(Math.round(t[i] * 255) * 3, Math.round(t[i] * 255) * 3 + 3), i * 3);
+    weight[i] = diverging ? opacity * Math.sqrt(Math.abs(2 * t[i] - 1)) : opacity;
+  }
+  return { rgb, weight };
+}
+
 /**
- * A heat map as RGBA pixels: colour-mapped over its domain, with alpha = `opacity`; the layer
- * that goes over the X-ray.
+ * A heat map as RGBA pixels: colour-mapped over its domain, with alpha = `opacity` (for a
+ * diverging map, scaled by the value's distance from the middle); the layer that goes over the
+ * X-ray.
  *
  * @example
  * ```ts
  * import { heatPixels } from "./overlay.ts";
- * const layer = heatPixels({ data: [0, 1, 2, 3], width: 2, height: 2 }, { opacity: 1 });
+ * const heat = { data: [0, 1, 2, 3], width: 2, height: 2 };
+ * const layer = heatPixels(heat, { colorMap: "inferno", opacity: 1 });
  * // inferno runs from black (low) to pale yellow (high)
  * if (layer.data[0] > 10 || layer.data[12] < 240 || layer.data[3] !== 255) throw new Error();
+ * const signed = heatPixels({ data: [-2, 0, 1, 2], width: 2, height: 2 }, { opacity: 1 });
+ * // blue-red: -2 is opaque blue, 0 transparent, 2 opaque red
+ * if (signed.data[2] < 30 || signed.data[3] !== 255 || signed.data[7] !== 0) throw new Error();
+ * if (signed.data[12] < 30 || signed.data[15] !== 255) throw new Error();
  * ```
  */
 export function heatPixels(heat: GrayImage, options: HeatOptions = {}): Pixels {
-  const table = colorTable(options.colorMap ?? COLOR_MAP);
-  const alpha = Math.round(checkOpacity(options.opacity ?? HEAT_OPACITY) * 255);
-  const t = scaleToUnit(heat.data, options.domain ?? valueRange(heat.data));
-  const data = new Uint8Array(t.length * 4);
-  for (let i = 0; i < t.length; i++) {
-    const entry = Math.round(t[i] * 255) * 3;
-    data.set([table[entry], table[entry + 1], table[entry + 2], alpha], i * 4);
+  const { rgb, weight } = heatLayer(heat, options);
+  const data = new Uint8Array(weight.length * 4);
+  for (let i = 0; i < weight.length; i++) {
+    data.set(rgb.subarray(i * 3, i * 3 + 3), i * 4);
+    data[i * 4 + 3] = Math.round(weight[i] * 255);
   }
   return { data, width: heat.width, height: heat.height, channels: 4 };
 }
@@ -155,7 +236,8 @@ export function requireSameSize(image: GrayImage, other: GrayImage, what: string
 
 /**
  * The X-ray in gray with the colour-mapped heat blended over it
- * (`(1 - opacity) * gray + opacity * colour`) and the mask outline on top, as RGB pixels.
+ * (`(1 - opacity) * gray + opacity * colour`, the opacity scaled by the value's distance from
+ * the middle for a diverging map) and the mask outline on top, as RGB pixels.
  *
  * @param image the X-ray: a square array or a {@link GrayImage}
  * @param heat the heat map (a CAM upsampled to the X-ray's size)
@@ -170,12 +252,11 @@ export function overlayPixels(
   const heatImage = toGrayImage(heat, "heat");
   requireSameSize(xray, heatImage, "heat");
   const gray = grayPixels(xray, options.imageDomain).data;
-  const layer = heatPixels(heatImage, { ...options, opacity: 1 }).data;
-  const opacity = checkOpacity(options.opacity ?? HEAT_OPACITY);
+  const { rgb, weight } = heatLayer(heatImage, options);
   const data = new Uint8Array(gray.length * 3);
   for (let i = 0; i < gray.length; i++) {
     for (let c = 0; c < 3; c++) {
-      data[i * 3 + c] = Math.round((1 - opacity) * gray[i] + opacity * layer[i * 4 + c]);
+      data[i * 3 + c] = Math.round((1 - weight[i]) * gray[i] + weight[i] * rgb[i * 3 + c]);
     }
   }
   if (options.mask !== undefined) {

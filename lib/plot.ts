@@ -20,11 +20,13 @@ import { UsageError } from "./errors.ts";
 import {
   COLOR_MAP,
   type ColorMapName,
+  heatDomain,
   type HeatOptions,
   heatPixels,
+  isDiverging,
   requireSameSize,
 } from "./overlay.ts";
-import { type GrayImage, grayPixels, pngDataUrl, toGrayImage, valueRange } from "./png.ts";
+import { type GrayImage, grayPixels, pngDataUrl, toGrayImage } from "./png.ts";
 import type { Roc } from "./roc.ts";
 
 /** The key under which Jupyter kernels for JavaScript look for a display method. */
@@ -163,15 +165,23 @@ export interface TrainingPlotOptions {
 export interface CamPlotOptions extends HeatOptions {
   /** A lesion mask of the image's size (non-zero inside); its outline is drawn in cyan. */
   mask?: ArrayLike<number> | GrayImage;
-  /** Title above the image. */
+  /** Title above the image (wrapped to the figure's width). */
   title?: string;
+  /**
+   * The class the map is of (0/1 or a class name). The title's first line then says
+   * `CAM of class 1 (pneumothorax)`, and a diverging colour bar says which side is for it.
+   */
+  mapClass?: Label;
   /** Pixels of the frame's longer side. Default {@link XRAY_SIZE} (256). */
   size?: number;
   /** Draw the pixel axes. Default `true`. */
   axes?: boolean;
   /** X-ray values shown black and white. Default: [0, 255] for bytes, else min and max. */
   imageDomain?: [number, number];
-  /** Label of the colour bar. Default `"class activation"`. */
+  /**
+   * Label of the colour bar. Default `"class activation"`; with a diverging colour map and a
+   * `mapClass`, `"class activation: < 0 against, > 0 for <class>"`.
+   */
   legendLabel?: string;
 }
 
@@ -285,44 +295,91 @@ function imageMark(src: string, image: GrayImage, frame: { width: number; height
 
 /** Height of one title line, in pixels. */
 const TITLE_LINE = 14;
+/**
+ * Width of one character of a bold title at Plot's 10 px font, in pixels: a little above the
+ * widest average of common sans-serif fonts, so that wrapped lines fit the figure.
+ */
+const TITLE_CHAR = 6.4;
 
 /**
- * Top margin of an image plot: room for the y-axis label (with axes), plus a line of its own for
- * a title below that label, so a long title never runs into it.
+ * `title` in lines that fit `width` pixels: split on "\n", then wrapped between words. A
+ * wrapped line keeps its trailing space, so the figure's text reads as the title does.
  */
-function imageMarginTop(axes: boolean, title: string | undefined): number {
-  if (title === undefined) return axes ? MARGIN.top : 2;
-  return axes ? MARGIN.top + TITLE_LINE : MARGIN.top;
+function wrapTitle(title: string, width: number): string[] {
+  const fits = Math.max(8, Math.floor(width / TITLE_CHAR));
+  return title.split("\n").flatMap((paragraph) => {
+    const lines: string[] = [];
+    let line = "";
+    for (const word of paragraph.split(/(?<= )/)) {
+      if (line !== "" && (line + word).trimEnd().length > fits) {
+        lines.push(line);
+        line = "";
+      }
+      line += word;
+    }
+    return [...lines, line];
+  });
 }
 
-/** The title of an image plot: with axes, on the line below the y-axis label. */
-function imageTitle(title: string, marginTop: number, axes: boolean) {
-  return axes
-    ? titleMark(title, marginTop, "right", undefined, TITLE_LINE + 2)
-    : titleMark(title, marginTop, "left");
+/** Where an image plot's title goes: its lines, and the top margin that holds them. */
+interface ImageTitle {
+  lines: string[];
+  marginTop: number;
+  axes: boolean;
+}
+
+/**
+ * The title of an image plot `width` pixels wide, wrapped to that width. The lines start at
+ * the figure's left edge (a long title right-aligned over the frame would run off the left),
+ * below the y-axis label that Plot puts at the figure's top left, which keeps its own line.
+ */
+function imageTitleLayout(title: string | undefined, width: number, axes: boolean): ImageTitle {
+  const lines = title === undefined ? [] : wrapTitle(title, width - 4);
+  const titleHeight = lines.length * TITLE_LINE;
+  if (!axes) return { lines, marginTop: lines.length === 0 ? 2 : titleHeight + 6, axes };
+  return { lines, marginTop: MARGIN.top + titleHeight, axes };
+}
+
+/** The title mark of an image plot laid out by {@link imageTitleLayout}; null without one. */
+function imageTitle(layout: ImageTitle, marginLeft: number) {
+  if (layout.lines.length === 0) return null;
+  return Plot.text([layout.lines.join("\n")], {
+    text: (d: string) => d,
+    frameAnchor: "top-left",
+    textAnchor: "start",
+    lineAnchor: "top",
+    lineHeight: TITLE_LINE / 10,
+    dx: 2 - marginLeft,
+    dy: (layout.axes ? TITLE_LINE + 2 : 2) - layout.marginTop,
+    fontWeight: "bold",
+  });
 }
 
 /**
  * A title at the top of a plot whose top margin is `marginTop`; lines split on "\n". Plots
- * with axes align it right, clear of the y-axis label that Plot puts at the top left; `top`
- * (default 2) is its distance from the top of the figure.
+ * with axes align it right, clear of the y-axis label that Plot puts at the top left.
  */
-function titleMark(
-  title: string,
-  marginTop: number,
-  align: "left" | "right",
-  fill?: string,
-  top = 2,
-) {
+function titleMark(title: string, marginTop: number, align: "left" | "right", fill?: string) {
   return Plot.text([title], {
     text: (d: string) => d,
     frameAnchor: align === "left" ? "top-left" : "top-right",
     textAnchor: align === "left" ? "start" : "end",
     lineAnchor: "top",
-    dy: top - marginTop,
+    dy: 2 - marginTop,
     fill,
     fontWeight: "bold",
   });
+}
+
+/** Margins of an image plot other than the top one. */
+function imageMargin(axes: boolean): { right: number; bottom: number; left: number } {
+  return axes ? MARGIN : { right: 2, bottom: 2, left: 2 };
+}
+
+/** Width in pixels of an image plot of `frame`. */
+function imageWidth(frame: { width: number }, axes: boolean): number {
+  const margin = imageMargin(axes);
+  return margin.left + frame.width + margin.right;
 }
 
 /** Plot options of an image plot: pixel scales with row 0 at the top, frame of the image. */
@@ -332,7 +389,7 @@ function imagePlotOptions(
   axes: boolean,
   marginTop: number,
 ): Plot.PlotOptions {
-  const margin = axes ? MARGIN : { top: marginTop, right: 2, bottom: 2, left: 2 };
+  const margin = imageMargin(axes);
   return {
     width: margin.left + frame.width + margin.right,
     height: marginTop + frame.height + margin.bottom,
@@ -373,13 +430,14 @@ export function plotXray(
   const title = options.title ??
     (options.label === undefined ? undefined : className(options.label, "label"));
   const axes = options.axes ?? true;
-  const marginTop = imageMarginTop(axes, title);
+  const layout = imageTitleLayout(title, imageWidth(frame, axes), axes);
+  const plotOptions = imagePlotOptions(xray, frame, axes, layout.marginTop);
   const document = createDocument();
   const svg = render(document, {
-    ...imagePlotOptions(xray, frame, axes, marginTop),
+    ...plotOptions,
     marks: [
       imageMark(pngDataUrl(grayPixels(xray, options.domain)), xray, frame),
-      title === undefined ? null : imageTitle(title, marginTop, axes),
+      imageTitle(layout, Number(plotOptions.marginLeft)),
     ],
   });
   return finish(svg, `X-ray ${xray.width}x${xray.height}${title ? `: ${title}` : ""}`);
@@ -634,12 +692,6 @@ function maskContour(mask: GrayImage) {
   });
 }
 
-/** The domain of a heat map, widened to a unit when it is a single value. */
-function heatDomain(heat: GrayImage, domain?: [number, number]): [number, number] {
-  const [low, high] = domain ?? valueRange(heat.data);
-  return high > low ? [low, high] : [low, low + 1];
-}
-
 /** A horizontal colour bar: the colour map as a PNG over an axis of heat values. */
 function colorBar(
   document: FigureDocument,
@@ -653,6 +705,7 @@ function colorBar(
     height: 1,
   }, {
     colorMap,
+    domain: [0, 255],
     opacity: 1,
   });
   return render(document, {
@@ -677,9 +730,10 @@ function colorBar(
 }
 
 /**
- * A class activation map over its X-ray: the gray X-ray, the heat colour-mapped (perceptual,
- * `inferno` by default) at `opacity`, the lesion mask's outline in cyan when given, and a
- * colour bar of the heat values below.
+ * A class activation map over its X-ray: the gray X-ray, the heat colour-mapped (by default
+ * `blue-red`, centred on 0 and laid on by the value's size, so the map's sign shows; see
+ * `overlay.ts`) at `opacity`, the lesion mask's outline in cyan when given, a title naming the
+ * map's class, and a colour bar of the heat values below.
  *
  * @param image the X-ray: a square array or a {@link GrayImage}
  * @param heat the heat map at the X-ray's size (upsample the CAM first)
@@ -688,10 +742,11 @@ function colorBar(
  * @example
  * ```ts
  * import { plotCamOverlay } from "./plot.ts";
- * const heat = Float32Array.from({ length: 32 * 32 }, (_, i) => i % 32);
+ * const heat = Float32Array.from({ length: 32 * 32 }, (_, i) => (i % 32) - 16);
  * const mask = Uint8Array.from({ length: 32 * 32 }, (_, i) => i % 32 > 20 ? 1 : 0);
- * const figure = plotCamOverlay(new Uint8Array(32 * 32), heat, { mask });
+ * const figure = plotCamOverlay(new Uint8Array(32 * 32), heat, { mask, mapClass: 1 });
  * if (figure.querySelectorAll("image").length !== 3) throw new Error("X-ray, heat, colour bar");
+ * if (!figure.textContent?.includes("CAM of class 1 (pneumothorax)")) throw new Error();
  * ```
  */
 export function plotCamOverlay(
@@ -705,11 +760,18 @@ export function plotCamOverlay(
   const mask = options.mask === undefined ? undefined : toGrayImage(options.mask, "mask");
   if (mask !== undefined) requireSameSize(xray, mask, "mask");
   const colorMap = options.colorMap ?? COLOR_MAP;
-  const domain = heatDomain(heatImage, options.domain);
+  const domain = options.domain ?? heatDomain(heatImage.data, colorMap);
   const frame = frameOf(xray, checkSize(options.size ?? XRAY_SIZE, "size"));
   const axes = options.axes ?? true;
-  const marginTop = imageMarginTop(axes, options.title);
-  const plotOptions = imagePlotOptions(xray, frame, axes, marginTop);
+  const mapClass = options.mapClass === undefined
+    ? undefined
+    : className(options.mapClass, "mapClass");
+  const classLine = mapClass === undefined
+    ? undefined
+    : `CAM of class ${(CLASS_NAMES as readonly string[]).indexOf(mapClass)} (${mapClass})`;
+  const title = [classLine, options.title].filter((line) => line !== undefined).join("\n");
+  const layout = imageTitleLayout(title === "" ? undefined : title, imageWidth(frame, axes), axes);
+  const plotOptions = imagePlotOptions(xray, frame, axes, layout.marginTop);
   const document = createDocument();
   const main = render(document, {
     ...plotOptions,
@@ -721,14 +783,16 @@ export function plotCamOverlay(
         frame,
       ),
       mask === undefined ? null : maskContour(mask),
-      options.title === undefined ? null : imageTitle(options.title, marginTop, axes),
+      imageTitle(layout, Number(plotOptions.marginLeft)),
     ],
   });
+  const signed = isDiverging(colorMap) && mapClass !== undefined;
   const bar = colorBar(document, colorMap, domain, {
     width: Number(plotOptions.width),
     marginLeft: Number(plotOptions.marginLeft),
     marginRight: Number(plotOptions.marginRight),
-    label: options.legendLabel ?? "class activation",
+    label: options.legendLabel ??
+      (signed ? `class activation: < 0 against, > 0 for ${mapClass}` : "class activation"),
   });
   const [low, high] = domain.map((v) => Number(v.toPrecision(3)));
   const described = `CAM overlay (${colorMap}, ${low} to ${high})` +
@@ -739,7 +803,7 @@ export function plotCamOverlay(
       x: 0,
       y: sizeOf(main).height,
     }]),
-    options.title === undefined ? described : `${options.title}: ${described}`,
+    title === "" ? described : `${title.replaceAll("\n", ": ")}: ${described}`,
   );
 }
 

@@ -3,10 +3,14 @@ import { decode } from "fast-png";
 import { interpolateInferno, interpolateTurbo } from "d3-scale-chromatic";
 import { rgb } from "d3-color";
 import {
+  COLOR_MAP,
   colorInterpolator,
   type ColorMapName,
   colorTable,
+  HEAT_OPACITY,
+  heatDomain,
   heatPixels,
+  isDiverging,
   MASK_COLOR,
   maskOutline,
   overlayPixels,
@@ -39,17 +43,50 @@ Deno.test("colorTable() samples d3-scale-chromatic's interpolators at 256 points
   assert.throws(() => colorInterpolator("jet" as ColorMapName), /colorMap 'jet' is not one of/);
 });
 
-Deno.test("heatPixels() colours the minimum and maximum with the map's ends, at the opacity", () => {
+Deno.test("heatPixels() with a sequential map colours the minimum and maximum with its ends, at the opacity", () => {
   const heat = { data: Float32Array.of(-2, 0, 2, 6), width: 2, height: 2 };
-  const layer = heatPixels(heat, { opacity: 0.5 });
+  const layer = heatPixels(heat, { colorMap: "inferno", opacity: 0.5 });
   const table = colorTable("inferno");
   assert.equal(layer.channels, 4);
   assert.deepEqual(Array.from(layer.data.subarray(0, 4)), [...table.subarray(0, 3), 128]);
   assert.deepEqual(Array.from(layer.data.subarray(12, 16)), [...table.subarray(765), 128]);
-  const clamped = heatPixels(heat, { domain: [0, 2], opacity: 1 });
+  const clamped = heatPixels(heat, { colorMap: "inferno", domain: [0, 2], opacity: 1 });
   assert.deepEqual(Array.from(clamped.data.subarray(0, 3)), Array.from(table.subarray(0, 3)));
   assert.deepEqual(Array.from(clamped.data.subarray(12, 15)), Array.from(table.subarray(765)));
   assert.throws(() => heatPixels(heat, { opacity: 1.5 }), /opacity is 1.5/);
+});
+
+Deno.test("heatPixels() by default centres the colours on 0: a map is red where its negative is blue, clear at 0", () => {
+  assert.equal(COLOR_MAP, "blue-red");
+  assert.ok(isDiverging(COLOR_MAP) && !isDiverging("inferno"));
+  const cam = { data: Float32Array.of(-1, 0, 2, 4), width: 2, height: 2 };
+  const negated = { ...cam, data: cam.data.map((v) => -v) };
+  assert.deepEqual(heatDomain(cam.data, COLOR_MAP), [-4, 4], "symmetric about 0");
+  assert.deepEqual(heatDomain(new Float32Array(4), COLOR_MAP), [-1, 1]);
+  assert.deepEqual(heatDomain(cam.data, "inferno"), [-1, 4]);
+  const layer = heatPixels(cam, { opacity: 1 });
+  const opposite = heatPixels(negated, { opacity: 1 });
+  const rgba = (pixels: { data: Uint8Array }, i: number) =>
+    Array.from(pixels.data.subarray(i * 4, i * 4 + 4));
+  const [red, green, blue, alpha] = rgba(layer, 3);
+  assert.ok(
+    red > 100 && red > 3 * blue && red > 3 * green,
+    `the maximum is red: ${rgba(layer, 3)}`,
+  );
+  assert.equal(alpha, 255, "the domain's end is laid on at the full opacity");
+  const [oRed, , oBlue, oAlpha] = rgba(opposite, 3);
+  assert.ok(oBlue > 3 * oRed, `its negative is blue: ${rgba(opposite, 3)}`);
+  assert.equal(oAlpha, 255);
+  assert.equal(rgba(layer, 1)[3], 0, "0 is transparent: the X-ray shows through");
+  assert.equal(rgba(layer, 2)[3], Math.round(Math.sqrt(0.5) * 255), "half the maximum");
+  const image = new Uint8Array(4).fill(120);
+  const over = overlayPixels(image, cam, { opacity: 0.5 });
+  assert.deepEqual(
+    Array.from(over.data.subarray(3, 6)),
+    [120, 120, 120],
+    "gray where the map is 0",
+  );
+  assert.equal(HEAT_OPACITY, 0.7);
 });
 
 Deno.test("maskOutline() marks the inside pixels that touch the outside", () => {
@@ -80,7 +117,7 @@ Deno.test("overlayPixels() blends gray and colour by the opacity and draws the m
       Array.from(layer.data.subarray(i * 4, i * 4 + 3)),
     );
   }
-  const half = overlayPixels(image, heat, { opacity: 0.5 });
+  const half = overlayPixels(image, heat, { opacity: 0.5, colorMap: "inferno" });
   const expected = Math.round(
     0.5 * image[9] + 0.5 * colorTable("inferno")[Math.round((1 / 7) * 255) * 3],
   );

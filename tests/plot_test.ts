@@ -13,7 +13,7 @@ import {
   plotXrayGrid,
   savePlot,
 } from "../lib/plot.ts";
-import { colorTable } from "../lib/overlay.ts";
+import { colorTable, HEAT_OPACITY } from "../lib/overlay.ts";
 import { computeRoc, thresholdForSensitivity } from "../lib/roc.ts";
 import { UsageError } from "../lib/errors.ts";
 import { PYTHON, pythonHas } from "./fixtures/python.ts";
@@ -229,7 +229,7 @@ Deno.test("plotCamOverlay() layers X-ray, colour-mapped heat, mask outline and a
   const last = (side - 1) * 4;
   assert.deepEqual(Array.from(layer.png.data.subarray(last, last + 4)), [
     ...table.subarray(765),
-    128,
+    Math.round(HEAT_OPACITY * 255),
   ]);
   assert.deepEqual([bar.png.width, bar.png.height], [256, 1]);
   assert.match(figure.textContent ?? "", /class activation/);
@@ -249,6 +249,69 @@ Deno.test("plotCamOverlay() layers X-ray, colour-mapped heat, mask outline and a
   await assertSaves(figure);
   assert.equal(pngImages(plotCamOverlay(image, heat)).length, 3);
   assert.equal(plotCamOverlay(image, heat).querySelector('g[aria-label="contour"]'), null);
+});
+
+/** The numbers of a `translate(x,y)` attribute. */
+function translation(element: FigureElement): [number, number] {
+  const match = /translate\(([-\d.]+),\s*([-\d.]+)\)/.exec(element.getAttribute("transform") ?? "");
+  return match ? [Number(match[1]), Number(match[2])] : [0, 0];
+}
+
+Deno.test("plotCamOverlay() shows a long title whole: from the figure's left edge, wrapped to its width, the map's class first", () => {
+  const side = 32;
+  const title =
+    "test image 0: label pneumothorax, prediction pneumothorax, P(pneumothorax) = 0.977";
+  const figure = plotCamOverlay(new Uint8Array(side * side), new Float32Array(side * side), {
+    title,
+    mapClass: 1,
+  });
+  const width = Number(figure.getAttribute("width"));
+  const group = Array.from(figure.querySelectorAll('g[aria-label="text"]')).find((g) =>
+    g.textContent?.includes("CAM of class")
+  );
+  assert.ok(group, "a title");
+  assert.equal(group.getAttribute("text-anchor"), "start");
+  const text = group.querySelector("text")!;
+  const left = translation(group)[0] + translation(text)[0];
+  assert.ok(left >= 0 && left <= 4, `the title starts at the left edge, x = ${left}`);
+  const lines = Array.from(text.querySelectorAll("tspan"), (line) => line.textContent ?? "");
+  assert.deepEqual(lines[0], "CAM of class 1 (pneumothorax)");
+  assert.ok(lines.length >= 3, `the long line is wrapped: ${JSON.stringify(lines)}`);
+  assert.equal(lines.slice(1).join(""), title, "nothing of the title is lost");
+  for (const line of lines) {
+    assert.ok(line.trimEnd().length * 6.4 <= width - 4, `'${line}' fits ${width} pixels`);
+  }
+  assert.match(
+    figure.getAttribute("aria-label") ?? "",
+    /^CAM of class 1 \(pneumothorax\): test image 0/,
+  );
+  const normal = plotCamOverlay(new Uint8Array(side * side), new Float32Array(side * side), {
+    mapClass: "normal",
+  });
+  assert.match(normal.textContent ?? "", /CAM of class 0 \(normal\)/);
+  assert.match(normal.textContent ?? "", /class activation: < 0 against, > 0 for normal/);
+  assert.throws(
+    () => plotCamOverlay(new Uint8Array(4), new Float32Array(4), { mapClass: 2 }),
+    /mapClass is 2/,
+  );
+});
+
+Deno.test("plotCamOverlay() draws a map red where the opposite class's map is blue, on one scale centred at 0", () => {
+  const side = 16;
+  const cam = Float32Array.from({ length: side * side }, (_, i) => (i % side) - 4);
+  const opposite = cam.map((v) => -v);
+  const layers = [cam, opposite].map((heat, k) => {
+    const figure = plotCamOverlay(new Uint8Array(side * side).fill(128), heat, { mapClass: k });
+    const ticks = Array.from(figure.querySelectorAll("text"), (t) => t.textContent);
+    assert.ok(ticks.includes("0"), "0 is on the colour bar");
+    return pngImages(figure)[1].png.data;
+  });
+  const at = (x: number) => (2 * side + x) * 4;
+  const [r, , b, a] = layers[0].subarray(at(side - 1), at(side - 1) + 4);
+  assert.ok(r > 3 * b && a > 0, "class 1's largest value is red");
+  const [r0, , b0] = layers[1].subarray(at(side - 1), at(side - 1) + 4);
+  assert.ok(b0 > 3 * r0, "class 0's map there is blue");
+  assert.equal(layers[0][at(4) + 3], 0, "where the map is 0 nothing is laid over the X-ray");
 });
 
 Deno.test("plotCamOverlay() rejects a heat map of another size", () => {
