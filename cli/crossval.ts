@@ -143,21 +143,35 @@ function requirePatients(split: LabSplit): string[] {
   return split.patientIds;
 }
 
-/** Both lab files of `dir` as one set of images with their patients. */
+/**
+ * Both lab files of `dir` as one set of images with their patients, ordered by patient and
+ * file name: the same images split into train and test files another way give the same folds,
+ * batches and results.
+ */
 async function readPooled(dir: string, imageSize: number): Promise<PatientImages> {
   const read = { imageSize, strings: true };
   const parts = [
     await readLabFile(join(dir, TRAIN_FILE), read),
     await readLabFile(join(dir, TEST_FILE), read),
   ];
-  const patientIds = parts.flatMap(requirePatients);
-  const images = new Uint8Array(parts.reduce((sum, part) => sum + part.images.length, 0));
-  images.set(parts[0].images);
-  images.set(parts[1].images, parts[0].images.length);
+  const pixels = imageSize * imageSize;
+  const rows = parts.flatMap((part) => {
+    const patients = requirePatients(part);
+    return patients.map((patient, i) => ({
+      patient,
+      file: part.files?.[i] ?? "",
+      label: part.labels[i],
+      pixels: part.images.subarray(i * pixels, (i + 1) * pixels),
+    }));
+  });
+  const key = (row: { patient: string; file: string }) => `${row.patient}\u0000${row.file}`;
+  rows.sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  const images = new Uint8Array(rows.length * pixels);
+  rows.forEach((row, i) => images.set(row.pixels, i * pixels));
   return {
     images,
-    labels: Uint8Array.from([...parts[0].labels, ...parts[1].labels]),
-    patientIds,
+    labels: Uint8Array.from(rows, (row) => row.label),
+    patientIds: rows.map((row) => row.patient),
     imageSize,
   };
 }

@@ -8,7 +8,8 @@
  *
  * Folds are dealt seeded and stratified: patients with a pneumothorax image are spread over
  * the folds first, so that every fold holds positives, then the others, each to the fold with
- * the fewest images.
+ * the fewest images. Patients are taken in the order of their ids before the seeded shuffle, so
+ * the folds do not depend on the order of the images.
  *
  * @module
  */
@@ -152,7 +153,7 @@ export function assignFolds(
     );
   }
   const random = createRandom(options.seed ?? 0);
-  const patients = [...members.values()];
+  const patients = [...members.keys()].sort().map((id) => members.get(id)!);
   const positive = shuffleInPlace(patients.filter((p) => p.some((i) => labels[i] === 1)), random);
   const negative = shuffleInPlace(patients.filter((p) => p.every((i) => labels[i] !== 1)), random);
   const size = new Array<number>(folds).fill(0);

@@ -73,6 +73,21 @@ Deno.test("assignFolds never splits a patient and spreads positives and images e
   assert.notDeepEqual(assignFolds(data.patientIds, data.labels, { folds: 5, seed: 4 }), foldOf);
 });
 
+Deno.test("assignFolds gives each patient the same fold whatever the order of the images", () => {
+  const data = patientImages(60, 4);
+  const foldOf = assignFolds(data.patientIds, data.labels, { folds: 5, seed: 2 });
+  const order = Array.from(data.labels, (_, i) => i).reverse();
+  const reordered = assignFolds(
+    order.map((i) => data.patientIds[i]),
+    order.map((i) => data.labels[i]),
+    {
+      folds: 5,
+      seed: 2,
+    },
+  );
+  order.forEach((i, k) => assert.equal(reordered[k], foldOf[i]));
+});
+
 Deno.test("assignFolds refuses more folds than patients and mismatched arrays", () => {
   assert.throws(
     () => assignFolds(["a", "a", "b"], [0, 1, 0], { folds: 3 }),
@@ -141,48 +156,70 @@ Deno.test("crossValidate scores every image once, by the model of its fold", asy
   assert.equal(result.pooled.auc, computeRoc(data.labels, result.scores).auroc);
 });
 
-/** Writes both lab files of 32x32 images, with patient ids unless `withPatients` is false. */
-async function writeData(dir: string, withPatients = true): Promise<void> {
+/**
+ * Writes both lab files of 32x32 images, with patient ids unless `withPatients` is false: the
+ * first `trainShare` of the images (in reverse order when `reverse`) in the training file.
+ */
+async function writeData(
+  dir: string,
+  options: { withPatients?: boolean; trainShare?: number; reverse?: boolean } = {},
+): Promise<void> {
   const data = patientImages(24, 7);
   const n = data.labels.length;
-  const cut = Math.floor(n * 0.75);
+  const order = Array.from({ length: n }, (_, i) => options.reverse ? n - 1 - i : i);
+  const cut = Math.floor(n * (options.trainShare ?? 0.75));
   const pixels = SIZE * SIZE;
-  const part = (start: number, end: number) => ({
-    images: data.images.slice(start * pixels, end * pixels),
-    labels: data.labels.slice(start, end),
-    patientIds: withPatients ? data.patientIds.slice(start, end) : undefined,
+  const part = (indices: number[]) => ({
+    images: Uint8Array.from(
+      indices.flatMap((i) => [...data.images.subarray(i * pixels, (i + 1) * pixels)]),
+    ),
+    labels: Uint8Array.from(indices, (i) => data.labels[i]),
+    patientIds: options.withPatients === false ? undefined : indices.map((i) => data.patientIds[i]),
+    files: indices.map((i) => `image${String(i).padStart(3, "0")}.png`),
   });
-  await writeLabFile(join(dir, TRAIN_FILE), part(0, cut), { imageSize: SIZE });
-  await writeLabFile(join(dir, TEST_FILE), part(cut, n), { imageSize: SIZE });
+  await writeLabFile(join(dir, TRAIN_FILE), part(order.slice(0, cut)), { imageSize: SIZE });
+  await writeLabFile(join(dir, TEST_FILE), part(order.slice(cut)), { imageSize: SIZE });
+}
+
+/** Runs deno task crossval on the cpu backend with tiny settings; returns its JSON report. */
+async function runCrossval(dir: string, extra: string[] = []) {
+  const args = [
+    "--data",
+    dir,
+    "--folds",
+    "3",
+    "--steps",
+    "2",
+    "--width",
+    "2",
+    "--image-size",
+    "32",
+  ];
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      join(ROOT, "deno.json"),
+      join(ROOT, "cli", "crossval.ts"),
+      ...args,
+      "--batch",
+      "4",
+      ...extra,
+      "--json",
+    ],
+    env: { [BACKEND_ENV]: "cpu", NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  assert.equal(code, 0, decoder.decode(stderr));
+  return { report: JSON.parse(decoder.decode(stdout)), stderr: decoder.decode(stderr) };
 }
 
 Deno.test("deno task crossval --json pools both files and prints folds and the pooled AUC", async () => {
   await withTempDir(async (dir) => {
     await writeData(dir);
-    const args = ["--data", dir, "--folds", "3", "--steps", "2", "--width", "2"];
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--config",
-        join(ROOT, "deno.json"),
-        join(ROOT, "cli", "crossval.ts"),
-        ...[
-          ...args,
-          "--image-size",
-          "32",
-          "--batch",
-          "4",
-          "--augment",
-          "--json",
-        ],
-      ],
-      env: { [BACKEND_ENV]: "cpu", NO_COLOR: "1" },
-    }).output();
-    const decoder = new TextDecoder();
-    assert.equal(code, 0, decoder.decode(stderr));
-    assert.match(decoder.decode(stderr), /fold 3\/3/, "progress goes to standard error");
-    const report = JSON.parse(decoder.decode(stdout));
+    const { report, stderr } = await runCrossval(dir, ["--augment"]);
+    assert.match(stderr, /fold 3\/3/, "progress goes to standard error");
     assert.equal(report.folds.length, 3);
     for (const fold of report.folds) {
       assert.deepEqual(Object.keys(fold).sort(), ["auc", "n", "positives", "seconds"]);
@@ -198,9 +235,25 @@ Deno.test("deno task crossval --json pools both files and prints folds and the p
   });
 });
 
+Deno.test("deno task crossval gives the same result however the files split the images", async () => {
+  await withTempDir(async (dir) => {
+    const [a, b] = [join(dir, "a"), join(dir, "b")];
+    await Deno.mkdir(a);
+    await Deno.mkdir(b);
+    await writeData(a);
+    await writeData(b, { trainShare: 0.5, reverse: true });
+    const [first, second] = [(await runCrossval(a)).report, (await runCrossval(b)).report];
+    assert.deepEqual(
+      second.folds.map(({ seconds: _, ...fold }: { seconds: number }) => fold),
+      first.folds.map(({ seconds: _, ...fold }: { seconds: number }) => fold),
+    );
+    assert.deepEqual(second.pooled, first.pooled);
+  });
+});
+
 Deno.test("deno task crossval refuses files without patient_id, naming the file", async () => {
   await withTempDir(async (dir) => {
-    await writeData(dir, false);
+    await writeData(dir, { withPatients: false });
     await assert.rejects(
       () => crossvalMain(["--data", dir, "--image-size", "32", "--width", "2", "--steps", "1"]),
       (error: Error) =>
