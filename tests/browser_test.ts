@@ -1,8 +1,9 @@
 /**
  * The browser check: Jupyter Notebook (Debian's `jupyter-notebook`, 6.x) serves the answered
  * `05_cam` notebook on loopback, headless Chromium (Debian's) driven by playwright-core runs
- * every cell in the real Deno kernel in fast mode, and the test checks that no cell failed and
- * that the CAM overlay figure is drawn in the page. The screenshot of the CAM output is kept in
+ * every cell in the real Deno kernel in fast mode, and the test checks that no cell failed, that
+ * the CAM overlay figure is drawn in the page, and that its title (naming the map's class) lies
+ * whole inside the figure as the browser lays it out. The screenshot of the CAM output is kept in
  * `test-artifacts/05_cam.png` (the last cell's output: its prompt and the figure).
  */
 import assert from "node:assert/strict";
@@ -334,6 +335,14 @@ async function checkCamNotebook(page: Page, server: Server): Promise<void> {
   await output.scrollIntoViewIfNeeded();
   const box = await figure.boundingBox();
   assert.ok(box && box.width > 100 && box.height > 100, `CAM figure size ${JSON.stringify(box)}`);
+  const title = figure.locator("text").filter({ hasText: "CAM of class 1 (pneumothorax)" });
+  assert.equal(await title.count(), 1, `no CAM title naming the class; ${diagnostics}`);
+  assert.match(await title.textContent() ?? "", /label pneumothorax, prediction/);
+  const titleBox = await title.boundingBox();
+  assert.ok(
+    titleBox && titleBox.x >= box.x && titleBox.x + titleBox.width <= box.x + box.width,
+    `the CAM title is clipped: ${JSON.stringify(titleBox)} in the figure ${JSON.stringify(box)}`,
+  );
   const area = await output.boundingBox();
   assert.ok(area, "the CAM output area is laid out");
   const right = box.x + box.width + SCREENSHOT_MARGIN;
