@@ -20,8 +20,16 @@ export {
 export { check, type CheckOptions } from "./check.ts";
 export { DataFileError, LabError, NotAnsweredError, todo, UsageError } from "./errors.ts";
 
-// 01 the dataset.
+// 01 the dataset, and the real X-rays shipped with the lab.
 export { type LabSplit, PneumothoraxDataset } from "./dataset.ts";
+export {
+  type DeviceSummary,
+  loadRealSample,
+  type LoadRealSampleOptions,
+  REAL_SAMPLE_DIR,
+  type RealSample,
+  type Visibility,
+} from "./real_sample.ts";
 export { plotXrayGrid, type StepValue } from "./plot.ts";
 
 // 02 training.
