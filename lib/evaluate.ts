@@ -44,7 +44,7 @@ export interface Predictions {
   imagesPerSecond: number;
 }
 
-/** What `deno task evaluate` reports (the fields of DESIGN.md). */
+/** What `deno task evaluate --json` reports. */
 export interface EvaluationReport {
   /** Images evaluated. */
   n: number;

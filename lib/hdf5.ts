@@ -256,7 +256,7 @@ export function optionalDataset(file: H5File, name: string): H5Dataset | undefin
   return entry instanceof h5wasm.Dataset ? entry : undefined;
 }
 
-/** The arrays of one file of the lab's schema (see DESIGN.md, "Dataset files"). */
+/** The arrays of one file of the lab's schema (the README's "Data" section). */
 export interface LabArrays {
   /** Images, N x 256 x 256 (x 1), row-major uint8. */
   images: Uint8Array;

@@ -261,7 +261,7 @@ Deno.test("deno task evaluate --roc draws the ROC curve to an SVG file, and refu
   });
 });
 
-Deno.test("deno task evaluate --json reports the fields of DESIGN.md", async () => {
+Deno.test("deno task evaluate --json reports n, positives, auc, aucCi95, accuracy and the CAM scores", async () => {
   await withData(async (dir, data) => {
     const out = join(dir, "ckpt");
     await saveCheckpoint(createModel({ width: 1, imageSize: SIZE, seed: 3 }), out, { step: 2 });
