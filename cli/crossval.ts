@@ -137,7 +137,7 @@ function requirePatients(split: LabSplit): string[] {
   if (!split.patientIds) {
     throw new UsageError(
       `${split.source} has no 'patient_id' dataset: cross-validation keeps each patient's ` +
-        "images in one fold, so it needs them (deno task data --source nih writes them)",
+        "images in one fold, so it needs them (deno task data --source sample or nih writes them)",
     );
   }
   return split.patientIds;

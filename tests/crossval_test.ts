@@ -181,8 +181,8 @@ async function writeData(
   await writeLabFile(join(dir, TEST_FILE), part(order.slice(cut)), { imageSize: SIZE });
 }
 
-/** Runs deno task crossval on the cpu backend with tiny settings; returns its JSON report. */
-async function runCrossval(dir: string, extra: string[] = []) {
+/** Runs deno task crossval on the cpu backend with tiny settings; returns what it printed. */
+async function runCrossvalText(dir: string, extra: string[] = []) {
   const args = [
     "--data",
     dir,
@@ -206,13 +206,18 @@ async function runCrossval(dir: string, extra: string[] = []) {
       "--batch",
       "4",
       ...extra,
-      "--json",
     ],
     env: { [BACKEND_ENV]: "cpu", NO_COLOR: "1" },
   }).output();
   const decoder = new TextDecoder();
   assert.equal(code, 0, decoder.decode(stderr));
-  return { report: JSON.parse(decoder.decode(stdout)), stderr: decoder.decode(stderr) };
+  return { stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** Runs deno task crossval --json on the cpu backend with tiny settings; returns its report. */
+async function runCrossval(dir: string, extra: string[] = []) {
+  const { stdout, stderr } = await runCrossvalText(dir, [...extra, "--json"]);
+  return { report: JSON.parse(stdout), stderr };
 }
 
 Deno.test("deno task crossval --json pools both files and prints folds and the pooled AUC", async () => {
@@ -231,6 +236,23 @@ Deno.test("deno task crossval --json pools both files and prints folds and the p
     assert.deepEqual(
       [report.settings.steps, report.settings.width, report.settings.augment],
       [2, 2, true],
+    );
+  });
+});
+
+Deno.test("deno task crossval without --json prints a table of the folds and the pooled AUC", async () => {
+  await withTempDir(async (dir) => {
+    await writeData(dir);
+    const { stdout } = await runCrossvalText(dir);
+    const lines = stdout.trim().split("\n");
+    assert.match(lines[0], /^3-fold cross-validation by patient of .*, from scratch$/);
+    assert.equal(lines[1], "fold  images  positives    AUC");
+    lines.slice(2, 5).forEach((line, i) =>
+      assert.match(line, new RegExp(`^ +${i + 1} +\\d+ +\\d+ +(\\d\\.\\d{3}|-)$`))
+    );
+    assert.match(
+      lines[5],
+      /^pooled \d+ images, \d+ positives: AUC \d\.\d{3} \(95% CI \d\.\d{3}-\d\.\d{3}\)$/,
     );
   });
 });
