@@ -91,6 +91,12 @@ export interface CrossValidateOptions extends FoldOptions, SummaryOptions {
    * the end (checkpoints are not saved; default `{}`).
    */
   train?: Omit<TrainOptions, "checkpointDir" | "resume" | "evalEvery" | "evalSize">;
+  /**
+   * The fold of each image from the patient ids and the number of folds, in place of
+   * {@link assignFolds} (notebook 06 passes the student's); checked to keep each patient in one
+   * fold and to use every fold (default {@link assignFolds}).
+   */
+  foldsOf?: (patientIds: readonly string[], folds: number) => ArrayLike<number>;
   /** Makes a fresh augmentation for a fold (each fold draws its own; default none). */
   augment?: (fold: number) => TrainOptions["augment"];
   /** Called before a fold trains, with its split. */
@@ -175,6 +181,37 @@ export function assignFolds(
   positive.forEach((images) => deal(images, true));
   negative.forEach((images) => deal(images, false));
   return foldOf;
+}
+
+/** `foldOf` as a fold per image, or a {@link UsageError} saying how it splits the patients. */
+function checkedFolds(
+  foldOf: ArrayLike<number>,
+  patientIds: readonly string[],
+  folds: number,
+): Uint8Array {
+  if (foldOf?.length !== patientIds.length) {
+    throw new UsageError(`foldsOf gave ${foldOf?.length} folds for ${patientIds.length} images`);
+  }
+  const seen = new Map<string, number>();
+  for (let i = 0; i < patientIds.length; i++) {
+    const fold = foldOf[i];
+    if (!Number.isInteger(fold) || fold < 0 || fold >= folds) {
+      throw new UsageError(`foldsOf gave image ${i} fold ${fold}; folds are 0 to ${folds - 1}`);
+    }
+    const before = seen.get(patientIds[i]);
+    if (before !== undefined && before !== fold) {
+      throw new UsageError(
+        `foldsOf put patient ${patientIds[i]} in folds ${before} and ${fold}: a model would ` +
+          "be scored on a patient it was trained on",
+      );
+    }
+    seen.set(patientIds[i], fold);
+  }
+  const empty = Array.from({ length: folds }, (_, f) => f).filter((f) =>
+    !Array.prototype.includes.call(foldOf, f)
+  );
+  if (empty.length > 0) throw new UsageError(`foldsOf left fold ${empty[0]} empty`);
+  return Uint8Array.from(foldOf);
 }
 
 function gather(data: LabeledImages, indices: readonly number[]): LabArrays {
@@ -278,8 +315,10 @@ export async function crossValidate(
   options: CrossValidateOptions,
 ): Promise<CrossValidationResult> {
   const seed = options.seed ?? 0;
-  const foldOf = assignFolds(data.patientIds, data.labels, options);
   const folds = options.folds ?? DEFAULT_FOLDS;
+  const foldOf = options.foldsOf
+    ? checkedFolds(options.foldsOf(data.patientIds, folds), data.patientIds, folds)
+    : assignFolds(data.patientIds, data.labels, options);
   const scores = new Float32Array(data.labels.length);
   for (let fold = 0; fold < folds; fold++) {
     const split = splitFold(data, foldOf, { fold, seed: seed + fold });

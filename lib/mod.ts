@@ -68,3 +68,13 @@ export { plotRoc } from "./plot.ts";
 
 // 05 class activation maps.
 export { type FeaturesWeights, visCam } from "./cam.ts";
+
+// 06 what the model learned.
+export { generateTubePhantoms, type MapPeak, type TubePhantoms } from "./shortcut.ts";
+export { type LocalizationReport, localizeDataset } from "./localization.ts";
+export {
+  crossValidate,
+  type CrossValidateOptions,
+  type CrossValidationResult,
+  type PatientImages,
+} from "./crossval.ts";

@@ -12,7 +12,7 @@
  * @module
  */
 import { clamp, cubicBezier, type Point, type StrokePath } from "./phantom_raster.ts";
-import type { Random } from "./random.ts";
+import { createRandom, type Random } from "./random.ts";
 
 /** Side of the canonical frame (and of the images) in pixels. */
 export const CANONICAL_SIZE = 256;
@@ -860,11 +860,15 @@ export function samplePhantomCase(
   }
   const devices: StrokePath[] = [];
   sampleElectrodes(random, devices);
+  // The tube draws from a stream of its own, seeded by the one number the main stream gives it:
+  // the rest of the case is the same with or without a tube, so the same seed with and without
+  // tubes makes the same images but for the tube (and their difference is the tube's mask).
+  const tubeRandom = createRandom(Math.floor(random() * 4294967296));
   const tubeProbability = label === 1 ? options.tube?.positive ?? 0 : options.tube?.negative ?? 0;
-  const tube = chance(random, tubeProbability);
+  const tube = chance(tubeRandom, tubeProbability);
   if (tube) {
-    const side = pneumothorax ? pneumothorax.lung : chance(random, 0.5) ? 0 : 1;
-    sampleTube(random, side, bodyHalfWidth, devices);
+    const side = pneumothorax ? pneumothorax.lung : chance(tubeRandom, 0.5) ? 0 : 1;
+    sampleTube(tubeRandom, side, bodyHalfWidth, devices);
   }
   const acquisition = sampleAcquisition(random);
   const filmMarks: StrokePath[] = [];

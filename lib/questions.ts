@@ -1,5 +1,5 @@
 /**
- * The graded questions of the five notebooks and their checks. A check receives the names a
+ * The graded questions of the six notebooks and their checks. A check receives the names a
  * student's answer cell defines and compares them with the lab's reference on inputs it makes
  * itself; its message says which input, what was expected and what came back. Checks run in a
  * sandboxed subprocess (see grader.ts), one question at a time.
@@ -14,6 +14,7 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { createModel, PneumothoraxDetectionModel } from "./model.ts";
 import { createRandom } from "./random.ts";
 import { computeRoc as referenceRoc } from "./roc.ts";
+import { shareOnTube as referenceShareOnTube } from "./shortcut.ts";
 
 /** The outcome of one check. */
 export interface CheckResult {
@@ -386,6 +387,108 @@ const restore: Question = {
     }),
 };
 
+/** Image i's patient in the folds question: 20 images of 12 patients, some with several. */
+const FOLD_PATIENTS = [
+  "a",
+  "a",
+  "b",
+  "c",
+  "c",
+  "c",
+  "d",
+  "e",
+  "f",
+  "f",
+  "g",
+  "h",
+  "i",
+  "i",
+  "j",
+  "k",
+  "l",
+  "l",
+  "b",
+  "e",
+];
+
+const folds: Question = {
+  id: "folds",
+  points: 2,
+  names: ["groupedFolds"],
+  title: "patient-grouped folds for cross-validation",
+  check: ({ answer }) =>
+    guarded(async () => {
+      const fn = requireFunction(answer, "groupedFolds");
+      for (const k of [2, 3, 5]) {
+        const call = `groupedFolds(20 images of 12 patients, ${k})`;
+        const got = await attempt(call, () => fn(FOLD_PATIENTS, k)) as ArrayLike<number>;
+        if (!got || got.length !== FOLD_PATIENTS.length) {
+          return fail(`${call} must return one fold per image (20), got ${describe(got)}`);
+        }
+        const values = Array.from(got);
+        const bad = values.findIndex((f) => !Number.isInteger(f) || f < 0 || f >= k);
+        if (bad >= 0) {
+          return fail(`${call} gave image ${bad} fold ${values[bad]}; folds are 0 to ${k - 1}`);
+        }
+        const split = FOLD_PATIENTS.findIndex((p, i) =>
+          FOLD_PATIENTS.some((q, j) => q === p && values[j] !== values[i])
+        );
+        if (split >= 0) {
+          return fail(
+            `${call} put patient '${
+              FOLD_PATIENTS[split]
+            }' in more than one fold: a model would be ` +
+              "tested on a patient it was trained on",
+          );
+        }
+        const sizes = Array.from({ length: k }, (_, f) => values.filter((v) => v === f).length);
+        if (Math.min(...sizes) === 0 || Math.max(...sizes) > 2 * Math.min(...sizes)) {
+          return fail(
+            `${call} made folds of ${sizes.join(", ")} images; every fold must be used, and none ` +
+              "more than twice the size of another",
+          );
+        }
+      }
+      return ok;
+    }),
+};
+
+const tube: Question = {
+  id: "tube",
+  points: 1,
+  names: ["shareOnTube"],
+  title: "the share of maps that peak on the chest tube",
+  check: ({ answer }) =>
+    guarded(async () => {
+      const fn = requireFunction(answer, "shareOnTube");
+      const size = 4;
+      const masks = new Uint8Array(3 * size * size);
+      masks.set([1, 1], 1 * size); // image 0: row 1, columns 0-1
+      masks.set([1], size * size + 3 * size + 2); // image 1: (x 2, y 3)
+      const cases: [string, { index: number; x: number; y: number }[]][] = [
+        ["3 peaks on 4x4 images", [
+          { index: 0, x: 1, y: 1 },
+          { index: 1, x: 3, y: 2 },
+          { index: 2, x: 0, y: 0 },
+        ]],
+        ["2 peaks", [{ index: 1, x: 2, y: 3 }, { index: 0, x: 0, y: 0 }]],
+        ["no peaks", []],
+      ];
+      for (const [name, peaks] of cases) {
+        const expected = referenceShareOnTube(peaks, masks, size);
+        const got = Number(await attempt(`shareOnTube on ${name}`, () => fn(peaks, masks, size)));
+        if (!closeTo([got], [expected], 1e-9)) {
+          return fail(
+            `shareOnTube on ${name} ${JSON.stringify(peaks)} returned ${got}, expected ` +
+              `${expected} (the share of peaks whose pixel, masks[index * size * size + y * ` +
+              "size + x], is on the tube)",
+          );
+        }
+      }
+      return ok;
+    }),
+};
+
 /** The graded questions of each notebook, by notebook name (file name without `.ipynb`). */
 export const QUESTIONS: Record<string, Question[]> = {
   "01_dataset": [loadDataset],
@@ -393,4 +496,5 @@ export const QUESTIONS: Record<string, Question[]> = {
   "03_restore": [restore],
   "04_roc": [roc],
   "05_cam": [features, cam, pneumothoraxClass, upsampling],
+  "06_learned": [folds, tube],
 };

@@ -186,6 +186,8 @@ interface RunReport {
   errors: string[];
   /** The text of the error and stderr outputs drawn in the page. */
   errorText: string;
+  /** The text the cells printed (the check cells' PASS or FAIL lines among it). */
+  printed: string;
   /** Outputs of the last code cell. */
   lastCellOutputs: number;
   /** Code cells whose prompt shows no execution count. */
@@ -261,6 +263,9 @@ function readReport(page: Page): Promise<RunReport> {
       errorText: Array.from(document.querySelectorAll(".output_error, .output_stderr"))
         .map((element) => element.textContent ?? "")
         .join("\n"),
+      printed: Array.from(document.querySelectorAll(".output_stdout"))
+        .map((element) => element.textContent ?? "")
+        .join("\n"),
       lastCellOutputs: cells[cells.length - 1].output_area.outputs.length,
       notRun: cells.filter((cell) => typeof cell.input_prompt_number !== "number").length,
       running: document.querySelectorAll(".code_cell.running").length,
@@ -305,11 +310,9 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** The CAM overlay: a PNG data URL drawn by an inline <svg> (Plot's image mark). */
 const CAM_IMAGE = '.output_svg svg image[href^="data:image/png"]';
 
-/** The output area of the last code cell that holds the CAM overlay. */
+/** The first output area that holds a CAM overlay: section 5.4's, on the dataset's image. */
 function camOutput(page: Page): Locator {
-  return page.locator(".code_cell").last().locator(".output_area").filter({
-    has: page.locator(CAM_IMAGE),
-  });
+  return page.locator(".code_cell .output_area").filter({ has: page.locator(CAM_IMAGE) }).first();
 }
 
 /**
@@ -325,6 +328,9 @@ async function checkCamNotebook(page: Page, server: Server): Promise<void> {
   assert.deepEqual(report.errors, [], `cells failed; ${diagnostics}`);
   assert.equal(report.notRun, 0, `${report.notRun} code cells did not run; ${diagnostics}`);
   assert.ok(report.lastCellOutputs > 0, `the last cell has no output; ${diagnostics}`);
+  for (const question of ["features 1/1", "cam 2/2", "class 1/1", "upsample 1/1"]) {
+    assert.match(report.printed, new RegExp(`PASS ${question}: ok`), `check cell ${question}`);
+  }
   const output = camOutput(page);
   const figure = output.locator(".output_svg svg");
   assert.equal(

@@ -44,12 +44,12 @@ const solution: Notebook = {
   ],
 };
 
-Deno.test("studentVersion() replaces answers by stubs and keeps ids and TODO lines", () => {
+Deno.test("studentVersion() replaces answers by stubs naming the question and function, keeps ids and TODO lines", () => {
   const student = studentVersion(solution, "demo.ipynb");
   assert.deepEqual(student.cells.map((c) => c.id), ["intro", "setup", "q"]);
   assert.equal(
     cellText(student.cells[2]),
-    "function f(x: number): number {\n  // TODO: double x.\n  return todo();\n}\nconst K = todo();",
+    'function f(x: number): number {\n  // TODO: double x.\n  return todo("cost", "f");\n}\nconst K = todo();',
   );
   assert.deepEqual(student.cells[1].outputs, []);
   assert.equal(student.cells[1].execution_count, null);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { commandWorks, denoKernelDir } from "./fixtures/jupyter.ts";
 import { HAS_SOLUTIONS, SOLUTIONS } from "./fixtures/solutions.ts";
 
-const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam"];
+const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
 
 /** Executes a solution notebook through nbconvert; returns its cells, failing on any error. */
 async function execute(name: string, outDir: string, jupyterPath: string): Promise<Cell[]> {

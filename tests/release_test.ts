@@ -11,7 +11,7 @@ import { UsageError } from "../lib/errors.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const RELEASE = join(ROOT, "cli", "release.ts");
-const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam"];
+const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
 
 /** Runs `deno` with `args` in `cwd`; returns the exit code and both streams. */
 async function deno(args: string[], cwd: string) {
