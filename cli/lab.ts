@@ -159,8 +159,12 @@ async function main(): Promise<void> {
     noBrowser: Boolean(args.values["no-browser"]),
   });
   notes.forEach((note) => console.log(note));
-  console.log(`Starting ${jupyter.name}: ${jupyter.command} ${serverArgs.join(" ")}`);
-  if (args.values.check) return;
+  const command = `${jupyter.name}: ${jupyter.command} ${serverArgs.join(" ")}`;
+  if (args.values.check) {
+    console.log(`ready; without --check this starts ${command}`);
+    return;
+  }
+  console.log(`Starting ${command}`);
   const server = new Deno.Command(jupyter.command, { args: serverArgs }).spawn();
   const status = await server.status;
   Deno.exit(status.code);

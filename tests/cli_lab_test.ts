@@ -47,7 +47,7 @@ Deno.test({
       );
       assert.match(
         out,
-        /Starting Jupyter (Notebook|Lab): jupyter-(notebook|lab) --notebook-dir=.*notebooks --no-browser/,
+        /ready; without --check this starts Jupyter (Notebook|Lab): jupyter-(notebook|lab) --notebook-dir=.*notebooks --no-browser/,
       );
       assert.match(out, /^backend of the notebooks: (onednn|wasm|webgpu|node|node-gpu) \(/m);
       await Deno.remove(jupyter, { recursive: true });
@@ -140,7 +140,10 @@ Deno.test("LAB_FAST=1 deno task lab --check says it is in fast mode and prepares
       out,
       new RegExp(`^PHANTOM DATA: .* \\| ${RegExp.escape(FAST_DATA_DIR)}: train 120 images`, "m"),
     );
-    assert.match(out, /^Starting JupyterLab: jupyter-lab --notebook-dir=/m);
+    assert.match(
+      out,
+      /^ready; without --check this starts JupyterLab: jupyter-lab --notebook-dir=/m,
+    );
   } finally {
     for (const path of [kernels, bin]) await Deno.remove(path, { recursive: true });
   }
