@@ -58,7 +58,9 @@ if int(version("keras").split(".")[0]) < 3: sys.exit("keras " + version("keras")
 
 const missing = kerasMissing();
 if (missing !== undefined) {
-  console.log(`Keras tests skipped: ${KERAS_PYTHON}: ${missing} (pip install torch keras h5py)`);
+  console.log(
+    `Keras tests skipped: ${KERAS_PYTHON}: ${missing} (pip install torch==2.13.0 keras h5py)`,
+  );
 }
 
 /** What the Keras script prints. */

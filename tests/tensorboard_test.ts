@@ -49,13 +49,15 @@ function tensorboardMissing(): string | undefined {
     }).outputSync();
     return module.success ? undefined : `${PYTHON} cannot import tensorboard`;
   } catch (error) {
-    return `${(error as Error).message}`;
+    return error instanceof Deno.errors.NotFound
+      ? `no '${TENSORBOARD}' command on PATH`
+      : `${TENSORBOARD}: ${(error as Error).message}`;
   }
 }
 
 const missing = tensorboardMissing();
 if (missing !== undefined) {
-  console.log(`TensorBoard tests skipped: ${missing} (pip install tensorboard)`);
+  console.log(`TensorBoard tests skipped: ${missing} (pip install tensorboard==2.21.0)`);
 }
 
 /** `count` images: noise, plus a bright 4x4 square on the pneumothorax ones (learnable). */
