@@ -826,11 +826,50 @@ function stringList(entity: H5Group, name: string): string[] {
   return (Array.isArray(value) ? value : [value]).map(String);
 }
 
+/**
+ * Where Keras 3's `.weights.h5` layout keeps each layer's weights: `layers/<key>/vars/<i>`,
+ * keyed not by the layer's name but by its class in snake case, numbered by order among the
+ * model's layers of that class (`conv2d`, `conv2d_1`, ..., `dense`).
+ */
+function keras3Keys(layers: tf.layers.Layer[]): Map<tf.layers.Layer, string> {
+  const seen = new Map<string, number>();
+  return new Map(layers.map((layer) => {
+    // Keras' own snake case: Conv2D -> conv2d, GlobalAveragePooling2D -> global_average_pooling2d.
+    const base = layer.getClassName().replace(/(.)([A-Z][a-z]+)/g, "$1_$2")
+      .replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+    const count = seen.get(base) ?? 0;
+    seen.set(base, count + 1);
+    return [layer, count === 0 ? base : `${base}_${count}`];
+  }));
+}
+
 /** The weights of one layer read from a Keras file, checked against the layer's shapes. */
-function readKerasLayer(file: H5Group, path: string, layer: tf.layers.Layer): tf.Tensor[] {
+function readKerasLayer(
+  file: H5Group,
+  path: string,
+  layer: tf.layers.Layer,
+  keras3Key?: string,
+): tf.Tensor[] {
   const fail = (problem: string): never => {
     throw new DataFileError({ file: path, dataset: layer.name }, problem);
   };
+  if (keras3Key !== undefined) {
+    const vars = file.get(`layers/${keras3Key}/vars`);
+    if (!(vars instanceof h5wasm.Group)) return fail(`no 'layers/${keras3Key}/vars' in the file`);
+    return layer.weights.map((weight, i) => {
+      const dataset = vars.get(String(i));
+      if (!(dataset instanceof h5wasm.Dataset)) {
+        return fail(`'layers/${keras3Key}/vars/${i}' is missing`);
+      }
+      const shape = dataset.shape ?? [];
+      if (shape.join() !== weight.shape.join()) {
+        fail(
+          `'layers/${keras3Key}/vars/${i}' has shape [${shape}], the model expects [${weight.shape}]`,
+        );
+      }
+      return tf.tensor(Float32Array.from(dataset.value as ArrayLike<number>), shape);
+    });
+  }
   const group = file.get(layer.name);
   if (!(group instanceof h5wasm.Group)) return fail("layer missing from the file");
   const names = stringList(group, "weight_names");
@@ -852,10 +891,11 @@ function readKerasLayer(file: H5Group, path: string, layer: tf.layers.Layer): tf
 }
 
 /**
- * Loads weights from a Keras `save_weights` HDF5 file into `model`, matching layers by name
- * and weights by order within a layer (as Keras' `load_weights(by_name=True)`). Every shape is
- * checked before anything is loaded; a {@link DataFileError} names the file, the layer and the
- * difference.
+ * Loads weights from a Keras `save_weights` HDF5 file into `model`: Keras 2's layout (and Keras
+ * 3's legacy `.h5`), matching layers by name and weights by order within a layer (as Keras'
+ * `load_weights(by_name=True)`), or Keras 3's `.weights.h5` layout, matching layers by class
+ * and order (as Keras 3 itself does). Every shape is checked before anything is loaded; a
+ * {@link DataFileError} names the file, the layer and the difference.
  */
 export async function importKerasWeights(
   model: PneumothoraxDetectionModel,
@@ -863,9 +903,12 @@ export async function importKerasWeights(
 ): Promise<void> {
   const file = await openHdf5(path);
   const layers = model.network.layers.filter((layer) => layer.weights.length > 0);
+  const keys = file.get("layers") instanceof h5wasm.Group
+    ? keras3Keys(model.network.layers)
+    : undefined;
   const values: tf.Tensor[][] = [];
   try {
-    for (const layer of layers) values.push(readKerasLayer(file, path, layer));
+    for (const layer of layers) values.push(readKerasLayer(file, path, layer, keys?.get(layer)));
     layers.forEach((layer, i) => layer.setWeights(values[i]));
   } finally {
     file.close();

@@ -201,17 +201,12 @@ Deno.test({
 });
 
 /**
- * KNOWN FAILURE, a gap in the lab (lib/checkpoint.ts), kept failing on purpose until it is
- * closed: Keras 3's public `model.save_weights` writes only its own `.weights.h5` layout
- * (`layers/conv2d/vars/0`, layers named by class and order, not by `name`), and
- * `importKerasWeights` reads only Keras 2's layout, so a Keras 3 user has no public way to hand
- * weights to the lab; the test above writes Keras 2's layout through Keras' private
- * `keras.src.legacy.saving`. Today the import stops with "dataset 'conv1': layer missing from
- * the file".
+ * Keras 3's public `model.save_weights("x.weights.h5")` writes its own layout
+ * (`layers/conv2d/vars/0`, layers keyed by class and order, not by `name`), the one a Keras 3
+ * user has; the test above writes Keras 2's layout through Keras' private legacy module.
  */
 Deno.test({
-  name: "importKerasWeights reads Keras 3's own model.save_weights('x.weights.h5') " +
-    "(KNOWN FAILURE: lab gap, see the comment)",
+  name: "importKerasWeights reads Keras 3's own model.save_weights('x.weights.h5') layout",
   ignore: missing !== undefined,
   fn: async () => {
     await withTempDir(async (dir) => {
