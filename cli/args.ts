@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { LabError, UsageError } from "../lib/errors.ts";
+import { LabError, UsageError } from "../lib/core/errors.ts";
 
 /** One flag: its type, a default, and the help line. */
 export interface FlagSpec {

@@ -7,7 +7,7 @@
  */
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
 import { BENCH_WIDTHS, formatReport, runBenchmark } from "../bench/bench.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/core/errors.ts";
 
 const SPEC: CommandSpec = {
   name: "bench",

@@ -16,23 +16,16 @@ import {
   requiredFlag,
   runMain,
 } from "./args.ts";
-import {
-  computeCam,
-  describePrediction,
-  extractFeaturesWeights,
-  gradCam,
-  PNEUMOTHORAX_CLASS,
-  upsample,
-  visCam,
-  writeCamPng,
-} from "../lib/cam.ts";
-import { selectBackend } from "../lib/backend.ts";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
-import { readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/dataset.ts";
-import { UsageError } from "../lib/errors.ts";
-import { energyInside, pointingGame } from "../lib/localization.ts";
-import type { PneumothoraxDetectionModel } from "../lib/model.ts";
-import { savePlot } from "../lib/plot.ts";
+import { computeCam, extractFeaturesWeights, gradCam, upsample } from "../lib/evaluation/cam.ts";
+import { PNEUMOTHORAX_CLASS } from "../lib/data/schema.ts";
+import { describePrediction, visCam, writeCamPng } from "../lib/figures/cam.ts";
+import { selectBackend } from "../lib/backends/backend.ts";
+import { loadCheckpoint } from "../lib/model/checkpoint.ts";
+import { readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/data/dataset.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { energyInside, pointingGame } from "../lib/evaluation/localization.ts";
+import type { PneumothoraxDetectionModel } from "../lib/model/model.ts";
+import { savePlot } from "../lib/figures/plot.ts";
 
 const SPEC: CommandSpec = {
   name: "cam",

@@ -7,10 +7,10 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
-import { generatePhantoms, PHANTOM_SIZE } from "../lib/phantom.ts";
-import { phantomContactSheet } from "../lib/phantom_sheet.ts";
-import { writePng } from "../lib/png.ts";
-import { readXrayPng } from "../lib/xray_png.ts";
+import { generatePhantoms, PHANTOM_SIZE } from "../lib/phantom/generator.ts";
+import { phantomContactSheet } from "../lib/figures/contact_sheet.ts";
+import { writePng } from "../lib/core/png.ts";
+import { readXrayPng } from "../lib/data/xray_png.ts";
 
 const DEFAULT_REAL = fileURLToPath(new URL("../../shared/data/nih-sample/images", import.meta.url));
 

@@ -17,21 +17,22 @@ import {
   readInitFrom,
   TRAIN_SPEC,
 } from "./train.ts";
-import { createAugmentation } from "../lib/augment.ts";
-import { type BackendInfo, selectBackend } from "../lib/backend.ts";
-import { readSourceRecord } from "../lib/data_source.ts";
+import { createAugmentation } from "../lib/training/augment.ts";
+import { type BackendInfo, selectBackend } from "../lib/backends/backend.ts";
+import { readSourceRecord } from "../lib/data/source.ts";
 import {
   crossValidate,
   type CrossValidationSummary,
   DEFAULT_FOLDS,
   type PatientImages,
-} from "../lib/crossval.ts";
-import { IMAGE_SIZE, type LabSplit, readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/dataset.ts";
-import { UsageError } from "../lib/errors.ts";
-import { BLOCK_COUNT, createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model.ts";
-import { createProgressBar, formatDuration, type ProgressBar } from "../lib/progress.ts";
-import type { OptimizerName } from "../lib/checkpoint.ts";
-import { ADAM_LEARNING_RATE, BATCH_SIZE, LEARNING_RATE, NUM_STEPS } from "../lib/train.ts";
+} from "../lib/evaluation/crossval.ts";
+import { type LabSplit, readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/data/dataset.ts";
+import { IMAGE_SIZE } from "../lib/data/schema.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { BLOCK_COUNT, createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model/model.ts";
+import { createProgressBar, formatDuration, type ProgressBar } from "../lib/core/progress.ts";
+import type { OptimizerName } from "../lib/model/checkpoint.ts";
+import { ADAM_LEARNING_RATE, BATCH_SIZE, LEARNING_RATE, NUM_STEPS } from "../lib/training/train.ts";
 
 const training = TRAIN_SPEC.flags;
 

@@ -11,9 +11,9 @@ import {
   type ParsedArgs,
   runMain,
 } from "./args.ts";
-import { describeDataFolder, ensureDataset } from "../lib/data_source.ts";
-import { LabError, UsageError } from "../lib/errors.ts";
-import type { TubeConfounder } from "../lib/phantom.ts";
+import { describeDataFolder, ensureDataset } from "../lib/data/source.ts";
+import { LabError, UsageError } from "../lib/core/errors.ts";
+import type { TubeConfounder } from "../lib/phantom/generator.ts";
 
 const SPEC: CommandSpec = {
   name: "data",

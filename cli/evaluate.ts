@@ -7,20 +7,20 @@
  */
 import { extname, join } from "node:path";
 import { type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
-import { type CheckpointManifest, loadCheckpoint } from "../lib/checkpoint.ts";
-import { readSourceRecord, SOURCE_BANNERS } from "../lib/data_source.ts";
-import { readLabFile, TEST_FILE } from "../lib/dataset.ts";
+import { type CheckpointManifest, loadCheckpoint } from "../lib/model/checkpoint.ts";
+import { readSourceRecord, SOURCE_BANNERS } from "../lib/data/source.ts";
+import { readLabFile, TEST_FILE } from "../lib/data/dataset.ts";
 import {
   evaluateModel,
   type EvaluationReport,
-  PREDICT_BATCH_SIZE,
   type Predictions,
-} from "../lib/evaluate.ts";
-import { UsageError } from "../lib/errors.ts";
-import { plotRoc, savePlot } from "../lib/plot.ts";
-import { computeRoc } from "../lib/roc.ts";
-import { selectBackend } from "../lib/backend.ts";
-import { createProgressBar, type ProgressBar } from "../lib/progress.ts";
+} from "../lib/evaluation/evaluate.ts";
+import { PREDICT_BATCH_SIZE } from "../lib/model/predict.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { plotRoc, savePlot } from "../lib/figures/plot.ts";
+import { computeRoc } from "../lib/evaluation/roc.ts";
+import { selectBackend } from "../lib/backends/backend.ts";
+import { createProgressBar, type ProgressBar } from "../lib/core/progress.ts";
 
 const SPEC: CommandSpec = {
   name: "evaluate",

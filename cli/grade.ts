@@ -6,8 +6,13 @@
  * @module
  */
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
-import { gradePath, type GradeReport, reportToCsv, reportToGradescope } from "../lib/grader.ts";
-import { UsageError } from "../lib/errors.ts";
+import {
+  gradePath,
+  type GradeReport,
+  reportToCsv,
+  reportToGradescope,
+} from "../lib/grading/grader.ts";
+import { UsageError } from "../lib/core/errors.ts";
 
 const SPEC: CommandSpec = {
   name: "grade",

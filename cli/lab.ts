@@ -7,15 +7,15 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
-import { describeDataFolder } from "../lib/data_source.ts";
-import { LabError } from "../lib/errors.ts";
-import { ensureNotebookData, FAST_MODE_LINE, isFastMode } from "../lib/lab_setup.ts";
-import { selectBackend } from "../lib/backend.ts";
+import { describeDataFolder } from "../lib/data/source.ts";
+import { LabError } from "../lib/core/errors.ts";
+import { ensureNotebookData, FAST_MODE_LINE, isFastMode } from "../lib/notebook/setup.ts";
+import { selectBackend } from "../lib/backends/backend.ts";
+import { LAB_ROOT } from "../lib/core/paths.ts";
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const ROOT = LAB_ROOT;
 
 const SPEC: CommandSpec = {
   name: "lab",

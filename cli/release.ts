@@ -13,12 +13,12 @@
  * @module
  */
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
-import { readNotebook, studentVersion } from "../lib/notebook.ts";
-import { LabError, UsageError } from "../lib/errors.ts";
+import { readNotebook, studentVersion } from "../lib/grading/ipynb.ts";
+import { LabError, UsageError } from "../lib/core/errors.ts";
+import { LAB_ROOT } from "../lib/core/paths.ts";
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const ROOT = LAB_ROOT;
 const SOLUTIONS = join(ROOT, "notebooks", "solutions");
 const STUDENT = join(ROOT, "notebooks");
 

@@ -11,20 +11,20 @@ import {
   findCheckpoint,
   type OptimizerName,
   readCheckpointManifest,
-} from "../lib/checkpoint.ts";
-import { type DataFolder, describeDataFolder, readSourceRecord } from "../lib/data_source.ts";
+} from "../lib/model/checkpoint.ts";
+import { type DataFolder, describeDataFolder, readSourceRecord } from "../lib/data/source.ts";
 import {
-  IMAGE_SIZE,
   PneumothoraxDataset,
   TEST_FILE,
   TRAIN_FILE,
   validateLabFile,
-} from "../lib/dataset.ts";
-import { UsageError } from "../lib/errors.ts";
-import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model.ts";
-import { maxThreadBatchSize } from "../lib/parallel_train.ts";
-import { type BackendInfo, selectBackend } from "../lib/backend.ts";
-import { createProgressBar, formatDuration, type ProgressBar } from "../lib/progress.ts";
+} from "../lib/data/dataset.ts";
+import { IMAGE_SIZE } from "../lib/data/schema.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model/model.ts";
+import { maxThreadBatchSize } from "../lib/training/parallel.ts";
+import { type BackendInfo, selectBackend } from "../lib/backends/backend.ts";
+import { createProgressBar, formatDuration, type ProgressBar } from "../lib/core/progress.ts";
 import {
   ADAM_LEARNING_RATE,
   BATCH_SIZE,
@@ -35,7 +35,7 @@ import {
   type StepMetrics,
   train,
   type TrainResult,
-} from "../lib/train.ts";
+} from "../lib/training/train.ts";
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
 const INTERRUPTED_EXIT = 130;

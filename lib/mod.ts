@@ -16,12 +16,12 @@ export {
   PRETRAINED_CHECKPOINT,
   setupNotebook,
   type SetupOptions,
-} from "./lab_setup.ts";
-export { check, type CheckOptions } from "./check.ts";
-export { DataFileError, LabError, NotAnsweredError, todo, UsageError } from "./errors.ts";
+} from "./notebook/setup.ts";
+export { check, type CheckOptions } from "./grading/check.ts";
+export { DataFileError, LabError, NotAnsweredError, todo, UsageError } from "./core/errors.ts";
 
 // 01 the dataset, and the real X-rays shipped with the lab.
-export { type LabSplit, PneumothoraxDataset } from "./dataset.ts";
+export { type LabSplit, PneumothoraxDataset } from "./data/dataset.ts";
 export {
   type DeviceSummary,
   loadRealSample,
@@ -29,8 +29,8 @@ export {
   REAL_SAMPLE_DIR,
   type RealSample,
   type Visibility,
-} from "./real_sample.ts";
-export { plotXrayGrid, type StepValue } from "./plot.ts";
+} from "./data/real_sample.ts";
+export { plotXrayGrid, type StepValue } from "./figures/plot.ts";
 
 // 02 training.
 export {
@@ -38,24 +38,23 @@ export {
   type ModelOptions,
   type ModelOutputs,
   PneumothoraxDetectionModel,
-} from "./model.ts";
+} from "./model/model.ts";
 export {
-  type CostFunction,
-  type PredictFunction,
   type StepMetrics,
   type StepReport,
   train,
   type TrainOptions,
   type TrainResult,
-} from "./train.ts";
-export { createLiveDisplay } from "./display.ts";
-export { plotTrainingCurves } from "./plot.ts";
+} from "./training/train.ts";
+export { type CostFunction, type PredictFunction } from "./model/loss.ts";
+export { createLiveDisplay } from "./notebook/display.ts";
+export { plotTrainingCurves } from "./figures/plot.ts";
 
 // 03 restoring.
-export { loadCheckpoint, readCheckpointManifest } from "./checkpoint.ts";
+export { loadCheckpoint, readCheckpointManifest } from "./model/checkpoint.ts";
 
 // 04 ROC and AUC.
-export { predictImages } from "./evaluate.ts";
+export { predictImages } from "./evaluation/evaluate.ts";
 export {
   auc,
   bootstrapAucInterval,
@@ -63,18 +62,19 @@ export {
   type Roc,
   rocCurve,
   thresholdForSensitivity,
-} from "./roc.ts";
-export { plotRoc } from "./plot.ts";
+} from "./evaluation/roc.ts";
+export { plotRoc } from "./figures/plot.ts";
 
 // 05 class activation maps.
-export { type FeaturesWeights, visCam } from "./cam.ts";
+export { type FeaturesWeights } from "./evaluation/cam.ts";
+export { visCam } from "./figures/cam.ts";
 
 // 06 what the model learned.
-export { generateTubePhantoms, type MapPeak, type TubePhantoms } from "./shortcut.ts";
-export { type LocalizationReport, localizeDataset } from "./localization.ts";
+export { generateTubePhantoms, type MapPeak, type TubePhantoms } from "./evaluation/tube_masks.ts";
+export { type LocalizationReport, localizeDataset } from "./evaluation/localization.ts";
 export {
   crossValidate,
   type CrossValidateOptions,
   type CrossValidationResult,
   type PatientImages,
-} from "./crossval.ts";
+} from "./evaluation/crossval.ts";

@@ -6,7 +6,7 @@
  * `notebooks/solutions` and expects full marks, as part of the suite.
  */
 import assert from "node:assert/strict";
-import { gradePath } from "../lib/grader.ts";
+import { gradePath } from "../lib/grading/grader.ts";
 import { HAS_SOLUTIONS, SOLUTIONS } from "./fixtures/solutions.ts";
 
 const [given] = Deno.args;

@@ -1,0 +1,120 @@
+/**
+ * The first cell of every notebook: check the preconditions (the Deno kernel, a dataset, a
+ * checkpoint where one is needed), say how to fix any that fail, pick the backend, and say
+ * loudly which data and backend the notebook uses. With `LAB_FAST=1` the notebooks run on a
+ * small phantom dataset in `data/fast` with few steps, so all five run in minutes.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import {
+  type DataFolder,
+  describeDataFolder,
+  ensureDataset,
+  hasLabFiles,
+  inspectDataFolder,
+} from "../data/source.ts";
+import { LabError } from "../core/errors.ts";
+import { findCheckpoint } from "../model/checkpoint.ts";
+import { selectBackend } from "../backends/backend.ts";
+import { pointErrorsAtTodos } from "./unanswered.ts";
+import { LAB_ROOT } from "../core/paths.ts";
+
+/** The repository root. */
+export { LAB_ROOT };
+/** The provided trained model. */
+export const PRETRAINED_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "pretrained");
+/** Where notebook 02 saves its checkpoints. */
+export const NOTEBOOK_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "notebook");
+/** Environment variable naming the data folder, when it is not the repository's `data/`. */
+export const DATA_DIR_ENV = "LAB_DATA_DIR";
+
+/** The lab's data folder: `$LAB_DATA_DIR` if set, else `data/` in the repository. */
+export function labDataDir(): string {
+  return Deno.env.get(DATA_DIR_ENV) || join(LAB_ROOT, "data");
+}
+
+/** Size of the fast-mode phantom dataset. */
+const FAST_DATA = { seed: 1, train: 120, test: 60 };
+/** Where fast mode keeps its phantom dataset, apart from the lab's data. */
+export const FAST_DATA_DIR: string = join(LAB_ROOT, "data", "fast");
+/** The line that says fast mode is on, in the notebooks and in `deno task lab`. */
+export const FAST_MODE_LINE = "FAST MODE (LAB_FAST=1): small phantom data, few steps";
+
+/** Options of {@link setupNotebook}. */
+export interface SetupOptions {
+  /** Whether the notebook restores a trained model (03, 04, 05). Default false. */
+  needsCheckpoint?: boolean;
+}
+
+/** What a notebook works with. */
+export interface LabSetup {
+  /** Whether `LAB_FAST=1` is set: small data, few steps. */
+  fast: boolean;
+  /** The data folder. */
+  dataDir: string;
+  /** The checkpoint to restore, when asked for. */
+  checkpointDir?: string;
+  /** The TensorFlow.js backend in use. */
+  backend: string;
+  /** One line: which data. */
+  data: string;
+}
+
+/** Whether `LAB_FAST=1` is set. */
+export function isFastMode(): boolean {
+  return Deno.env.get("LAB_FAST") === "1";
+}
+
+/**
+ * Makes sure the notebooks' dataset exists and returns it: in fast mode the small phantom set
+ * in {@link FAST_DATA_DIR} (generated, never downloaded: fast mode must stay fast and offline),
+ * else {@link labDataDir} as `deno task data` would fill it. `deno task lab` prepares it before
+ * Jupyter starts so the first notebook cell does not wait for it.
+ */
+export async function ensureNotebookData(fast: boolean = isFastMode()): Promise<DataFolder> {
+  if (!fast) return await ensureDataset(labDataDir());
+  if (await hasLabFiles(FAST_DATA_DIR)) return await inspectDataFolder(FAST_DATA_DIR);
+  return await ensureDataset(FAST_DATA_DIR, { source: "phantom", phantom: FAST_DATA });
+}
+
+async function chooseCheckpoint(fast: boolean): Promise<string> {
+  if (await findCheckpoint(PRETRAINED_CHECKPOINT)) return PRETRAINED_CHECKPOINT;
+  if (await findCheckpoint(NOTEBOOK_CHECKPOINT)) return NOTEBOOK_CHECKPOINT;
+  throw new LabError(
+    `no trained model: neither ${PRETRAINED_CHECKPOINT} nor ${NOTEBOOK_CHECKPOINT} holds a ` +
+      "checkpoint. Fix: run notebook 02_training to the end, or train one with " +
+      `'deno task train --data data --out checkpoints/pretrained'${fast ? "" : " (see README)"}`,
+  );
+}
+
+/**
+ * Checks the notebook's preconditions and prepares what it needs; throws a {@link LabError}
+ * that says how to fix what is missing.
+ */
+export async function setupNotebook(options: SetupOptions = {}): Promise<LabSetup> {
+  const fast = isFastMode();
+  if ("jupyter" in Deno) pointErrorsAtTodos();
+  else {
+    console.warn("Not running in the Deno Jupyter kernel: plots will not show inline.");
+  }
+  const backend = await selectBackend();
+  const folder = await ensureNotebookData(fast);
+  const setup: LabSetup = {
+    fast,
+    dataDir: folder.dir,
+    backend: backend.description,
+    data: describeDataFolder(folder),
+  };
+  if (options.needsCheckpoint) setup.checkpointDir = await chooseCheckpoint(fast);
+  console.log(
+    [
+      fast ? FAST_MODE_LINE : undefined,
+      setup.data,
+      `backend: ${setup.backend}`,
+      backend.hint,
+      setup.checkpointDir ? `model: ${setup.checkpointDir}` : undefined,
+    ].filter(Boolean).join("\n"),
+  );
+  return setup;
+}

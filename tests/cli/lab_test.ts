@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
+import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
+import { commandWorks, denoKernelDir } from "../fixtures/jupyter.ts";
+import { jupyterArgs } from "../../cli/lab.ts";
+import { FAST_DATA_DIR, FAST_MODE_LINE } from "../../lib/notebook/setup.ts";
+
+const LAB = new URL("../../cli/lab.ts", import.meta.url).pathname;
+
+async function runLab(env: Record<string, string>, args = ["--check", "--no-browser"]) {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", LAB, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    out: decoder.decode(result.stdout),
+    err: decoder.decode(result.stderr),
+  };
+}
+
+Deno.test({
+  name: "deno task lab --check finds the kernel and the data, and prints the Jupyter command",
+  ignore: !commandWorks("jupyter-notebook"),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const data = join(dir, "data");
+      await Deno.mkdir(data);
+      await writeFixtureLabFile(join(data, TRAIN_FILE), 4);
+      await writeFixtureLabFile(join(data, TEST_FILE), 2);
+      const jupyter = await denoKernelDir();
+      const kernel = join(jupyter, "kernels", "deno");
+      const { code, out, err } = await runLab({
+        LAB_DATA_DIR: data,
+        JUPYTER_PATH: jupyter,
+      });
+      assert.equal(code, 0, err);
+      assert.match(out, new RegExp(`Deno kernel: ${kernel}/kernel.json`));
+      assert.match(
+        out,
+        /UNKNOWN SOURCE: no SOURCE.json beside the files .*train 4 images \(2 pneumothorax\), test 2 images/,
+      );
+      assert.match(
+        out,
+        /ready; without --check this starts Jupyter (Notebook|Lab): jupyter-(notebook|lab) --notebook-dir=.*notebooks --no-browser/,
+      );
+      assert.match(out, /^backend of the notebooks: (onednn|wasm|webgpu|node|node-gpu) \(/m);
+      await Deno.remove(jupyter, { recursive: true });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("deno task lab without Jupyter says how to install it, in one message", async () => {
+  const { code, err } = await runLab({ PATH: "/nonexistent" });
+  assert.equal(code, 1);
+  assert.match(
+    err,
+    /^error: Jupyter is not installed\. Install one of:\n.*pip install jupyterlab.*\n.*apt-get install jupyter-notebook/s,
+  );
+  assert.doesNotMatch(err, /\n\s+at /, "no stack trace");
+});
+
+Deno.test("jupyterArgs() adds --allow-root as root, says so, and only as root", () => {
+  const jupyter = { name: "Jupyter Notebook", command: "jupyter-notebook" };
+  const root = jupyterArgs(jupyter, "/lab/notebooks", { uid: 0, noBrowser: true });
+  assert.deepEqual(root.args, ["--notebook-dir=/lab/notebooks", "--no-browser", "--allow-root"]);
+  assert.deepEqual(root.notes, ["running as root: starting Jupyter Notebook with --allow-root"]);
+  for (const uid of [1000, null]) {
+    const user = jupyterArgs(jupyter, "/lab/notebooks", { uid, port: "8899" });
+    assert.deepEqual(user.args, ["--notebook-dir=/lab/notebooks", "--port=8899"], `uid ${uid}`);
+    assert.deepEqual(user.notes, [], `uid ${uid}`);
+  }
+});
+
+/**
+ * A folder to put alone on PATH with a stand-in Jupyter that behaves as the real one does for
+ * the lab: `jupyter --paths --json` names `kernels` (a Deno kernelspec folder), `--version`
+ * works, and the server, as root, refuses to start without `--allow-root` (with Jupyter's
+ * message) and otherwise writes its arguments to `args.txt` and exits 0. The scripts use only
+ * shell built-ins, so nothing else need be on PATH. The caller removes the folder.
+ */
+async function fakeJupyter(server: string, kernels: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "lab-fake-jupyter-" });
+  const log = join(dir, "args.txt");
+  const scripts: Record<string, string> = {
+    jupyter: `[ "$1" = --paths ] && printf '{"data": ["${kernels}"]}\\n'`,
+    [server]: [
+      `[ "$1" = --version ] && { echo 6.4.12; exit 0; }`,
+      `for arg in "$@"; do`,
+      `  [ "$arg" = --allow-root ] && { printf '%s\\n' "$@" > "${log}"; exit 0; }`,
+      `done`,
+      `echo "Running as root is not recommended. Use --allow-root to bypass." >&2`,
+      `exit 1`,
+    ].join("\n"),
+  };
+  for (const [name, body] of Object.entries(scripts)) {
+    await Deno.writeTextFile(join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
+Deno.test({
+  name: "deno task lab starts Jupyter with --allow-root as root, and says so",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const kernels = await denoKernelDir();
+    const bin = await fakeJupyter("jupyter-notebook", kernels);
+    try {
+      await writeFixtureLabFile(join(dir, TRAIN_FILE), 4);
+      await writeFixtureLabFile(join(dir, TEST_FILE), 2);
+      const { code, out, err } = await runLab({ PATH: bin, LAB_DATA_DIR: dir }, ["--no-browser"]);
+      assert.equal(code, 0, `${out}\n${err}`);
+      assert.match(out, /^running as root: starting Jupyter Notebook with --allow-root$/m);
+      const args = (await Deno.readTextFile(join(bin, "args.txt"))).trim().split("\n");
+      assert.ok(args.includes("--allow-root"), args.join(" "));
+      assert.ok(args.includes("--no-browser"), args.join(" "));
+    } finally {
+      for (const path of [dir, kernels, bin]) await Deno.remove(path, { recursive: true });
+    }
+  },
+});
+
+Deno.test("LAB_FAST=1 deno task lab --check says it is in fast mode and prepares data/fast", async () => {
+  const kernels = await denoKernelDir();
+  const bin = await fakeJupyter("jupyter-lab", kernels);
+  try {
+    const { code, out, err } = await runLab({ PATH: bin, LAB_FAST: "1" });
+    assert.equal(code, 0, `${out}\n${err}`);
+    assert.ok(out.startsWith(`Deno kernel: ${kernels}`), out);
+    assert.match(out, new RegExp(`^${RegExp.escape(FAST_MODE_LINE)}$`, "m"));
+    assert.match(
+      out,
+      new RegExp(`^PHANTOM DATA: .* \\| ${RegExp.escape(FAST_DATA_DIR)}: train 120 images`, "m"),
+    );
+    assert.match(
+      out,
+      /^ready; without --check this starts JupyterLab: jupyter-lab --notebook-dir=/m,
+    );
+  } finally {
+    for (const path of [kernels, bin]) await Deno.remove(path, { recursive: true });
+  }
+});

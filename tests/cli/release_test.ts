@@ -1,0 +1,99 @@
+/**
+ * `deno task release --handout DIR`: the class's copy of the project holds the student
+ * notebooks and no solutions, its own grader scores them unanswered, and its tests skip what
+ * needs the solutions; bad folders are refused in one line.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { writeHandout } from "../../cli/release.ts";
+import { UsageError } from "../../lib/core/errors.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const RELEASE = join(ROOT, "cli", "release.ts");
+const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
+
+/** Runs `deno` with `args` in `cwd`; returns the exit code and both streams. */
+async function deno(args: string[], cwd: string) {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    out: decoder.decode(result.stdout),
+    err: decoder.decode(result.stderr),
+  };
+}
+
+Deno.test("a handout holds the student notebooks and no solutions; its grader finds nothing answered", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "lab-handout-" });
+  try {
+    const dir = join(parent, "class");
+    const skipped: string[] = [];
+    const handout = await writeHandout(ROOT, dir, { log: (line) => skipped.push(line) });
+    assert.equal(handout.dir, dir);
+    assert.ok(!existsSync(join(dir, "notebooks", "solutions")), "no notebooks/solutions/");
+    assert.ok(handout.files.every((path) => !path.startsWith("notebooks/solutions/")));
+    for (const name of NOTEBOOKS) {
+      assert.ok(handout.files.includes(`notebooks/${name}.ipynb`), name);
+      const text = await Deno.readTextFile(join(dir, "notebooks", `${name}.ipynb`));
+      assert.doesNotMatch(text, /ANSWER BEGIN/, `${name} is the student version`);
+    }
+    for (const path of ["README.md", "deno.json", "deno.lock", "lib/mod.ts", "cli/lab.ts"]) {
+      assert.ok(existsSync(join(dir, path)), path);
+    }
+    assert.ok(!existsSync(join(dir, ".git")), "no git history (it holds the solutions)");
+    assert.ok(!existsSync(join(dir, "node_modules")), "untracked folders stay behind");
+    assert.ok(!existsSync(join(dir, "data", "fast")), "untracked data stays behind");
+    assert.deepEqual(skipped.filter((line) => !line.includes("deleted from the working")), []);
+
+    const graded = await deno(["task", "grade", "notebooks", "--json"], dir);
+    assert.equal(graded.code, 0, graded.err);
+    const report = JSON.parse(graded.out.slice(graded.out.indexOf("{")));
+    assert.equal(report.notebooks.length, NOTEBOOKS.length);
+    assert.equal(report.score, 0);
+    for (const notebook of report.notebooks) {
+      for (const q of notebook.questions) {
+        assert.match(q.message, /not answered/, `${notebook.path} ${q.id}: ${q.message}`);
+      }
+    }
+
+    const tests = await deno(["test", "-A", "tests/system/notebooks_test.ts"], dir);
+    assert.equal(tests.code, 0, tests.out + tests.err);
+    assert.match(tests.out, /skipping the tests that need the answered notebooks: .* is absent/);
+    assert.match(tests.out, /0 passed \| 0 failed \| 1 ignored/);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("release --handout refuses, in one line, a folder that is not empty or is inside notebooks/", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "lab-handout-" });
+  try {
+    await Deno.writeTextFile(join(parent, "notes.txt"), "mine");
+    const full = await deno(["run", "-A", RELEASE, "--handout", parent], ROOT);
+    assert.equal(full.code, 1);
+    assert.equal(
+      full.err,
+      `error: --handout ${parent} exists and is not empty; choose a new or empty folder\n`,
+    );
+    const inside = join(ROOT, "notebooks", "handout");
+    const nested = await deno(["run", "-A", RELEASE, "--handout", inside], ROOT);
+    assert.equal(nested.code, 1);
+    assert.match(
+      nested.err,
+      /^error: --handout .*notebooks\/handout is inside .*notebooks: Jupyter would list it/,
+    );
+    assert.equal(nested.err.trim().split("\n").length, 1, nested.err);
+    assert.ok(!existsSync(inside), "nothing written");
+    await assert.rejects(() => writeHandout(ROOT, join(ROOT, "notebooks")), UsageError);
+    await assert.rejects(() => writeHandout(ROOT, ROOT), /holds the repository itself/);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});

@@ -1,0 +1,384 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  forbiddenUse,
+  gradeNotebook,
+  gradePath,
+  notebookName,
+  reportToCsv,
+  reportToGradescope,
+  studentOf,
+} from "../../lib/grading/grader.ts";
+import {
+  cellText,
+  type Notebook,
+  readNotebook,
+  studentVersion,
+  toSourceLines,
+  writeNotebook,
+} from "../../lib/grading/ipynb.ts";
+import { QUESTIONS } from "../../lib/grading/questions.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const NAMES = Object.keys(QUESTIONS);
+
+Deno.test(
+  "gradePath() passes every question of the solution notebooks",
+  { ignore: !HAS_SOLUTIONS },
+  async () => {
+    const report = await gradePath(SOLUTIONS);
+    assert.equal(report.notebooks.length, 6);
+    for (const notebook of report.notebooks) {
+      for (const q of notebook.questions) {
+        assert.ok(q.passed, `${notebook.path} ${q.id}: ${q.message}`);
+      }
+    }
+    assert.equal(report.score, report.max);
+    assert.equal(report.max, 17);
+  },
+);
+
+Deno.test("gradeNotebook() scores the untouched student notebooks zero, 'not answered'", async () => {
+  for (const name of NAMES) {
+    const grade = await gradeNotebook(join(ROOT, "notebooks", `${name}.ipynb`));
+    for (const q of grade.questions) {
+      assert.equal(q.points, 0, `${name} ${q.id}`);
+      assert.equal(q.message, "not answered", `${name} ${q.id}`);
+    }
+  }
+});
+
+Deno.test("the student notebooks are the release of the solutions (same cell ids, no drift)", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  for (const name of NAMES) {
+    const solution = await readNotebook(join(SOLUTIONS, `${name}.ipynb`));
+    const student = await Deno.readTextFile(join(ROOT, "notebooks", `${name}.ipynb`));
+    assert.equal(
+      student,
+      JSON.stringify(studentVersion(solution, name), null, 1) + "\n",
+      `${name}: run 'deno task release'`,
+    );
+  }
+});
+
+/** A copy of a solution notebook with one graded cell's code replaced. */
+async function withAnswer(dir: string, name: string, question: string, code: string) {
+  const notebook: Notebook = await readNotebook(join(SOLUTIONS, `${name}.ipynb`));
+  const cell = notebook.cells.find((c) => c.metadata.lab?.question === question)!;
+  cell.source = toSourceLines(code);
+  const path = join(dir, `${name}.ipynb`);
+  await writeNotebook(path, notebook);
+  return path;
+}
+
+const WRONG: [string, string, string, RegExp][] = [
+  [
+    "02_training",
+    "cost",
+    `function computeCost(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(labels, tf.softmax(logits)) as tf.Scalar;
+}`,
+    /loss of the probabilities/,
+  ],
+  [
+    "02_training",
+    "prediction",
+    `function predictClass(logits: tf.Tensor2D): tf.Tensor1D {
+  return tf.argMin(logits, 1) as tf.Tensor1D;
+}`,
+    /expected the argmax/,
+  ],
+  [
+    "04_roc",
+    "roc",
+    `function computeRoc(yTrue: ArrayLike<number>, yScore: ArrayLike<number>): Roc {
+  const { fpr, tpr } = rocCurve(Array.from(yTrue, (y) => 1 - y), yScore);
+  return { fpr, tpr, auroc: auc(fpr, tpr) };
+}`,
+    /gave auroc 0\.25, expected 0\.7500/,
+  ],
+  [
+    "05_cam",
+    "cam",
+    `function computeCam(classIndex: number, fmap: tf.Tensor3D, weights: tf.Tensor2D): tf.Tensor2D {
+  const [h, w, c] = fmap.shape;
+  return fmap.reshape([h * w, c]).matMul(weights.slice([0, 1 - classIndex], [c, 1])).reshape([h, w]) as tf.Tensor2D;
+}`,
+    /computeCam\(0, fmap \[3,4,5\], weights \[5,2\]\) returned/,
+  ],
+  ["05_cam", "class", "const PNEUMOTHORAX_CLASS: number = 0;", /PNEUMOTHORAX_CLASS is 0/],
+  [
+    "05_cam",
+    "upsample",
+    `function upsample(cam: tf.Tensor2D, size: [number, number]): tf.Tensor2D {
+  return tf.image.resizeNearestNeighbor(cam.expandDims(2) as tf.Tensor3D, size).squeeze([2]) as tf.Tensor2D;
+}`,
+    /expected bilinear/,
+  ],
+  [
+    "05_cam",
+    "features",
+    `function extractFeaturesWeights(model: PneumothoraxDetectionModel, image: tf.Tensor4D): FeaturesWeights {
+  return { fmap: tf.zeros([2, 2, 16]) as tf.Tensor3D, weights: model.denseKernel(), probabilities: [] };
+}`,
+    /fmap differs from the model's skip4/,
+  ],
+  [
+    "03_restore",
+    "restore",
+    `async function restoreModel(dir: string): Promise<PneumothoraxDetectionModel> {
+  const { model } = await loadCheckpoint(dir);
+  model.network.setWeights(model.network.getWeights().map((w) => w.mul(0)));
+  return model;
+}`,
+    /weights differ from the checkpoint's/,
+  ],
+  [
+    "06_learned",
+    "folds",
+    `function groupedFolds(patientIds: string[], k: number): number[] {
+  return patientIds.map((_, i) => i % k);
+}`,
+    /put patient '\w+' in more than one fold/,
+  ],
+  [
+    "06_learned",
+    "tube",
+    `function shareOnTube(peaks: MapPeak[], masks: Uint8Array, size: number): number {
+  return peaks.filter(({ index, x, y }) => masks[index * size * size + x * size + y]).length / peaks.length;
+}`,
+    /returned .*, expected/,
+  ],
+  [
+    "01_dataset",
+    "load",
+    `async function loadDataset(dataDir: string): Promise<PneumothoraxDataset> {
+  return undefined as unknown as PneumothoraxDataset;
+}`,
+    /must return a PneumothoraxDataset, got undefined/,
+  ],
+];
+
+Deno.test("gradeNotebook() fails each question on a deliberately wrong answer, saying why", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [name, question, code, message] of WRONG) {
+      const grade = await gradeNotebook(await withAnswer(dir, name, question, code));
+      const q = grade.questions.find((each) => each.id === question)!;
+      assert.equal(q.points, 0, `${name} ${question} must fail: ${q.message}`);
+      assert.match(q.message, message, `${name} ${question}`);
+      const others = grade.questions.filter((each) => each.id !== question);
+      assert.ok(others.every((each) => each.passed), `${name}: other questions unaffected`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gradeNotebook() contains answers that loop, throw, break syntax or write files", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  const victim = join(ROOT, "lib", "grading", "questions.ts");
+  const before = await Deno.readTextFile(victim);
+  try {
+    const cases: [string, RegExp][] = [
+      ["function computeRoc(a: number[], b: number[]) { while (true) {} }", /stopped after 3 s/],
+      ["function computeRoc(a: number[], b: number[]) { throw new Error('boom'); }", /threw: boom/],
+      ["function computeRoc(a: number[], b: number[]) { return {{ }", /does not run|failed/],
+      [
+        `(self as any)["De" + "no"].writeTextFileSync(${JSON.stringify(victim)}, "hacked");
+function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc: 1 }; }`,
+        /NotCapable|write access/,
+      ],
+    ];
+    for (const [code, message] of cases) {
+      const loops = code.includes("while (true)");
+      const grade = await gradeNotebook(await withAnswer(dir, "04_roc", "roc", code), {
+        timeoutSeconds: loops ? 3 : 60,
+      });
+      assert.equal(grade.questions[0].points, 0, code);
+      assert.match(grade.questions[0].message, message, code);
+    }
+    assert.equal(await Deno.readTextFile(victim), before, "the grader's files are untouched");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A copy of 04_roc's solution with a cell of `code` inserted before its answer cell. */
+async function withCellBeforeAnswer(dir: string, code: string): Promise<string> {
+  const notebook: Notebook = await readNotebook(join(SOLUTIONS, "04_roc.ipynb"));
+  const at = notebook.cells.findIndex((c) => c.metadata.lab?.question === "roc");
+  notebook.cells.splice(at, 0, {
+    id: "extra",
+    cell_type: "code",
+    metadata: {},
+    source: toSourceLines(code),
+    outputs: [],
+    execution_count: null,
+  });
+  const path = join(dir, "04_roc.ipynb");
+  await writeNotebook(path, notebook);
+  return path;
+}
+
+const REFERENCE = JSON.stringify(join(ROOT, "lib", "evaluation", "roc.ts"));
+
+Deno.test("gradeNotebook() scores zero every way of importing or reading the reference", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const answers: [string, RegExp][] = [
+      [
+        `import { computeRoc as ref } from "lab";
+function computeRoc(a: number[], b: number[]) { return ref(a, b); }`,
+        /uses an import statement; answers may not import/,
+      ],
+      [
+        `const ref = (await import(${REFERENCE})).computeRoc;
+function computeRoc(a: number[], b: number[]) { return ref(a, b); }`,
+        /uses import\(\.\.\.\)/,
+      ],
+      [
+        `const source = Deno.readTextFileSync(${REFERENCE});
+function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc: source.length }; }`,
+        /uses the Deno API/,
+      ],
+      [
+        `const ref = (0, eval)("globalThis").computeRoc;
+function computeRoc(a: number[], b: number[]) { return ref(a, b); }`,
+        /uses eval/,
+      ],
+      [
+        `const source = (self as any)["De" + "no"].readTextFileSync(${REFERENCE});
+function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc: 0.5 }; }`,
+        /Requires read access|NotCapable/,
+      ],
+    ];
+    for (const [code, message] of answers) {
+      const grade = await gradeNotebook(await withAnswer(dir, "04_roc", "roc", code));
+      assert.equal(grade.questions[0].points, 0, code);
+      assert.match(grade.questions[0].message, message, code);
+    }
+    const earlier: [string, RegExp][] = [
+      [
+        `import { computeRoc as ref } from ${REFERENCE};`,
+        /the notebook imports ".*lib\/roc\.ts"; a graded notebook may import only from "lab"/,
+      ],
+      [`import { computeRoc as ref } from "lab";`, /does not provide an export named/],
+    ];
+    for (const [code, message] of earlier) {
+      const path = await withCellBeforeAnswer(dir, code);
+      const notebook = await readNotebook(path);
+      const answer = notebook.cells.find((c) => c.metadata.lab?.question === "roc")!;
+      answer.source = toSourceLines(
+        "function computeRoc(a: number[], b: number[]) { return ref(a, b); }",
+      );
+      await writeNotebook(path, notebook);
+      const grade = await gradeNotebook(path);
+      assert.equal(grade.questions[0].points, 0, code);
+      assert.match(grade.questions[0].message, message, code);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test('"lab" exports no graded answer', async () => {
+  const lab = await import("../../lib/mod.ts");
+  const answers = Object.values(QUESTIONS).flat().flatMap((q) => q.names);
+  assert.deepEqual(answers.filter((name) => name in lab), []);
+  assert.ok("check" in lab && "train" in lab, "but what the notebooks use");
+});
+
+Deno.test("gradePath() grades the rest of a folder when one notebook is broken", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "01_dataset.ipynb"), "{ not json");
+    await Deno.copyFile(join(SOLUTIONS, "04_roc.ipynb"), join(dir, "04_roc.ipynb"));
+    const report = await gradePath(dir);
+    assert.deepEqual(report.notebooks.map((n) => n.questions.map((q) => q.passed)), [
+      [false],
+      [true],
+    ]);
+    assert.match(report.notebooks[0].questions[0].message, /01_dataset\.ipynb: not a notebook/);
+    assert.equal(report.score, 3);
+    assert.equal(report.max, 4);
+    assert.deepEqual(report.students, [{ student: "-", score: 3, max: 4 }]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reportToCsv() writes one row per question; notebookName() reads submissions", () => {
+  const csv = reportToCsv({
+    score: 1,
+    max: 3,
+    students: [{ student: "alice", score: 1, max: 3 }],
+    notebooks: [{
+      path: "class/alice/04_roc.ipynb",
+      student: "alice",
+      questions: [{ id: "roc", points: 1, max: 3, passed: false, message: 'said "no", twice' }],
+    }],
+  });
+  assert.equal(
+    csv,
+    "student,notebook,question,points,max,passed,message\n" +
+      'alice,class/alice/04_roc.ipynb,roc,1,3,false,"said ""no"", twice"\n',
+  );
+  assert.equal(notebookName("subs/bob_05_cam.ipynb"), "05_cam");
+  assert.equal(notebookName("notes.ipynb"), undefined);
+  assert.ok(
+    cellText({ id: "x", cell_type: "code", metadata: {}, source: ["a\n", "b"] }) === "a\nb",
+  );
+});
+
+Deno.test("studentOf() names a student by folder or by file-name prefix", () => {
+  assert.equal(studentOf("class/alice/04_roc.ipynb", "class"), "alice");
+  assert.equal(studentOf("class/alice/lab/04_roc.ipynb", "class"), "alice");
+  assert.equal(studentOf("class/bob_04_roc.ipynb", "class"), "bob");
+  assert.equal(studentOf("class/Carol Smith - 05_cam.ipynb", "class"), "Carol Smith");
+  assert.equal(studentOf("class/04_roc.ipynb", "class"), "-");
+});
+
+Deno.test("forbiddenUse() ignores comments and allows the notebook's own imports", () => {
+  const imports = ['import * as tf from "@tensorflow/tfjs";', 'import { todo } from "lab";'];
+  assert.equal(forbiddenUse("// see import(...) and Deno docs\nconst x = 1;", imports), undefined);
+  assert.match(forbiddenUse("const x = 1;", ['import x from "npm:lodash";'])!, /"npm:lodash"/);
+});
+
+Deno.test("reportToGradescope() gives one test per question with score and max_score", () => {
+  const results = reportToGradescope({
+    score: 2,
+    max: 3,
+    students: [{ student: "bob", score: 2, max: 3 }],
+    notebooks: [{
+      path: "bob/02_training.ipynb",
+      student: "bob",
+      questions: [
+        { id: "cost", points: 2, max: 2, passed: true, message: "ok" },
+        { id: "prediction", points: 0, max: 1, passed: false, message: "not answered" },
+      ],
+    }],
+  });
+  assert.deepEqual(results, {
+    score: 2,
+    tests: [
+      { name: "bob bob/02_training.ipynb cost", score: 2, max_score: 2, output: "ok" },
+      {
+        name: "bob bob/02_training.ipynb prediction",
+        score: 0,
+        max_score: 1,
+        output: "not answered",
+      },
+    ],
+  });
+});

@@ -1,0 +1,515 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { BACKEND_RUNGS, selectBackend } from "../../lib/backends/backend.ts";
+import { LabError, UsageError } from "../../lib/core/errors.ts";
+import { join } from "node:path";
+import { evaluateModel } from "../../lib/evaluation/evaluate.ts";
+import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
+import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
+import { runTask } from "../fixtures/run_task.ts";
+import { createModel } from "../../lib/model/model.ts";
+import {
+  type ConvShape,
+  loadOneDnn,
+  ONEDNN_ENV,
+  type PoolShape,
+} from "../../lib/backends/onednn.ts";
+import { createParallelTrainer } from "../../lib/training/parallel.ts";
+import { createRandom, type Random } from "../../lib/core/random.ts";
+import { computeCost } from "../../lib/model/loss.ts";
+
+/** Why oneDNN cannot run here, or undefined when it can (the tests that need it skip then). */
+const missing = (() => {
+  try {
+    loadOneDnn();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+})();
+if (missing !== undefined) console.log(`oneDNN tests skipped: ${missing}`);
+
+type Pad = "same" | "valid" | number;
+
+/** Seeded standard normal numbers of a shape, to make the same tensor on each backend. */
+interface Values {
+  data: Float32Array;
+  shape: number[];
+}
+
+function normals(random: Random, shape: number[]): Values {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = Float32Array.from({ length: n }, () => {
+    const u = 1 - random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  });
+  return { data, shape };
+}
+
+/** Runs `compute` on the cpu backend and on `onednn` with the same inputs; compares every output. */
+async function compareWithCpu(
+  label: string,
+  inputs: Values[],
+  compute: (...inputs: tf.Tensor[]) => tf.Tensor[],
+  tolerance = 1e-5,
+) {
+  const results: Float32Array[][] = [];
+  for (const backend of ["cpu", "onednn"] as const) {
+    await selectBackend({ backend });
+    const made = inputs.map(({ data, shape }) => tf.tensor(data, shape));
+    const outputs = compute(...made);
+    results.push(outputs.map((output) => output.dataSync() as Float32Array));
+    tf.dispose([...made, ...outputs]);
+  }
+  const [expected, actual] = results;
+  expected.forEach((values, k) => {
+    assert.equal(actual[k].length, values.length, `${label} output ${k}`);
+    const scale = values.reduce((max, value) => Math.max(max, Math.abs(value)), 1);
+    values.forEach((value, i) => {
+      const error = Math.abs(actual[k][i] - value);
+      assert.ok(
+        error <= tolerance * scale,
+        `${label} output ${k} [${i}]: ${actual[k][i]} vs ${value}`,
+      );
+    });
+  });
+}
+
+/**
+ * Seeded random convolutions: shapes, kernel sizes, strides and paddings. A numeric pad gets a
+ * square kernel: tfjs 4.22 sizes the output of a numeric pad from the kernel's height alone.
+ */
+function randomConvolutions(count: number, seed: number) {
+  const random = createRandom(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  return Array.from({ length: count }, (_, i) => {
+    const kh = int(1, 5), kw = i % 3 === 2 ? kh : int(1, 5);
+    const x = [int(1, 3), int(kh, 12), int(kw, 12), int(1, 5)];
+    const strides: [number, number] = i % 3 === 0 ? [int(1, 2), int(1, 3)] : [1, 1];
+    const pads: Pad[] = ["same", "valid", int(0, 2)];
+    return { x, filter: [kh, kw, x[3], int(1, 6)], strides, pad: pads[i % pads.length] };
+  });
+}
+
+Deno.test({
+  name: "oneDNN convolutions and their gradients equal the cpu backend's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(1);
+    for (const c of randomConvolutions(30, 2)) {
+      const rounding = typeof c.pad === "number" ? "floor" : undefined;
+      await compareWithCpu(
+        `x=${c.x} filter=${c.filter} strides=${c.strides} pad=${c.pad}`,
+        [normals(random, c.x), normals(random, c.filter)],
+        (x, filter) => {
+          const conv = (a: tf.Tensor, w: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad, "NHWC", 1, rounding);
+          return [conv(x, filter), ...tf.grads((a, w) => conv(a, w).square().sum())([x, filter])];
+        },
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN fused convolutions (bias, ReLU) equal the cpu backend's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(3);
+    for (const activation of ["relu", "linear"] as const) {
+      for (const withBias of [true, false]) {
+        await compareWithCpu(
+          `${activation} bias ${withBias}`,
+          [
+            normals(random, [2, 9, 7, 3]),
+            normals(random, [3, 3, 3, 5]),
+            normals(random, [5]),
+          ],
+          (x, filter, bias) => [
+            tf.fused.conv2d({
+              x: x as tf.Tensor4D,
+              filter: filter as tf.Tensor4D,
+              strides: 1,
+              pad: "same",
+              bias: withBias ? bias : undefined,
+              activation,
+            }),
+          ],
+        );
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN max-pools and their gradients equal the cpu backend's, negative inputs included",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(4);
+    const cases: Array<[number[], number, number, "same" | "valid"]> = [
+      [[2, 9, 7, 3], 2, 2, "same"],
+      [[2, 8, 8, 4], 2, 2, "valid"],
+      [[1, 11, 9, 2], 3, 2, "same"],
+      [[3, 10, 6, 1], 2, 1, "valid"],
+    ];
+    for (const [shape, size, stride, pad] of cases) {
+      await compareWithCpu(
+        `x=${shape} size=${size} stride=${stride} pad=${pad}`,
+        [normals(random, shape)],
+        (x) => {
+          const pool = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, size, stride, pad);
+          return [pool(x), tf.grad((a) => pool(a).square().sum())(x)];
+        },
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN sums over leading or trailing axes; other sums fall back, all equal cpu's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(5);
+    await compareWithCpu(
+      "sums",
+      [normals(random, [3, 5, 4, 6])],
+      (x) => [
+        tf.sum(x, [0, 1, 2]),
+        tf.sum(x, [2, 3], true),
+        tf.sum(x, 0),
+        tf.sum(x),
+        tf.sum(x, [1, 2]),
+        tf.sum(x, -1),
+        tf.sum(tf.cast(x, "int32"), [0, 1, 2]),
+      ],
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "oneDNN adds, multiplies and rectifies large arrays as the cpu backend does, broadcasts too",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(9);
+    const shape = [3, 64, 64, 8];
+    await compareWithCpu(
+      "elementwise",
+      [
+        normals(random, shape),
+        normals(random, shape),
+        normals(random, [8]),
+        normals(random, [
+          1,
+          64,
+          1,
+          8,
+        ]),
+      ],
+      (a, b, bias, rows) => [
+        tf.add(a, b),
+        tf.add(a, bias),
+        tf.add(bias, a),
+        tf.mul(a, b),
+        tf.mul(rows, a),
+        tf.relu(a),
+        tf.add(bias, bias),
+        tf.add(
+          tf.reshape(a, [-1]).slice(0, 256).reshape([256, 1]),
+          tf.reshape(b, [-1]).slice(0, 256).reshape([1, 256]),
+        ),
+        tf.add(tf.cast(a, "int32"), tf.cast(b, "int32")),
+      ],
+    );
+  },
+});
+
+Deno.test({
+  name: "oneDNN leaves dilated convolutions to the wasm kernels, which agree with cpu",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(6);
+    await compareWithCpu(
+      "dilated",
+      [normals(random, [2, 10, 10, 2]), normals(random, [3, 3, 2, 3])],
+      (x, filter) => [tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, "same", "NHWC", 2)],
+    );
+  },
+});
+
+Deno.test({
+  name: "the lab's model trains on onednn with the same losses as on cpu",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(7);
+    const n = 4, size = 32;
+    const pixels = Float32Array.from({ length: n * size * size }, () => 256 * random());
+    const losses = async (backend: "cpu" | "onednn") => {
+      await selectBackend({ backend });
+      const model = createModel({ width: 4, imageSize: size, seed: 9 });
+      const images = tf.tensor4d(pixels, [n, size, size, 1]);
+      const labels = tf.oneHot(tf.tensor1d([0, 1, 1, 0], "int32"), 2) as tf.Tensor2D;
+      const optimizer = tf.train.momentum(0.05, 0.9, true);
+      const trajectory: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        const cost = optimizer.minimize(
+          () => computeCost(model.predictLogits(images), labels),
+          true,
+          model.trainableVariables(),
+        )!;
+        trajectory.push(cost.dataSync()[0]);
+        cost.dispose();
+      }
+      tf.dispose([images, labels]);
+      optimizer.dispose();
+      model.dispose();
+      return trajectory;
+    };
+    const cpu = await losses("cpu");
+    const onednn = await losses("onednn");
+    cpu.forEach((loss, i) =>
+      assert.ok(Math.abs(onednn[i] - loss) <= 1e-4 * (1 + loss), `step ${i}: ${onednn} vs ${cpu}`)
+    );
+    assert.notEqual(cpu[0], cpu[2], "the weights change between steps");
+  },
+});
+
+Deno.test({
+  name: "replicas on onednn make the update the calling thread makes",
+  ignore: missing !== undefined,
+  fn: async () => {
+    await selectBackend({ backend: "onednn" });
+    const random = createRandom(8);
+    const images = tf.tensor4d(
+      Float32Array.from({ length: 6 * 32 * 32 }, () => 256 * random()),
+      [6, 32, 32, 1],
+    );
+    const labels = tf.oneHot(tf.tensor1d([0, 1, 1, 0, 1, 0], "int32"), 2) as tf.Tensor2D;
+    const step = async (parallel: boolean) => {
+      const model = createModel({ width: 2, imageSize: 32, seed: 3 });
+      const optimizer = tf.train.sgd(0.1);
+      if (parallel) {
+        const trainer = await createParallelTrainer(model, { workers: 2, microBatchSize: 2 });
+        assert.match(trainer.backend, /^onednn/);
+        await trainer.trainStep(optimizer, images, labels);
+        trainer.dispose();
+      } else {
+        optimizer.minimize(() => computeCost(model.predictLogits(images), labels));
+      }
+      const weights = model.trainableVariables().map((v) => v.dataSync() as Float32Array);
+      optimizer.dispose();
+      model.dispose();
+      return weights;
+    };
+    const serial = await step(false);
+    const parallel = await step(true);
+    const initial = createModel({ width: 2, imageSize: 32, seed: 3 });
+    const before = initial.trainableVariables().map((v) => v.dataSync() as Float32Array);
+    initial.dispose();
+    serial.forEach((weights, i) =>
+      weights.forEach((value, k) => {
+        const moved = Math.abs(value - before[i][k]);
+        assert.ok(Math.abs(parallel[i][k] - value) <= 1e-4 * (1e-3 + moved), `weight ${i} [${k}]`);
+      })
+    );
+    assert.ok(serial.some((w, i) => w.some((value, k) => value !== before[i][k])), "weights moved");
+    tf.dispose([images, labels]);
+  },
+});
+
+Deno.test({
+  name: "selectBackend() runs onednn on the wasm backend, says so, and auto prefers it to wasm",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const info = await selectBackend({ backend: "onednn" });
+    assert.equal(info.rung, "onednn");
+    assert.equal(tf.getBackend(), "wasm");
+    assert.match(info.description, /^onednn \(oneDNN 2\.\d+\.\d+ from libdnnl/);
+    const auto = await selectBackend({ backend: "auto" });
+    assert.ok(BACKEND_RUNGS.indexOf(auto.rung) <= BACKEND_RUNGS.indexOf("onednn"), auto.rung);
+    const wasm = await selectBackend({ backend: "wasm" });
+    assert.match(wasm.description, /^wasm \(SIMD, 1 thread;/);
+  },
+});
+
+Deno.test({
+  name: "oneDNN runs the lab's layers with JIT kernels, never its slow reference ones",
+  ignore: missing !== undefined,
+  fn: () => {
+    const onednn = loadOneDnn();
+    const floats = (n: number) => new Float32Array(n).fill(0.5);
+    const layers = [[1, 8, 5], [8, 8, 5], [8, 16, 5], [16, 32, 3], [64, 64, 3]];
+    for (const [inChannels, outChannels, k] of layers) {
+      const side = 32, batch = 2, pad = (k - 1) / 2;
+      const shape: ConvShape = {
+        batch,
+        inHeight: side,
+        inWidth: side,
+        inChannels,
+        outHeight: side,
+        outWidth: side,
+        outChannels,
+        filterHeight: k,
+        filterWidth: k,
+        strideHeight: 1,
+        strideWidth: 1,
+        padTop: pad,
+        padBottom: pad,
+        padLeft: pad,
+        padRight: pad,
+      };
+      const x = floats(batch * side * side * inChannels);
+      const filter = floats(k * k * inChannels * outChannels);
+      const y = floats(batch * side * side * outChannels);
+      onednn.conv2d(shape, x, filter, y, { bias: floats(outChannels), relu: true });
+      onednn.conv2dBackpropInput(shape, y, filter, x);
+      onednn.conv2dBackpropFilter(shape, x, y, filter);
+      const pool: PoolShape = { ...shape, outHeight: side / 2, outWidth: side / 2 };
+      Object.assign(pool, { filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2 });
+      Object.assign(pool, { padTop: 0, padBottom: 0, padLeft: 0, padRight: 0 });
+      const pooled = floats(y.length / 4);
+      onednn.maxPool(pool, x, floats(x.length / 4));
+      onednn.maxPoolGrad({ ...pool, inChannels: outChannels }, y, pooled, floats(y.length));
+      onednn.sum(batch * side * side, outChannels, "rows", y, floats(outChannels));
+      onednn.binary(
+        "add",
+        [batch, side, side, outChannels],
+        [1, 1, 1, outChannels],
+        y,
+        floats(outChannels),
+        floats(y.length),
+      );
+      onednn.relu(y.length, y, floats(y.length));
+    }
+    const chosen = Object.entries(onednn.implementations());
+    const convolutions = chosen.filter(([operation]) => operation.startsWith("conv"));
+    assert.equal(convolutions.length, 3 * layers.length, "forward, input and filter gradients");
+    for (const [operation, implementation] of chosen) {
+      assert.doesNotMatch(implementation, /^ref/, `${operation}: ${implementation}`);
+    }
+    assert.throws(
+      () => onednn.relu(1000, floats(1000), floats(999)),
+      (error: Error) =>
+        error instanceof UsageError &&
+        /relu 1000: array 2 holds 999 numbers, the operation takes 1000/.test(error.message),
+    );
+  },
+});
+
+Deno.test({
+  name: "deno task train and evaluate run on onednn as a user runs them",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "onednn_cli_" });
+    try {
+      const data = join(dir, "data");
+      await Deno.mkdir(data);
+      await writeFixtureLabFile(join(data, TRAIN_FILE), 20, 32);
+      await writeFixtureLabFile(join(data, TEST_FILE), 8, 32);
+      const out = join(dir, "checkpoint");
+      const common = ["--data", data, "--image-size", "32"];
+      const trained = await runTask(
+        "train",
+        [
+          ...[...common, "--out", out, "--width", "4", "--batch", "5", "--steps", "3"],
+          ...["--eval-every", "2", "--checkpoint-every", "3"],
+        ],
+        dir,
+        "onednn",
+      );
+      assert.equal(trained.code, 0, trained.stderr);
+      assert.match(trained.stdout, /^backend: onednn \(oneDNN 2/m);
+      const evaluated = await runTask(
+        "evaluate",
+        ["--checkpoint", out, "--data", data, "--json"],
+        dir,
+        "onednn",
+      );
+      assert.equal(evaluated.code, 0, evaluated.stderr);
+      const report = JSON.parse(evaluated.stdout);
+      assert.equal(report.backend, "onednn");
+      assert.equal(report.n, 8);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "evaluateModel() names the onednn rung as its backend",
+  ignore: missing !== undefined,
+  fn: async () => {
+    await selectBackend({ backend: "onednn" });
+    const model = createModel({ width: 2, imageSize: 32 });
+    const labels = Uint8Array.from([0, 1, 1, 0]);
+    const images = Uint8Array.from({ length: 4 * 32 * 32 }, (_, i) => i % 251);
+    const report = await evaluateModel(model, { images, labels, imageSize: 32 }, {
+      bootstrapSamples: 10,
+    });
+    model.dispose();
+    assert.equal(report.backend, "onednn");
+  },
+});
+
+Deno.test("wasm's Identity and same-dtype Cast share the data instead of copying it", async () => {
+  await selectBackend({ backend: "wasm" });
+  const backend = tf.backend() as BackendWasm;
+  const x = tf.tensor([1, 2, 3]);
+  const copy = tf.clone(x);
+  const cast = tf.cast(x, "float32");
+  assert.equal(backend.refCount(x.dataId), 3);
+  x.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1, 2, 3]);
+  assert.deepEqual(Array.from(tf.cast(cast, "int32").dataSync()), [1, 2, 3]);
+  tf.dispose([copy, cast]);
+});
+
+Deno.test("auto without oneDNN runs wasm and says how to get it; LAB_ONEDNN=off only says why", async () => {
+  const before = Deno.env.get(ONEDNN_ENV);
+  try {
+    Deno.env.set(ONEDNN_ENV, "/nonexistent/libdnnl.so.2");
+    const missing = await selectBackend({ backend: "auto" });
+    assert.ok(BACKEND_RUNGS.indexOf(missing.rung) >= BACKEND_RUNGS.indexOf("wasm"), missing.rung);
+    assert.match(missing.skipped.find((s) => s.rung === "onednn")!.reason, /not found/);
+    assert.match(missing.hint ?? "", /sudo apt-get install libdnnl2/);
+    Deno.env.set(ONEDNN_ENV, "off");
+    const off = await selectBackend({ backend: "auto" });
+    assert.match(off.skipped.find((s) => s.rung === "onednn")!.reason, /LAB_ONEDNN=off/);
+    assert.equal(off.hint, undefined);
+  } finally {
+    if (before === undefined) Deno.env.delete(ONEDNN_ENV);
+    else Deno.env.set(ONEDNN_ENV, before);
+  }
+});
+
+Deno.test("LAB_ONEDNN=off, a library that is not there, or one that is not oneDNN 2 keeps the lab off oneDNN with a reason", () => {
+  const before = Deno.env.get(ONEDNN_ENV);
+  try {
+    Deno.env.set(ONEDNN_ENV, "off");
+    assert.throws(
+      () => loadOneDnn(),
+      (error: Error) => error instanceof LabError && /LAB_ONEDNN=off/.test(error.message),
+    );
+    if (Deno.build.os === "linux") {
+      Deno.env.set(ONEDNN_ENV, "libc.so.6");
+      assert.throws(
+        () => loadOneDnn(),
+        (error: Error) =>
+          error instanceof LabError &&
+          /^libc\.so\.6 is not oneDNN 2 \(it has no dnnl_\w+\); the lab binds/.test(error.message),
+      );
+    }
+    Deno.env.set(ONEDNN_ENV, "/nonexistent/libdnnl.so.2");
+    assert.throws(
+      () => loadOneDnn(),
+      (error: Error) =>
+        error instanceof LabError &&
+        /oneDNN not found \(\/nonexistent\/libdnnl\.so\.2: /.test(error.message),
+    );
+  } finally {
+    if (before === undefined) Deno.env.delete(ONEDNN_ENV);
+    else Deno.env.set(ONEDNN_ENV, before);
+  }
+});
