@@ -26,7 +26,7 @@
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { version_core as tfVersion } from "@tensorflow/tfjs";
-import { maxThreadBatchSize } from "../lib/parallel_train.ts";
+import { maxThreadBatchSize } from "../lib/training/parallel.ts";
 import type { CaseResult, CaseSpec, MatMulResult, MatMulShape } from "./case.ts";
 import { modelFlops } from "./flops.ts";
 

@@ -16,14 +16,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { selectBackend } from "../lib/backend.ts";
-import { PneumothoraxDataset } from "../lib/dataset.ts";
-import { predictLogitsInBatches } from "../lib/evaluate.ts";
-import { createModel, type PneumothoraxDetectionModel } from "../lib/model.ts";
-import { createParallelTrainer, maxMicroBatchSize } from "../lib/parallel_train.ts";
-import { loadOneDnn, type OneDnn } from "../lib/onednn.ts";
-import { createRandom } from "../lib/random.ts";
-import { createOptimizer, disposeOptimizer, train } from "../lib/train.ts";
+import { selectBackend } from "../lib/backends/backend.ts";
+import { PneumothoraxDataset } from "../lib/data/dataset.ts";
+import { predictLogitsInBatches } from "../lib/model/predict.ts";
+import { createModel, type PneumothoraxDetectionModel } from "../lib/model/model.ts";
+import { createParallelTrainer, maxMicroBatchSize } from "../lib/training/parallel.ts";
+import { loadOneDnn, type OneDnn } from "../lib/backends/onednn.ts";
+import { createRandom } from "../lib/core/random.ts";
+import { createOptimizer, disposeOptimizer, train } from "../lib/training/train.ts";
 
 /** What to measure. */
 export interface CaseSpec {

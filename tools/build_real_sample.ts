@@ -20,10 +20,10 @@
  */
 import { join } from "node:path";
 import { type CommandSpec, parseCommand, requiredFlag, runMain } from "../cli/args.ts";
-import { IMAGE_SIZE } from "../lib/dataset.ts";
-import { LabError } from "../lib/errors.ts";
-import { indexImages, type NihRow, readNihRows } from "../lib/nih.ts";
-import { encodePng } from "../lib/png.ts";
+import { IMAGE_SIZE } from "../lib/data/schema.ts";
+import { LabError } from "../lib/core/errors.ts";
+import { indexImages, type NihRow, readNihRows } from "../lib/data/nih.ts";
+import { encodePng } from "../lib/core/png.ts";
 import {
   DEVICE_COLUMNS,
   parseVisibility,
@@ -35,8 +35,8 @@ import {
   REAL_SAMPLE_IMAGES,
   summarizeDevices,
   type Visibility,
-} from "../lib/real_sample.ts";
-import { createXrayPngPool } from "../lib/xray_png.ts";
+} from "../lib/data/real_sample.ts";
+import { createXrayPngPool } from "../lib/data/xray_png.ts";
 
 const SPEC: CommandSpec = {
   name: "build-real-sample",

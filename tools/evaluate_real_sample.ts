@@ -12,11 +12,11 @@
  * @module
  */
 import { type CommandSpec, parseCommand, runMain } from "../cli/args.ts";
-import { selectBackend } from "../lib/backend.ts";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
-import { evaluateModel, type Predictions } from "../lib/evaluate.ts";
-import { loadRealSample, type Visibility } from "../lib/real_sample.ts";
-import { bootstrapAucInterval, computeRoc } from "../lib/roc.ts";
+import { selectBackend } from "../lib/backends/backend.ts";
+import { loadCheckpoint } from "../lib/model/checkpoint.ts";
+import { evaluateModel, type Predictions } from "../lib/evaluation/evaluate.ts";
+import { loadRealSample, type Visibility } from "../lib/data/real_sample.ts";
+import { bootstrapAucInterval, computeRoc } from "../lib/evaluation/roc.ts";
 
 const SPEC: CommandSpec = {
   name: "evaluate-real-sample",
