@@ -269,7 +269,7 @@ function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc
     const earlier: [string, RegExp][] = [
       [
         `import { computeRoc as ref } from ${REFERENCE};`,
-        /the notebook imports ".*lib\/roc\.ts"; a graded notebook may import only from "lab"/,
+        /the notebook imports ".*lib\/evaluation\/roc\.ts"; a graded notebook may import only from "lab"/,
       ],
       [`import { computeRoc as ref } from "lab";`, /does not provide an export named/],
     ];
