@@ -13,12 +13,16 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 const RELEASE = join(ROOT, "cli", "release.ts");
 const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
 
-/** Runs `deno` with `args` in `cwd`; returns the exit code and both streams. */
+/**
+ * Runs `deno` with `args` in `cwd`, as a user's shell there would (`deno task` keeps an
+ * `INIT_CWD` it inherits, and this test may itself run under `deno task test`); returns the exit
+ * code and both streams.
+ */
 async function deno(args: string[], cwd: string) {
   const result = await new Deno.Command(Deno.execPath(), {
     args,
     cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", INIT_CWD: cwd },
     stdout: "piped",
     stderr: "piped",
   }).output();
