@@ -17,7 +17,7 @@ import {
   runMain,
 } from "./args.ts";
 import { computeCam, extractFeaturesWeights, gradCam, upsample } from "../lib/evaluation/cam.ts";
-import { PNEUMOTHORAX_CLASS } from "../lib/data/schema.ts";
+import { imageAt, PNEUMOTHORAX_CLASS } from "../lib/data/schema.ts";
 import { describePrediction, visCam, writeCamPng } from "../lib/figures/cam.ts";
 import { selectBackend } from "../lib/backends/backend.ts";
 import { loadCheckpoint } from "../lib/model/checkpoint.ts";
@@ -126,14 +126,13 @@ export async function camTask(argv: string[]): Promise<CamTaskResult> {
     const data = await readLabFile(file, { imageSize: model.imageSize });
     const index = integerFlag(args, "index", { min: 0, max: data.count - 1 });
     const size = data.imageSize;
-    const pixels = size * size;
     const xray = {
-      data: data.images.subarray(index * pixels, (index + 1) * pixels),
+      data: imageAt(data, index),
       width: size,
       height: size,
     };
     const mask: LesionMask | undefined = data.masks === undefined ? undefined : {
-      data: data.masks.subarray(index * pixels, (index + 1) * pixels),
+      data: imageAt({ images: data.masks, imageSize: size }, index),
       width: size,
       height: size,
     };

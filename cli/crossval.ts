@@ -27,7 +27,7 @@ import {
   type PatientImages,
 } from "../lib/evaluation/crossval.ts";
 import { type LabSplit, readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/data/dataset.ts";
-import { IMAGE_SIZE } from "../lib/data/schema.ts";
+import { IMAGE_SIZE, imageAt } from "../lib/data/schema.ts";
 import { UsageError } from "../lib/core/errors.ts";
 import { BLOCK_COUNT, createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model/model.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/core/progress.ts";
@@ -162,7 +162,7 @@ async function readPooled(dir: string, imageSize: number): Promise<PatientImages
       patient,
       file: part.files?.[i] ?? "",
       label: part.labels[i],
-      pixels: part.images.subarray(i * pixels, (i + 1) * pixels),
+      pixels: imageAt(part, i),
     }));
   });
   const key = (row: { patient: string; file: string }) => `${row.patient}\u0000${row.file}`;

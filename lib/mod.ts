@@ -22,6 +22,7 @@ export { DataFileError, LabError, NotAnsweredError, todo, UsageError } from "./c
 
 // 01 the dataset, and the real X-rays shipped with the lab.
 export { type LabSplit, PneumothoraxDataset } from "./data/dataset.ts";
+export { imageAt, type ImageStack } from "./data/schema.ts";
 export {
   type DeviceSummary,
   loadRealSample,

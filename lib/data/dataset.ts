@@ -18,7 +18,7 @@ import {
   requireDataset,
 } from "./lab_files.ts";
 import { createRandom, sampleWithoutReplacement } from "../core/random.ts";
-import { IMAGE_SIZE, NUM_CLASSES } from "./schema.ts";
+import { IMAGE_SIZE, imageAt, NUM_CLASSES } from "./schema.ts";
 
 /** File name of the training split. */
 export const TRAIN_FILE = "pneumothorax_train.h5";
@@ -513,7 +513,7 @@ export class PneumothoraxDataset {
       if (!Number.isInteger(index) || index < 0 || index >= data.count) {
         throw new UsageError(`${split} index ${index} is outside [0, ${data.count - 1}]`);
       }
-      images.set(data.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
+      images.set(imageAt(data, index), k * pixels);
       labels[k * NUM_CLASSES + data.labels[index]] = 1;
     });
     return [

@@ -22,6 +22,7 @@ import type { PneumothoraxDetectionModel } from "../model/model.ts";
 import { createRandom, shuffleInPlace } from "../core/random.ts";
 import { BOOTSTRAP_SAMPLES, bootstrapAucInterval, computeRoc } from "./roc.ts";
 import { NUM_STEPS, train, type TrainOptions, type TrainResult } from "../training/train.ts";
+import { gatherImages } from "../data/schema.ts";
 
 /** Folds unless told otherwise. */
 export const DEFAULT_FOLDS = 5;
@@ -216,11 +217,7 @@ function checkedFolds(
 }
 
 function gather(data: LabeledImages, indices: readonly number[]): LabArrays {
-  const pixels = data.imageSize * data.imageSize;
-  const images = new Uint8Array(indices.length * pixels);
-  indices.forEach((index, k) => {
-    images.set(data.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
-  });
+  const images = gatherImages(data, indices);
   return { images, labels: Uint8Array.from(indices, (index) => data.labels[index]) };
 }
 

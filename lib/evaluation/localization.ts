@@ -18,6 +18,7 @@ import { PNEUMOTHORAX_CLASS } from "../data/schema.ts";
 import type { PneumothoraxDataset } from "../data/dataset.ts";
 import type { PneumothoraxDetectionModel } from "../model/model.ts";
 import type { GrayImage } from "../core/png.ts";
+import { gatherImages, imageAt } from "../data/schema.ts";
 
 /** Pointing-game tolerance in pixels at {@link TOLERANCE_IMAGE_SIZE}. */
 export const POINTING_TOLERANCE = 15;
@@ -239,7 +240,7 @@ export async function localizeDataset(
   if (masks.length !== data.images.length) {
     throw new UsageError(`masks hold ${masks.length} pixels but the images ${data.images.length}`);
   }
-  const maskOf = (i: number) => masks.subarray(i * pixels, (i + 1) * pixels);
+  const maskOf = (i: number) => imageAt({ images: masks, imageSize: size }, i);
   const positives = Array.from(data.labels.keys()).filter((i) => data.labels[i] === 1);
   const scored = positives.filter((i) => hasLesion(maskOf(i)));
   if (scored.length === 0) return null;
@@ -248,10 +249,7 @@ export async function localizeDataset(
   options.onProgress?.(0, scored.length);
   for (let first = 0; first < scored.length; first += batchSize) {
     const indices = scored.slice(first, first + batchSize);
-    const images = new Float32Array(indices.length * pixels);
-    indices.forEach((index, k) => {
-      images.set(data.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
-    });
+    const images = gatherImages(data, indices, new Float32Array(indices.length * pixels));
     const batch = tf.tensor4d(images, [indices.length, size, size, 1]);
     const { cams, probabilities } = computeCamBatch(model, batch, {
       classIndex: options.classIndex,

@@ -8,6 +8,7 @@ import { UsageError } from "../core/errors.ts";
 import type { PhantomArrays } from "../phantom/generator.ts";
 import { PHANTOM_SIZE } from "../phantom/render.ts";
 import type { Pixels } from "../core/png.ts";
+import { imageAt } from "../data/schema.ts";
 
 /** Colour of the mask outline. */
 export const OUTLINE_RGB: [number, number, number] = [255, 48, 48];
@@ -68,7 +69,7 @@ export function phantomContactSheet(
     }
   };
   for (let i = 0; i < count; i++) {
-    const image = phantoms.images.subarray(i * pixels, (i + 1) * pixels);
+    const image = imageAt({ images: phantoms.images, imageSize: size }, i);
     const left = (i % phantomColumns) * size, top = Math.floor(i / phantomColumns) * size;
     place(image, left, top, phantoms.masks, i * pixels);
   }
