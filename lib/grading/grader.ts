@@ -142,9 +142,9 @@ export function forbiddenUse(code: string, imports: string[]): string | undefine
         `${ALLOWED_IMPORTS.map((s) => `"${s}"`).join(" and ")}, so this answer scores zero`;
     }
   }
-  const code_ = withoutComments(code);
+  const stripped = withoutComments(code);
   for (const [pattern, what] of FORBIDDEN_IN_ANSWERS) {
-    if (pattern.test(code_)) {
+    if (pattern.test(stripped)) {
       return `the answer cell uses ${what}; answers may not import anything or reach files, so ` +
         "this answer scores zero: write it with what the notebook imported";
     }
