@@ -10,11 +10,9 @@ import {
   readCheckpointManifest,
   saveCheckpoint,
 } from "../../lib/model/checkpoint.ts";
-import { writeSourceRecord } from "../../lib/data/source.ts";
-import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { createModel } from "../../lib/model/model.ts";
-import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
+import { writeFixtureDataFolder } from "../fixtures/lab_files.ts";
 
 await tf.setBackend("cpu");
 
@@ -27,25 +25,10 @@ const TINY = ["--image-size", String(SIZE), "--width", "1", "--batch", "4"];
  */
 const KILL_DELAYS_MS = [0, 3, 9, 14, 20, 27, 33, 41, 52, 150];
 
-/** A data folder of 20 training and 8 test images of 16x16, marked as phantoms. */
-async function makeData(dir: string): Promise<string> {
-  const data = join(dir, "data");
-  await Deno.mkdir(data);
-  await writeFixtureLabFile(join(data, TRAIN_FILE), 20, SIZE);
-  await writeFixtureLabFile(join(data, TEST_FILE), 8, SIZE);
-  await writeSourceRecord(data, {
-    source: "phantom",
-    description: "test fixture",
-    created: new Date(0).toISOString(),
-    details: {},
-  });
-  return data;
-}
-
 async function withData(fn: (dir: string, data: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
-    await fn(dir, await makeData(dir));
+    await fn(dir, await writeFixtureDataFolder(dir, { train: 20, test: 8, size: SIZE }));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -14,11 +14,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
-import type { LabArrays } from "../../lib/data/lab_files.ts";
 import { createModel } from "../../lib/model/model.ts";
-import { createRandom } from "../../lib/core/random.ts";
 import { type StepMetrics, train, type TrainResult } from "../../lib/training/train.ts";
 import { withTempDir } from "../fixtures/temp.ts";
+import { squareImages } from "../fixtures/lab_files.ts";
 
 await tf.setBackend("cpu");
 
@@ -60,31 +59,16 @@ if (missing !== undefined) {
   console.log(`TensorBoard tests skipped: ${missing} (pip install tensorboard==2.21.0)`);
 }
 
-/** `count` images: noise, plus a bright 4x4 square on the pneumothorax ones (learnable). */
-function split(count: number, seed: number): LabArrays {
-  const random = createRandom(seed);
-  const images = new Uint8Array(count * SIZE * SIZE);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    labels[i] = i % 2;
-    const base = i * SIZE * SIZE;
-    for (let p = 0; p < SIZE * SIZE; p++) images[base + p] = Math.floor(random() * 100);
-    if (labels[i]) {
-      const [r, c] = [Math.floor(random() * (SIZE - 4)), Math.floor(random() * (SIZE - 4))];
-      for (let y = r; y < r + 4; y++) {
-        images.fill(255, base + y * SIZE + c, base + y * SIZE + c + 4);
-      }
-    }
-  }
-  return { images, labels };
-}
-
 /** A short run that logs to `<dir>/<RUN>`; returns what train() reported and when it ran. */
 async function trainRun(dir: string): Promise<{ result: TrainResult; from: number; to: number }> {
-  const dataset = PneumothoraxDataset.fromArrays(split(24, 1), split(12, 2), {
-    imageSize: SIZE,
-    seed: 3,
-  });
+  const dataset = PneumothoraxDataset.fromArrays(
+    squareImages(24, { seed: 1, size: SIZE }),
+    squareImages(12, { seed: 2, size: SIZE }),
+    {
+      imageSize: SIZE,
+      seed: 3,
+    },
+  );
   const model = createModel({ width: 2, imageSize: SIZE, seed: 1 });
   const from = Date.now() / 1000;
   const result = await train(model, dataset, {

@@ -3,44 +3,27 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { main as trainMain } from "../../cli/train.ts";
 import { readCheckpointManifest, restoreCheckpoint } from "../../lib/model/checkpoint.ts";
-import { writeSourceRecord } from "../../lib/data/source.ts";
-import { PneumothoraxDataset, TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
+import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
 import { UsageError } from "../../lib/core/errors.ts";
-import type { LabArrays } from "../../lib/data/lab_files.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
-import { createRandom } from "../../lib/core/random.ts";
 import { train } from "../../lib/training/train.ts";
-import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
 import { runTask } from "../fixtures/run_task.ts";
 import { withTempDir } from "../fixtures/temp.ts";
+import { squareImages, writeFixtureDataFolder } from "../fixtures/lab_files.ts";
 
 await tf.setBackend("cpu");
 
 const SIZE = 32;
 
-/** `count` images of noise, a bright 6x6 square on the pneumothorax ones. */
-function split(count: number, seed: number): LabArrays {
-  const random = createRandom(seed);
-  const images = new Uint8Array(count * SIZE * SIZE);
-  const labels = Uint8Array.from({ length: count }, (_, i) => i % 2);
-  for (let i = 0; i < count; i++) {
-    const base = i * SIZE * SIZE;
-    for (let p = 0; p < SIZE * SIZE; p++) images[base + p] = Math.floor(random() * 100);
-    if (labels[i]) {
-      const [r, c] = [Math.floor(random() * (SIZE - 6)), Math.floor(random() * (SIZE - 6))];
-      for (let y = r; y < r + 6; y++) {
-        images.fill(255, base + y * SIZE + c, base + y * SIZE + c + 6);
-      }
-    }
-  }
-  return { images, labels };
-}
-
 const dataset = (seed: number) =>
-  PneumothoraxDataset.fromArrays(split(24, seed), split(8, seed + 1), {
-    imageSize: SIZE,
-    seed,
-  });
+  PneumothoraxDataset.fromArrays(
+    squareImages(24, { seed, size: SIZE, square: 6 }),
+    squareImages(8, { seed: seed + 1, size: SIZE, square: 6 }),
+    {
+      imageSize: SIZE,
+      seed,
+    },
+  );
 const model = (seed: number, width = 2, imageSize = SIZE) =>
   createModel({ width, imageSize, seed });
 
@@ -176,25 +159,10 @@ Deno.test("freezeBlocks keeps the first blocks' weights and thaws them after the
   frozen.dispose();
 });
 
-/** A data folder of 32x32 fixture images. */
-async function makeData(dir: string): Promise<string> {
-  const data = join(dir, "data");
-  await Deno.mkdir(data);
-  await writeFixtureLabFile(join(data, TRAIN_FILE), 12, SIZE);
-  await writeFixtureLabFile(join(data, TEST_FILE), 4, SIZE);
-  await writeSourceRecord(data, {
-    source: "phantom",
-    description: "test fixture",
-    created: new Date(0).toISOString(),
-    details: {},
-  });
-  return data;
-}
-
 Deno.test("deno task train --init-from refuses --resume and a --width other than the checkpoint's", async () => {
   await withTempDir(async (dir) => {
     const ckpt = await pretrained(dir);
-    const data = await makeData(dir);
+    const data = await writeFixtureDataFolder(dir, { train: 12, test: 4, size: SIZE });
     const base = ["--data", data, "--out", join(dir, "out"), "--steps", "2", "--init-from", ckpt];
     await assert.rejects(
       () => trainMain([...base, "--resume"]),
@@ -222,7 +190,7 @@ Deno.test("deno task train --init-from refuses --resume and a --width other than
 Deno.test("deno task train --init-from fine-tunes at the checkpoint's width and image size", async () => {
   await withTempDir(async (dir) => {
     const ckpt = await pretrained(dir);
-    const data = await makeData(dir);
+    const data = await writeFixtureDataFolder(dir, { train: 12, test: 4, size: SIZE });
     const out = join(dir, "out");
     const args = [
       "--data",

@@ -5,9 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, readCheckpointManifest } from "../../lib/model/checkpoint.ts";
 import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
 import { LabError, UsageError } from "../../lib/core/errors.ts";
-import type { LabArrays } from "../../lib/data/lab_files.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
-import { createRandom } from "../../lib/core/random.ts";
 import { readEventFile } from "../../lib/training/tensorboard.ts";
 import { selectBackend } from "../../lib/backends/backend.ts";
 import {
@@ -23,32 +21,18 @@ import {
   train,
 } from "../../lib/training/train.ts";
 import { computeAccuracy, computeCost, predictClass } from "../../lib/model/loss.ts";
+import { squareImages } from "../fixtures/lab_files.ts";
 
 await tf.setBackend("cpu");
 
 const SIZE = 16;
 
-/** `count` images: noise, plus a bright 4x4 square somewhere on the pneumothorax ones. */
-function split(count: number, seed: number): LabArrays {
-  const random = createRandom(seed);
-  const images = new Uint8Array(count * SIZE * SIZE);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    labels[i] = i % 2;
-    const base = i * SIZE * SIZE;
-    for (let p = 0; p < SIZE * SIZE; p++) images[base + p] = Math.floor(random() * 100);
-    if (labels[i]) {
-      const [r, c] = [Math.floor(random() * (SIZE - 4)), Math.floor(random() * (SIZE - 4))];
-      for (let y = r; y < r + 4; y++) {
-        images.fill(255, base + y * SIZE + c, base + y * SIZE + c + 4);
-      }
-    }
-  }
-  return { images, labels };
-}
-
 const dataset = () =>
-  PneumothoraxDataset.fromArrays(split(24, 1), split(12, 2), { imageSize: SIZE, seed: 3 });
+  PneumothoraxDataset.fromArrays(
+    squareImages(24, { seed: 1, size: SIZE }),
+    squareImages(12, { seed: 2, size: SIZE }),
+    { imageSize: SIZE, seed: 3 },
+  );
 const tinyModel = (seed = 1) => createModel({ width: 2, imageSize: SIZE, seed });
 
 function weightsOf(model: PneumothoraxDetectionModel): Float32Array[] {
