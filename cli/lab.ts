@@ -15,8 +15,6 @@ import { ensureNotebookData, FAST_MODE_LINE, isFastMode } from "../lib/notebook/
 import { selectBackend } from "../lib/backends/backend.ts";
 import { LAB_ROOT } from "../lib/core/paths.ts";
 
-const ROOT = LAB_ROOT;
-
 const SPEC: CommandSpec = {
   name: "lab",
   summary: "Open the lab: the Deno kernel, a dataset in data/ (or $LAB_DATA_DIR), and Jupyter " +
@@ -153,7 +151,7 @@ async function main(): Promise<void> {
   const backend = await selectBackend();
   console.log(`backend of the notebooks: ${backend.description}`);
   if (backend.hint) console.log(`note: ${backend.hint}`);
-  const { args: serverArgs, notes } = jupyterArgs(jupyter, join(ROOT, "notebooks"), {
+  const { args: serverArgs, notes } = jupyterArgs(jupyter, join(LAB_ROOT, "notebooks"), {
     uid: Deno.uid(),
     port: args.values.port as string | undefined,
     noBrowser: Boolean(args.values["no-browser"]),

@@ -18,9 +18,8 @@ import { readNotebook, studentVersion } from "../lib/grading/ipynb.ts";
 import { LabError, UsageError } from "../lib/core/errors.ts";
 import { LAB_ROOT } from "../lib/core/paths.ts";
 
-const ROOT = LAB_ROOT;
-const SOLUTIONS = join(ROOT, "notebooks", "solutions");
-const STUDENT = join(ROOT, "notebooks");
+const SOLUTIONS = join(LAB_ROOT, "notebooks", "solutions");
+const STUDENT = join(LAB_ROOT, "notebooks");
 
 const SPEC: CommandSpec = {
   name: "release",
@@ -177,10 +176,10 @@ async function main(): Promise<void> {
   const handout = args.values.handout;
   if (typeof handout === "string") {
     const target = resolve(userCwd(), handout);
-    await checkHandoutDir(target, ROOT);
+    await checkHandoutDir(target, LAB_ROOT);
     const stale = await releaseNotebooks(true);
     if (stale.length > 0) throw staleError(stale, "run 'deno task release', then make the handout");
-    const { dir, files } = await writeHandout(ROOT, target);
+    const { dir, files } = await writeHandout(LAB_ROOT, target);
     console.log(
       `wrote the handout to ${dir}: ${files.length} files, without notebooks/solutions/. ` +
         `Students run there: npx -y deno@2.9.6 task lab`,

@@ -10,13 +10,13 @@
 
 // Every notebook: its first cell, gaps and checks, errors.
 export {
-  LAB_ROOT,
   type LabSetup,
   NOTEBOOK_CHECKPOINT,
   PRETRAINED_CHECKPOINT,
   setupNotebook,
   type SetupOptions,
 } from "./notebook/setup.ts";
+export { LAB_ROOT } from "./core/paths.ts";
 export { check, type CheckOptions } from "./grading/check.ts";
 export { DataFileError, LabError, NotAnsweredError, todo, UsageError } from "./core/errors.ts";
 

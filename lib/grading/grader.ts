@@ -25,7 +25,6 @@ import { createModel } from "../model/model.ts";
 import { LAB_ROOT } from "../core/paths.ts";
 import { IMAGE_SIZE } from "../data/schema.ts";
 
-const REPO_ROOT = LAB_ROOT;
 const WORKER = fileURLToPath(new URL("./grader_worker.ts", import.meta.url));
 /** Seconds a question's check may run before it is stopped. */
 export const QUESTION_TIMEOUT_SECONDS = 60;
@@ -191,7 +190,7 @@ async function runCheck(
       "run",
       "--quiet",
       "--no-prompt",
-      `--config=${join(REPO_ROOT, "deno.json")}`,
+      `--config=${join(LAB_ROOT, "deno.json")}`,
       // Only the answer and the fixtures: the worker loads the lab before the answer, so the
       // answer can use "lab" but read no other file, the references included.
       `--allow-read=${dirname(answerPath)},${fixtureDir}`,

@@ -21,7 +21,6 @@ import { pointErrorsAtTodos } from "./unanswered.ts";
 import { LAB_ROOT } from "../core/paths.ts";
 
 /** The repository root. */
-export { LAB_ROOT };
 /** The provided trained model. */
 export const PRETRAINED_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "pretrained");
 /** Where notebook 02 saves its checkpoints. */
