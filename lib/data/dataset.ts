@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { DataFileError, UsageError } from "../core/errors.ts";
@@ -535,9 +536,7 @@ export class PneumothoraxDataset {
 }
 
 function checkBatchSize(batchSize: number, available: number, split: string): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  }
+  requireInteger("batch size", batchSize, { min: 1 });
   if (batchSize > available) {
     throw new UsageError(
       `batch size ${batchSize} is larger than the ${split} set (${available} images)`,

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import { CsvError, parse } from "csv-parse/sync";
 import { join } from "node:path";
 import { TEST_FILE, TRAIN_FILE } from "./dataset.ts";
@@ -336,7 +337,7 @@ export async function writeRealSampleFiles(
     throw new UsageError(`testFraction must be between 0 and 1 (exclusive), got ${testFraction}`);
   }
   const seed = options.seed ?? NIH_DEFAULT_SEED;
-  if (!Number.isInteger(seed)) throw new UsageError(`seed must be an integer, got ${seed}`);
+  requireInteger("seed", seed);
   const sample = await loadRealSample({ dir: options.dir });
   const pixels = sample.imageSize * sample.imageSize;
   const entries = sample.files.map((file, index) => ({

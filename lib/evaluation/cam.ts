@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../core/errors.ts";
 import type { PneumothoraxDetectionModel } from "../model/model.ts";
@@ -67,9 +68,7 @@ export function computeCam(
   if (weights.shape[0] !== c) {
     throw new UsageError(`weights have ${weights.shape[0]} rows but fmap has ${c} channels`);
   }
-  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= weights.shape[1]) {
-    throw new UsageError(`class index ${classIndex} is outside [0, ${weights.shape[1] - 1}]`);
-  }
+  requireInteger("class index", classIndex, { min: 0, max: weights.shape[1] - 1 });
   return tf.tidy(() => {
     const column = weights.slice([0, classIndex], [c, 1]);
     return fmap.reshape([h * w, c]).matMul(column).reshape([h, w]) as tf.Tensor2D;
@@ -153,9 +152,7 @@ export function computeCamBatch(
     const { probabilities, skip4 } = model.predictWithFeatures(images);
     const [n, h, w, c] = skip4.shape;
     const weights = model.denseKernel();
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= weights.shape[1]) {
-      throw new UsageError(`class index ${classIndex} is outside [0, ${weights.shape[1] - 1}]`);
-    }
+    requireInteger("class index", classIndex, { min: 0, max: weights.shape[1] - 1 });
     const maps = skip4.reshape([n * h * w, c]).matMul(weights.slice([0, classIndex], [c, 1]))
       .reshape([n, h, w, 1]) as tf.Tensor4D;
     const cams = tf.image.resizeBilinear(maps, size, false, true).squeeze([3]) as tf.Tensor3D;
@@ -246,9 +243,7 @@ export function gradCam(
   const network = model.network;
   const logitsName = network.outputs[0].sourceLayer.name;
   const classes = network.outputs[0].shape[1] as number;
-  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
-    throw new UsageError(`class index ${classIndex} is outside [0, ${classes - 1}]`);
-  }
+  requireInteger("class index", classIndex, { min: 0, max: classes - 1 });
   const size = model.imageSize;
   const oneImage = image.rank === 3 || image.shape[0] === 1;
   if (!oneImage || image.shape.slice(-3).join() !== `${size},${size},1`) {

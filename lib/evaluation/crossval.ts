@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import { PneumothoraxDataset } from "../data/dataset.ts";
 import { UsageError } from "../core/errors.ts";
 import { predictImages } from "./evaluate.ts";
@@ -155,11 +156,7 @@ export function assignFolds(
   }
   const members = new Map<string, number[]>();
   patientIds.forEach((id, i) => members.set(id, [...(members.get(id) ?? []), i]));
-  if (!Number.isInteger(folds) || folds < 2 || folds > members.size) {
-    throw new UsageError(
-      `folds must be an integer in [2, ${members.size}] (the patients), got ${folds}`,
-    );
-  }
+  requireInteger("folds", folds, { min: 2, max: members.size, why: "the patients" });
   const random = createRandom(options.seed ?? 0);
   const patients = [...members.keys()].sort().map((id) => members.get(id)!);
   const positive = shuffleInPlace(patients.filter((p) => p.some((i) => labels[i] === 1)), random);

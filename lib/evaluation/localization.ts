@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../core/errors.ts";
 import { asGrayImage, type CamImage, computeCamBatch } from "./cam.ts";
@@ -221,9 +222,7 @@ export async function localizeDataset(
 ): Promise<LocalizationReport | null> {
   const data: MaskedImages = isDataset(dataset) ? dataset[options.split ?? "test"] : dataset;
   const batchSize = options.batchSize ?? LOCALIZE_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  }
+  requireInteger("batch size", batchSize, { min: 1 });
   const size = data.imageSize;
   if (size !== model.imageSize) {
     throw new UsageError(`images are ${size}x${size} but the model takes ${model.imageSize}`);

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { requireInteger } from "../core/validate.ts";
 import { UsageError } from "../core/errors.ts";
 import { createRandom, randomInt } from "../core/random.ts";
 
@@ -508,11 +509,7 @@ export function bootstrapAucInterval(
   options: BootstrapOptions = {},
 ): AucInterval {
   const { samples = BOOTSTRAP_SAMPLES, seed = 0, level = CONFIDENCE_LEVEL } = options;
-  if (!Number.isInteger(samples) || samples < 1) {
-    throw new UsageError(
-      `bootstrapAucInterval(): samples is ${samples}; it must be an integer >= 1`,
-    );
-  }
+  requireInteger("bootstrapAucInterval(): samples", samples, { min: 1 });
   if (!(level > 0 && level < 1)) {
     throw new UsageError(`bootstrapAucInterval(): level is ${level}; it must be in (0, 1)`);
   }

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { requireInteger } from "../core/validate.ts";
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import { dirname } from "node:path";
@@ -490,9 +491,7 @@ export function plotXrayGrid(
   checkPerImage(options.predictions, n, "predictions");
   checkPerImage(options.probabilities, n, "probabilities");
   const columns = options.columns ?? GRID_COLUMNS;
-  if (!(Number.isInteger(columns) && columns >= 1)) {
-    throw new UsageError(`columns is ${columns}; it must be an integer >= 1`);
-  }
+  requireInteger("columns", columns, { min: 1 });
   const size = checkSize(options.size ?? GRID_CELL_SIZE, "size");
   const twoLines = options.predictions !== undefined || options.probabilities !== undefined;
   const marginTop = twoLines ? 28 : 16;

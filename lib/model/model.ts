@@ -17,6 +17,7 @@
  * @module
  */
 
+import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../core/errors.ts";
 import { IMAGE_SIZE, NUM_CLASSES } from "../data/schema.ts";
@@ -143,14 +144,14 @@ export function createModel(options: ModelOptions = {}): PneumothoraxDetectionMo
   const width = options.width ?? MODEL_WIDTH;
   const imageSize = options.imageSize ?? IMAGE_SIZE;
   const seed = options.seed ?? DEFAULT_SEED;
-  requirePositiveInteger("width", width);
-  requirePositiveInteger("imageSize", imageSize);
+  requireInteger("width", width, { min: 1 });
+  requireInteger("imageSize", imageSize, { min: 1 });
   if (imageSize % DOWNSAMPLING !== 0) {
     throw new UsageError(
       `imageSize must be a multiple of ${DOWNSAMPLING} (four 2x2 max-pools), got ${imageSize}`,
     );
   }
-  if (!Number.isInteger(seed)) throw new UsageError(`seed must be an integer, got ${seed}`);
+  requireInteger("seed", seed);
   return new PneumothoraxDetectionModel(buildNetwork(width, imageSize, seed));
 }
 
@@ -257,11 +258,7 @@ export class PneumothoraxDetectionModel {
  * ```
  */
 export function freezeBlocks(model: PneumothoraxDetectionModel, blocks: number): () => void {
-  if (!Number.isInteger(blocks) || blocks < 0 || blocks > BLOCK_COUNT) {
-    throw new UsageError(
-      `blocks to freeze must be an integer in [0, ${BLOCK_COUNT}], got ${blocks}`,
-    );
-  }
+  requireInteger("blocks to freeze", blocks, { min: 0, max: BLOCK_COUNT });
   const layers = Array.from(
     { length: 2 * blocks },
     (_, i) => model.network.getLayer(`conv${i + 1}`),
@@ -312,10 +309,4 @@ function buildNetwork(width: number, imageSize: number, seed: number): tf.Layers
     inputs: x,
     outputs: [logits, probabilities, skip4],
   });
-}
-
-function requirePositiveInteger(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new UsageError(`${name} must be a positive integer, got ${value}`);
-  }
 }

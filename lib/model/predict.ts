@@ -5,8 +5,8 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
-import { UsageError } from "../core/errors.ts";
 import type { PneumothoraxDetectionModel } from "./model.ts";
 
 /** Images predicted per batch unless told otherwise. */
@@ -14,9 +14,7 @@ export const PREDICT_BATCH_SIZE = 16;
 
 /** Throws a {@link UsageError} unless `batchSize` is a positive integer. */
 export function checkBatchSize(batchSize: number): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  }
+  requireInteger("batch size", batchSize, { min: 1 });
 }
 
 /**

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import { join } from "node:path";
 import { UsageError } from "../core/errors.ts";
 import type { LabArrays } from "../data/lab_files.ts";
@@ -80,15 +81,8 @@ function checkProbability(name: string, value: number | undefined): void {
 }
 
 function checkOptions(count: number, options: PhantomOptions): void {
-  if (!Number.isInteger(count) || count < 0 || count > 2 ** 31) {
-    throw new UsageError(
-      `${options.split ?? "count"} must be a whole number of images >= 0, got ${count}`,
-    );
-  }
-  const seed = options.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-    throw new UsageError(`seed must be an integer in [0, 2^32), got ${seed}`);
-  }
+  requireInteger(options.split ?? "count", count, { min: 0, max: 2 ** 31, why: "images" });
+  requireInteger("seed", options.seed ?? 0, { min: 0, max: 2 ** 32 - 1 });
   checkProbability("positiveFraction", options.positiveFraction);
   checkProbability("tube.positive", options.tube?.positive);
   checkProbability("tube.negative", options.tube?.negative);
@@ -96,10 +90,7 @@ function checkOptions(count: number, options: PhantomOptions): void {
   if (scale !== undefined && !(scale > 0 && scale <= 2)) {
     throw new UsageError(`lesionScale must be in (0, 2], got ${scale}`);
   }
-  const workers = options.workers;
-  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) {
-    throw new UsageError(`workers must be a whole number >= 0, got ${workers}`);
-  }
+  if (options.workers !== undefined) requireInteger("workers", options.workers, { min: 0 });
 }
 
 /** The default number of worker threads: the logical cores, at most 8. */

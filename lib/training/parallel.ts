@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { currentRung } from "../backends/backend.ts";
 import { LabError, UsageError } from "../core/errors.ts";
@@ -178,16 +179,12 @@ export async function createParallelTrainer(
   options: ParallelTrainerOptions = {},
 ): Promise<ParallelTrainer> {
   const workers = options.workers ?? navigator.hardwareConcurrency;
-  if (!Number.isInteger(workers) || workers < 1) {
-    throw new UsageError(`workers must be a positive integer, got ${workers}`);
-  }
+  requireInteger("workers", workers, { min: 1 });
   const budget = options.memoryBudgetBytes ?? REPLICA_MEMORY_BUDGET;
   if (!(budget > 0)) throw new UsageError(`memoryBudgetBytes must be positive, got ${budget}`);
   const microBatchSize = options.microBatchSize ??
     maxMicroBatchSize(model.width, model.imageSize, budget);
-  if (!Number.isInteger(microBatchSize) || microBatchSize < 1) {
-    throw new UsageError(`microBatchSize must be a positive integer, got ${microBatchSize}`);
-  }
+  requireInteger("microBatchSize", microBatchSize, { min: 1 });
   const replicas = Array.from({ length: workers }, () => new ReplicaWorker());
   try {
     const init: ReplicaRequest = {

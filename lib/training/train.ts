@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import {
   type CheckpointData,
@@ -324,13 +325,6 @@ function evaluateTestBatch(
   }
 }
 
-function requireCount(name: string, value: number, min: number, max?: number): void {
-  if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
-    const range = max === undefined ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
-    throw new UsageError(`${name} must be ${range}, got ${value}`);
-  }
-}
-
 /**
  * Throws a {@link UsageError} when training on the calling thread of the wasm backend (wasm or
  * onednn) would need more than its 4 GB heap for one pass of the batch (width 64 at batch 15),
@@ -364,12 +358,12 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
     evalSize: Math.min(options.evalSize ?? EVAL_SIZE, dataset.numTest),
     checkpointEvery: options.checkpointEvery ?? CHECKPOINT_EVERY,
   };
-  requireCount("steps", resolved.steps, 0);
-  requireCount("batchSize", resolved.batchSize, 1, dataset.numTrain);
-  requireCount("evalEvery", resolved.evalEvery, 1);
-  requireCount("evalSize", resolved.evalSize, 1);
-  requireCount("checkpointEvery", resolved.checkpointEvery, 1);
-  requireCount("workers", options.workers ?? 0, 0);
+  requireInteger("steps", resolved.steps, { min: 0 });
+  requireInteger("batchSize", resolved.batchSize, { min: 1, max: dataset.numTrain });
+  requireInteger("evalEvery", resolved.evalEvery, { min: 1 });
+  requireInteger("evalSize", resolved.evalSize, { min: 1 });
+  requireInteger("checkpointEvery", resolved.checkpointEvery, { min: 1 });
+  requireInteger("workers", options.workers ?? 0, { min: 0 });
   if ((options.cost || options.predict) && options.workers) {
     throw new UsageError(
       "a cost or prediction function cannot be sent to worker replicas: train with workers 0",
@@ -389,7 +383,7 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
       "initFrom starts a new run from a checkpoint's weights; resume continues one: give one",
     );
   }
-  requireCount("freezeBlocks", options.freezeBlocks ?? 0, 0, BLOCK_COUNT);
+  requireInteger("freezeBlocks", options.freezeBlocks ?? 0, { min: 0, max: BLOCK_COUNT });
   if (options.freezeBlocks && (options.resume || options.workers)) {
     throw new UsageError(
       "freezeBlocks trains on the calling thread and starts a new run: not with resume or workers",

@@ -176,7 +176,10 @@ Deno.test("gradCam() rejects unknown and non-convolutional layers, classes and s
     (e: unknown) => e instanceof UsageError && /'conv9'.*conv1, .*skip4/.test(e.message),
   );
   assert.throws(() => gradCam(model, image, 1, { layer: "logits" }), UsageError);
-  assert.throws(() => gradCam(model, image, 2), /class index 2 is outside \[0, 1\]/);
+  assert.throws(
+    () => gradCam(model, image, 2),
+    /class index must be an integer in \[0, 1\], got 2/,
+  );
   const two = tf.zeros([2, SIZE, SIZE, 1]) as tf.Tensor4D;
   assert.throws(() => gradCam(model, two, 1), /one image \[32, 32, 1\].*got \[2,32,32,1\]/);
   tf.dispose([image, two]);

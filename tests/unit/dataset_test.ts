@@ -96,7 +96,7 @@ Deno.test("getTrainBatch() rejects batch sizes that are not positive or exceed t
     { imageSize: 2 },
   );
   assert.throws(() => data.getTrainBatch(0), UsageError);
-  assert.throws(() => data.getTrainBatch(1.5), /positive integer/);
+  assert.throws(() => data.getTrainBatch(1.5), /batch size must be an integer >= 1, got 1.5/);
   assert.throws(() => data.getTrainBatch(4), /larger than the training set \(3 images\)/);
   assert.throws(() => data.getTestBatch(3), /larger than the test set \(2 images\)/);
 });

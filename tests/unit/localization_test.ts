@@ -234,7 +234,7 @@ Deno.test("localizeDataset() rejects a size mismatch, short masks and bad batch 
   );
   await assert.rejects(
     () => localizeDataset(model, { images, labels, imageSize: SIZE }, { batchSize: 0 }),
-    /batch size must be a positive integer, got 0/,
+    /batch size must be an integer >= 1, got 0/,
   );
   model.dispose();
 });

@@ -132,7 +132,7 @@ Deno.test("createModel() is deterministic for a seed and differs across seeds", 
 
 Deno.test("createModel() rejects bad options, naming them", () => {
   assert.throws(() => createModel({ width: 0 }), UsageError);
-  assert.throws(() => createModel({ width: 0 }), /width must be a positive integer, got 0/);
+  assert.throws(() => createModel({ width: 0 }), /width must be an integer >= 1, got 0/);
   assert.throws(() => createModel({ imageSize: 30 }), /imageSize must be a multiple of 16/);
   assert.throws(() => createModel({ seed: 0.5 }), /seed/);
   const model = createModel({ width: 1, imageSize: 16 });

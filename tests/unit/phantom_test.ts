@@ -153,7 +153,10 @@ Deno.test("generatePhantoms() draws chest tubes with the per-label probabilities
 
 Deno.test("generatePhantoms() rejects bad options, naming them", async () => {
   await assert.rejects(generatePhantoms(4, { positiveFraction: 1.5 }), UsageError);
-  await assert.rejects(generatePhantoms(-1), /count must be a whole number/);
+  await assert.rejects(
+    generatePhantoms(-1),
+    /count must be an integer in \[0, 2147483648\] \(images\), got -1/,
+  );
   await assert.rejects(generatePhantoms(4, { seed: 0.5 }), /seed must be an integer/);
   await assert.rejects(
     generatePhantoms(4, { tube: { positive: 2, negative: 0 } }),

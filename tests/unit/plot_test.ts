@@ -141,7 +141,10 @@ Deno.test("plotXrayGrid() rejects per-image arrays of another length and no imag
     /labels has 2 entries for 1 images/,
   );
   assert.throws(() => plotXrayGrid([]), /no images/);
-  assert.throws(() => plotXrayGrid([new Uint8Array(4)], { columns: 0 }), /columns is 0/);
+  assert.throws(
+    () => plotXrayGrid([new Uint8Array(4)], { columns: 0 }),
+    /columns must be an integer >= 1, got 0/,
+  );
 });
 
 Deno.test("plotRoc() draws the curve, the chance diagonal and the AUC with its interval", async () => {

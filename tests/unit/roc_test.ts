@@ -230,7 +230,10 @@ Deno.test("bootstrapAucInterval() skips one-class resamples unless stratified", 
 
 Deno.test("bootstrapAucInterval() rejects bad options", () => {
   const { yTrue, yScore } = randomCase(20, 9);
-  assert.throws(() => bootstrapAucInterval(yTrue, yScore, { samples: 0 }), /samples is 0/);
+  assert.throws(
+    () => bootstrapAucInterval(yTrue, yScore, { samples: 0 }),
+    /samples must be an integer >= 1, got 0/,
+  );
   assert.throws(() => bootstrapAucInterval(yTrue, yScore, { level: 1 }), /level is 1/);
   assert.throws(() => bootstrapAucInterval([0, 0], [0.1, 0.2]), /only label 0/);
 });
