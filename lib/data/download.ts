@@ -13,6 +13,7 @@
  */
 import { basename, join } from "node:path";
 import { LabError } from "../core/errors.ts";
+import { replaceFile } from "../core/fs.ts";
 import { TEST_FILE, TRAIN_FILE } from "./dataset.ts";
 import { checkHdf5File } from "./lab_files.ts";
 import {
@@ -407,7 +408,7 @@ async function validateThenRename(
       { cause: error },
     );
   }
-  await Deno.rename(part, destination);
+  await replaceFile(part, destination);
 }
 
 /**

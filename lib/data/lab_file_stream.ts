@@ -8,6 +8,7 @@
  */
 import h5wasm from "h5wasm/node";
 import { UsageError } from "../core/errors.ts";
+import { replaceFile } from "../core/fs.ts";
 import { readyHdf5 } from "./lab_files.ts";
 
 /** Images per HDF5 chunk (1 MiB at 256 x 256). */
@@ -89,7 +90,7 @@ export async function createLabFileStream(
       if (!open) return;
       open = false;
       file.close();
-      await Deno.rename(tmp, path);
+      await replaceFile(tmp, path);
     },
     async abort() {
       if (open) file.close();

@@ -12,6 +12,7 @@
  */
 import h5wasm, { FS as hdf5Fs, Module as hdf5Module } from "h5wasm/node";
 import { DataFileError, LabError } from "../core/errors.ts";
+import { replaceFile } from "../core/fs.ts";
 import { IMAGE_SIZE } from "./schema.ts";
 
 /** The h5wasm file type. */
@@ -311,5 +312,5 @@ export async function writeLabFile(
   } finally {
     file.close();
   }
-  await Deno.rename(tmp, path);
+  await replaceFile(tmp, path);
 }

@@ -26,6 +26,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { BatchState } from "../data/dataset.ts";
 import type { DataSourceRecord } from "../data/source.ts";
 import { DataFileError, LabError, UsageError } from "../core/errors.ts";
+import { pathExists, replaceFile, syncDirectory, writeSynced } from "../core/fs.ts";
 import { openHdf5, readyHdf5 } from "../data/lab_files.ts";
 import { PneumothoraxDetectionModel } from "./model.ts";
 
@@ -176,38 +177,6 @@ export interface LoadedCheckpoint {
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/** Writes `bytes` to a new file and flushes it to the disk. */
-async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
-  const file = await Deno.open(path, { write: true, createNew: true });
-  try {
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-}
-
-/** Flushes a directory's entries (new names, renames) to the disk. */
-async function syncDirectory(path: string): Promise<void> {
-  const dir = await Deno.open(path, { read: true });
-  try {
-    await dir.sync();
-  } finally {
-    dir.close();
-  }
 }
 
 /** Bytes of one value of a weight of this dtype in the tfjs weights format. */
@@ -814,7 +783,7 @@ export async function exportKerasWeights(
   } finally {
     file.close();
   }
-  await Deno.rename(temp, path);
+  await replaceFile(temp, path);
 }
 
 type H5Group = InstanceType<typeof h5wasm.Group>;
