@@ -11,6 +11,7 @@
  */
 import { convertIndexedToRgb, decode, type DecodedPng } from "fast-png";
 import { DataFileError } from "../core/errors.ts";
+import { createWorkerPool, defaultWorkerCount } from "../core/worker_pool.ts";
 
 const LUMA_RED = 0.299;
 const LUMA_GREEN = 0.587;
@@ -212,19 +213,12 @@ export interface XrayPngPool {
   close(): void;
 }
 
-/** A message from the worker: the pixels of request `id`, or why it failed. */
-export interface XrayPngReply {
-  /** The request this answers. */
-  id: number;
-  /** The image, `size * size` bytes, when it worked. */
-  pixels?: Uint8Array;
-  /** The error message, when it did not. */
-  error?: string;
-}
-
-/** The default number of decoding workers: the logical cores, at most 8. */
-export function defaultPngWorkers(): number {
-  return Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
+/** A request to a decoding worker: read `path` as a `size` x `size` image. */
+export interface XrayPngRequest {
+  /** The PNG to read. */
+  path: string;
+  /** Side of the output image in pixels. */
+  size: number;
 }
 
 /**
@@ -233,59 +227,14 @@ export function defaultPngWorkers(): number {
  */
 export function createXrayPngPool(options: XrayPngPoolOptions): XrayPngPool {
   const size = options.size;
-  const count = options.workers ?? defaultPngWorkers();
+  const count = options.workers ?? defaultWorkerCount();
   if (count === 0) {
     return { workers: 0, read: (path) => readXrayPng(path, size), close: () => {} };
   }
-  type Pending = { resolve: (pixels: Uint8Array) => void; reject: (error: Error) => void };
-  const pending = new Map<number, Pending>();
-  const queue: { id: number; path: string }[] = [];
-  const idle: Worker[] = [];
-  const workers: Worker[] = [];
-  let nextId = 0;
-
-  function dispatch(): void {
-    while (idle.length > 0 && queue.length > 0) {
-      idle.pop()!.postMessage({ ...queue.shift()!, size });
-    }
-  }
-  function failAll(error: Error): void {
-    for (const waiting of pending.values()) waiting.reject(error);
-    pending.clear();
-    queue.length = 0;
-  }
-  for (let i = 0; i < count; i++) {
-    const worker = new Worker(new URL("./xray_png_worker.ts", import.meta.url), { type: "module" });
-    worker.onmessage = (event: MessageEvent<XrayPngReply>) => {
-      const { id, pixels, error } = event.data;
-      const waiting = pending.get(id);
-      pending.delete(id);
-      idle.push(worker);
-      dispatch();
-      if (pixels) waiting?.resolve(pixels);
-      else waiting?.reject(new Error(error));
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      failAll(new Error(`PNG worker failed: ${event.message}`));
-    };
-    workers.push(worker);
-    idle.push(worker);
-  }
-  return {
-    workers: count,
-    read(path) {
-      const id = nextId++;
-      const result = new Promise<Uint8Array>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-      });
-      queue.push({ id, path });
-      dispatch();
-      return result;
-    },
-    close() {
-      for (const worker of workers) worker.terminate();
-      failAll(new Error("PNG pool closed"));
-    },
-  };
+  const pool = createWorkerPool<XrayPngRequest, Uint8Array>(
+    new URL("./xray_png_worker.ts", import.meta.url),
+    count,
+    "PNG",
+  );
+  return { workers: count, read: (path) => pool.run({ path, size }), close: () => pool.close() };
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import { requireInteger } from "../core/validate.ts";
+import { createWorkerPool, defaultWorkerCount } from "../core/worker_pool.ts";
 import { join } from "node:path";
 import { UsageError } from "../core/errors.ts";
 import type { LabArrays } from "../data/lab_files.ts";
@@ -93,42 +94,21 @@ function checkOptions(count: number, options: PhantomOptions): void {
   if (options.workers !== undefined) requireInteger("workers", options.workers, { min: 0 });
 }
 
-/** The default number of worker threads: the logical cores, at most 8. */
-export function defaultPhantomWorkers(): number {
-  return Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
-}
-
 /** Runs `jobs` on `count` module workers, calling `collect` with each result. */
 async function runOnWorkers(
   jobs: PhantomJob[],
   count: number,
   collect: (result: PhantomJobResult) => void,
 ): Promise<void> {
-  const workers = Array.from(
-    { length: Math.min(count, jobs.length) },
-    () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
+  const pool = createWorkerPool<PhantomJob, PhantomJobResult>(
+    new URL("./worker.ts", import.meta.url),
+    Math.min(count, jobs.length),
+    "phantom",
   );
-  let next = 0;
   try {
-    await Promise.all(workers.map((worker) =>
-      new Promise<void>((resolve, reject) => {
-        const send = () => {
-          if (next >= jobs.length) return resolve();
-          worker.postMessage(jobs[next++]);
-        };
-        worker.onmessage = (event: MessageEvent<PhantomJobResult>) => {
-          collect(event.data);
-          send();
-        };
-        worker.onerror = (event: ErrorEvent) => {
-          event.preventDefault();
-          reject(new Error(`phantom worker failed: ${event.message}`));
-        };
-        send();
-      })
-    ));
+    await Promise.all(jobs.map((job) => pool.run(job).then(collect)));
   } finally {
-    for (const worker of workers) worker.terminate();
+    pool.close();
   }
 }
 
@@ -170,7 +150,7 @@ async function runJobs(
     options.onProgress?.(done, count);
   };
   const workers = options.workers ??
-    (count < MIN_IMAGES_FOR_WORKERS ? 0 : defaultPhantomWorkers());
+    (count < MIN_IMAGES_FOR_WORKERS ? 0 : defaultWorkerCount());
   if (workers === 0) {
     for (const job of jobs) report(renderPhantomJob(job));
   } else {

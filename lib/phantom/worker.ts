@@ -1,14 +1,13 @@
 /**
- * Worker entry of the phantom generator: renders each {@link PhantomJob} it receives and posts
- * the images, masks and tube flags back, transferring their buffers.
+ * Worker entry of the phantom generator: renders each {@link PhantomJob} it receives and answers
+ * with the images, masks and tube flags, transferring their buffers.
  *
  * @module
  */
-/// <reference lib="deno.worker" />
+import { serveWorkerPool } from "../core/worker_pool.ts";
 import { type PhantomJob, renderPhantomJob } from "./jobs.ts";
 
-self.onmessage = (event: MessageEvent<PhantomJob>) => {
-  const result = renderPhantomJob(event.data);
-  const buffers = [result.images, result.masks, result.tubes].map((a) => a.buffer as ArrayBuffer);
-  self.postMessage(result, buffers);
-};
+serveWorkerPool(
+  (job: PhantomJob) => renderPhantomJob(job),
+  (result) => [result.images, result.masks, result.tubes].map((a) => a.buffer as ArrayBuffer),
+);
