@@ -5,9 +5,15 @@
  * Jupyter refuses to start unless given `--allow-root`, so the lab adds it there and says so:
  * the README's first command must work wherever a student first runs it.
  *
+ * JupyterLab is found first, as students most often have it: `$LAB_JUPYTERLAB` (the path of a
+ * `jupyter-lab`, for one kept in its own virtual environment so that it shadows nothing on PATH),
+ * else `jupyter-lab` on PATH; Jupyter Notebook (`jupyter-notebook`) otherwise. The kernelspec
+ * search asks the `jupyter` beside the front end found, because a virtual environment's Jupyter
+ * looks in its own data folders as well as the user's.
+ *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
 import { describeDataFolder } from "../lib/data/source.ts";
 import { LabError } from "../lib/core/errors.ts";
@@ -29,11 +35,15 @@ const SPEC: CommandSpec = {
   },
 };
 
+/** The variable naming a `jupyter-lab` to use rather than the one on PATH. */
+export const JUPYTERLAB_ENV = "LAB_JUPYTERLAB";
+
 /** How to install Jupyter; `sudo` only where the user is not root (containers often lack it). */
 function installHelp(uid: number | null): string {
   const sudo = uid === 0 ? "" : "sudo ";
   return "Jupyter is not installed. Install one of:\n" +
-    "  JupyterLab:       pip install jupyterlab        (or: pipx install jupyterlab)\n" +
+    "  JupyterLab:       pip install jupyterlab        (or: pipx install jupyterlab;\n" +
+    `                    in a virtual environment, set ${JUPYTERLAB_ENV} to its bin/jupyter-lab)\n` +
     `  Jupyter Notebook: ${sudo}apt-get install jupyter-notebook   (Debian/Ubuntu)\n` +
     "                    pip install notebook\n" +
     "then run 'deno task lab' again.";
@@ -50,23 +60,51 @@ async function run(command: string, args: string[]): Promise<{ ok: boolean; out:
   }
 }
 
-/** A Jupyter front end found on PATH. */
+/** A Jupyter front end found. */
 export interface Jupyter {
   /** Its name for people: `JupyterLab` or `Jupyter Notebook`. */
   name: string;
-  /** The command that starts it. */
+  /** The command that starts it (a name on PATH, or a path). */
   command: string;
+  /** Its `jupyter` command, which knows where its kernelspecs are. */
+  jupyter: string;
+  /** What `--version` printed. */
+  version: string;
 }
 
-/** Finds `jupyter-lab` or `jupyter-notebook` on PATH; JupyterLab first. */
-async function findJupyter(): Promise<Jupyter> {
-  if ((await run("jupyter-lab", ["--version"])).ok) {
-    return { name: "JupyterLab", command: "jupyter-lab" };
+/** The `jupyter` beside `command`: the same folder when `command` is a path. */
+function jupyterBeside(command: string): string {
+  return command.includes("/") ? join(dirname(command), "jupyter") : "jupyter";
+}
+
+/** `name` at `command` if `command --version` runs. */
+async function tryJupyter(name: string, command: string): Promise<Jupyter | undefined> {
+  const result = await run(command, ["--version"]);
+  if (!result.ok) return undefined;
+  return { name, command, jupyter: jupyterBeside(command), version: result.out.trim() };
+}
+
+/**
+ * JupyterLab at `$LAB_JUPYTERLAB`, else `jupyter-lab` on PATH; else `jupyter-notebook`; or
+ * undefined. A `$LAB_JUPYTERLAB` that does not run is an error, not a reason to fall back: the
+ * user asked for that one.
+ */
+export async function findJupyter(
+  env: { get(name: string): string | undefined } = Deno.env,
+): Promise<Jupyter | undefined> {
+  const chosen = env.get(JUPYTERLAB_ENV);
+  if (chosen) {
+    const lab = await tryJupyter("JupyterLab", chosen);
+    if (!lab) {
+      throw new LabError(
+        `${JUPYTERLAB_ENV}=${chosen} does not run ('${chosen} --version' failed); ` +
+          "point it at a jupyter-lab (for example /opt/jupyterlab/bin/jupyter-lab) or unset it",
+      );
+    }
+    return lab;
   }
-  if ((await run("jupyter-notebook", ["--version"])).ok) {
-    return { name: "Jupyter Notebook", command: "jupyter-notebook" };
-  }
-  throw new LabError(installHelp(Deno.uid()));
+  return await tryJupyter("JupyterLab", "jupyter-lab") ??
+    await tryJupyter("Jupyter Notebook", "jupyter-notebook");
 }
 
 /** Options of {@link jupyterArgs}. */
@@ -85,7 +123,7 @@ export interface JupyterArgsOptions {
  * with "Running as root is not recommended".
  */
 export function jupyterArgs(
-  jupyter: Jupyter,
+  jupyter: Pick<Jupyter, "name">,
   notebookDir: string,
   options: JupyterArgsOptions,
 ): { args: string[]; notes: string[] } {
@@ -101,8 +139,10 @@ export function jupyterArgs(
 }
 
 /** The Deno kernelspec's `kernel.json`, if one is registered where Jupyter looks. */
-async function findDenoKernel(): Promise<{ path: string; argv: string[] } | undefined> {
-  const paths = await run("jupyter", ["--paths", "--json"]);
+async function findDenoKernel(
+  jupyter: Jupyter,
+): Promise<{ path: string; argv: string[] } | undefined> {
+  const paths = await run(jupyter.jupyter, ["--paths", "--json"]);
   const dataDirs: string[] = paths.ok ? JSON.parse(paths.out).data : [];
   for (const dir of dataDirs) {
     const path = join(dir, "kernels", "deno", "kernel.json");
@@ -124,8 +164,8 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /** Registers the Deno kernel with `deno jupyter --install` unless a working one is there. */
-async function ensureDenoKernel(): Promise<void> {
-  const kernel = await findDenoKernel();
+async function ensureDenoKernel(jupyter: Jupyter): Promise<void> {
+  const kernel = await findDenoKernel(jupyter);
   if (kernel && await isFile(kernel.argv[0])) {
     console.log(`Deno kernel: ${kernel.path}`);
     return;
@@ -144,7 +184,8 @@ async function ensureDenoKernel(): Promise<void> {
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
   const jupyter = await findJupyter();
-  await ensureDenoKernel();
+  if (!jupyter) throw new LabError(installHelp(Deno.uid()));
+  await ensureDenoKernel(jupyter);
   const fast = isFastMode();
   if (fast) console.log(FAST_MODE_LINE);
   console.log(describeDataFolder(await ensureNotebookData(fast)));

@@ -3,24 +3,18 @@ import { join } from "node:path";
 import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
 import { commandWorks, denoKernelDir } from "../fixtures/jupyter.ts";
-import { jupyterArgs } from "../../cli/lab.ts";
+import { jupyterArgs, JUPYTERLAB_ENV } from "../../cli/lab.ts";
+import { runDeno } from "../fixtures/run_task.ts";
 import { FAST_DATA_DIR, FAST_MODE_LINE } from "../../lib/notebook/setup.ts";
 
 const LAB = new URL("../../cli/lab.ts", import.meta.url).pathname;
 
-async function runLab(env: Record<string, string>, args = ["--check", "--no-browser"]) {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", LAB, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    out: decoder.decode(result.stdout),
-    err: decoder.decode(result.stderr),
-  };
+/**
+ * Runs `deno task lab` with `args` and `env` over this process's environment, without a
+ * `$LAB_JUPYTERLAB` the machine may set (CI points it at its JupyterLab) unless `env` gives one.
+ */
+function runLab(env: Record<string, string>, args = ["--check", "--no-browser"]) {
+  return runDeno(["run", "-A", LAB, ...args], { env: { [JUPYTERLAB_ENV]: "", ...env } });
 }
 
 Deno.test({
@@ -35,7 +29,7 @@ Deno.test({
       await writeFixtureLabFile(join(data, TEST_FILE), 2);
       const jupyter = await denoKernelDir();
       const kernel = join(jupyter, "kernels", "deno");
-      const { code, out, err } = await runLab({
+      const { code, stdout: out, stderr: err } = await runLab({
         LAB_DATA_DIR: data,
         JUPYTER_PATH: jupyter,
       });
@@ -58,7 +52,7 @@ Deno.test({
 });
 
 Deno.test("deno task lab without Jupyter says how to install it, in one message", async () => {
-  const { code, err } = await runLab({ PATH: "/nonexistent" });
+  const { code, stderr: err } = await runLab({ PATH: "/nonexistent" });
   assert.equal(code, 1);
   assert.match(
     err,
@@ -116,7 +110,9 @@ Deno.test({
     try {
       await writeFixtureLabFile(join(dir, TRAIN_FILE), 4);
       await writeFixtureLabFile(join(dir, TEST_FILE), 2);
-      const { code, out, err } = await runLab({ PATH: bin, LAB_DATA_DIR: dir }, ["--no-browser"]);
+      const { code, stdout: out, stderr: err } = await runLab({ PATH: bin, LAB_DATA_DIR: dir }, [
+        "--no-browser",
+      ]);
       assert.equal(code, 0, `${out}\n${err}`);
       assert.match(out, /^running as root: starting Jupyter Notebook with --allow-root$/m);
       const args = (await Deno.readTextFile(join(bin, "args.txt"))).trim().split("\n");
@@ -132,7 +128,7 @@ Deno.test("LAB_FAST=1 deno task lab --check says it is in fast mode and prepares
   const kernels = await denoKernelDir();
   const bin = await fakeJupyter("jupyter-lab", kernels);
   try {
-    const { code, out, err } = await runLab({ PATH: bin, LAB_FAST: "1" });
+    const { code, stdout: out, stderr: err } = await runLab({ PATH: bin, LAB_FAST: "1" });
     assert.equal(code, 0, `${out}\n${err}`);
     assert.ok(out.startsWith(`Deno kernel: ${kernels}`), out);
     assert.match(out, new RegExp(`^${RegExp.escape(FAST_MODE_LINE)}$`, "m"));
@@ -147,4 +143,48 @@ Deno.test("LAB_FAST=1 deno task lab --check says it is in fast mode and prepares
   } finally {
     for (const path of [kernels, bin]) await Deno.remove(path, { recursive: true });
   }
+});
+
+/** A data folder with the two lab files, as `$LAB_DATA_DIR`; the caller removes `dir`. */
+async function fixtureData(dir: string): Promise<string> {
+  await writeFixtureLabFile(join(dir, TRAIN_FILE), 4);
+  await writeFixtureLabFile(join(dir, TEST_FILE), 2);
+  return dir;
+}
+
+Deno.test("deno task lab starts the JupyterLab $LAB_JUPYTERLAB names, off PATH, and finds the kernel through the jupyter beside it", async () => {
+  const data = await fixtureData(await Deno.makeTempDir());
+  const kernels = await denoKernelDir();
+  const venv = await fakeJupyter("jupyter-lab", kernels);
+  try {
+    const { code, stdout, stderr } = await runLab({
+      PATH: "/nonexistent",
+      LAB_DATA_DIR: data,
+      [JUPYTERLAB_ENV]: join(venv, "jupyter-lab"),
+    });
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.ok(stdout.startsWith(`Deno kernel: ${kernels}/kernels/deno/kernel.json`), stdout);
+    assert.match(
+      stdout,
+      new RegExp(
+        `^ready; without --check this starts JupyterLab: ${
+          RegExp.escape(join(venv, "jupyter-lab"))
+        } --notebook-dir=`,
+        "m",
+      ),
+    );
+  } finally {
+    for (const path of [data, kernels, venv]) await Deno.remove(path, { recursive: true });
+  }
+});
+
+Deno.test("deno task lab with a $LAB_JUPYTERLAB that does not run says so in one line", async () => {
+  const { code, stdout, stderr } = await runLab({ [JUPYTERLAB_ENV]: "/nonexistent/jupyter-lab" });
+  assert.equal(code, 1, stdout);
+  assert.equal(
+    stderr,
+    `error: ${JUPYTERLAB_ENV}=/nonexistent/jupyter-lab does not run ('/nonexistent/jupyter-lab ` +
+      "--version' failed); point it at a jupyter-lab (for example " +
+      "/opt/jupyterlab/bin/jupyter-lab) or unset it\n",
+  );
 });

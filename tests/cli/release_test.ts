@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { writeHandout } from "../../cli/release.ts";
 import { UsageError } from "../../lib/core/errors.ts";
+import { runDeno, type TaskResult } from "../fixtures/run_task.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const RELEASE = join(ROOT, "cli", "release.ts");
@@ -15,23 +16,10 @@ const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam"
 
 /**
  * Runs `deno` with `args` in `cwd`, as a user's shell there would (`deno task` keeps an
- * `INIT_CWD` it inherits, and this test may itself run under `deno task test`); returns the exit
- * code and both streams.
+ * `INIT_CWD` it inherits, and this test may itself run under `deno task test`).
  */
-async function deno(args: string[], cwd: string) {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1", INIT_CWD: cwd },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    out: decoder.decode(result.stdout),
-    err: decoder.decode(result.stderr),
-  };
+function deno(args: string[], cwd: string): Promise<TaskResult> {
+  return runDeno(args, { cwd, env: { INIT_CWD: cwd } });
 }
 
 Deno.test("a handout holds the student notebooks and no solutions; its grader finds nothing answered", async () => {
@@ -57,8 +45,8 @@ Deno.test("a handout holds the student notebooks and no solutions; its grader fi
     assert.deepEqual(skipped.filter((line) => !line.includes("deleted from the working")), []);
 
     const graded = await deno(["task", "grade", "notebooks", "--json"], dir);
-    assert.equal(graded.code, 0, graded.err);
-    const report = JSON.parse(graded.out.slice(graded.out.indexOf("{")));
+    assert.equal(graded.code, 0, graded.stderr);
+    const report = JSON.parse(graded.stdout.slice(graded.stdout.indexOf("{")));
     assert.equal(report.notebooks.length, NOTEBOOKS.length);
     assert.equal(report.score, 0);
     for (const notebook of report.notebooks) {
@@ -68,9 +56,9 @@ Deno.test("a handout holds the student notebooks and no solutions; its grader fi
     }
 
     const tests = await deno(["test", "-A", "tests/system/notebooks_test.ts"], dir);
-    assert.equal(tests.code, 0, tests.out + tests.err);
-    assert.match(tests.out, /skipping the tests that need the answered notebooks: .* is absent/);
-    assert.match(tests.out, /0 passed \| 0 failed \| 1 ignored/);
+    assert.equal(tests.code, 0, tests.stdout + tests.stderr);
+    assert.match(tests.stdout, /skipping the tests that need the answered notebooks: .* is absent/);
+    assert.match(tests.stdout, /0 passed \| 0 failed \| 1 ignored/);
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
@@ -83,17 +71,17 @@ Deno.test("release --handout refuses, in one line, a folder that is not empty or
     const full = await deno(["run", "-A", RELEASE, "--handout", parent], ROOT);
     assert.equal(full.code, 1);
     assert.equal(
-      full.err,
+      full.stderr,
       `error: --handout ${parent} exists and is not empty; choose a new or empty folder\n`,
     );
     const inside = join(ROOT, "notebooks", "handout");
     const nested = await deno(["run", "-A", RELEASE, "--handout", inside], ROOT);
     assert.equal(nested.code, 1);
     assert.match(
-      nested.err,
+      nested.stderr,
       /^error: --handout .*notebooks\/handout is inside .*notebooks: Jupyter would list it/,
     );
-    assert.equal(nested.err.trim().split("\n").length, 1, nested.err);
+    assert.equal(nested.stderr.trim().split("\n").length, 1, nested.stderr);
     assert.ok(!existsSync(inside), "nothing written");
     await assert.rejects(() => writeHandout(ROOT, join(ROOT, "notebooks")), UsageError);
     await assert.rejects(() => writeHandout(ROOT, ROOT), /holds the repository itself/);

@@ -9,176 +9,34 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { commandWorks, denoKernelDir } from "../fixtures/jupyter.ts";
+import {
+  CHROMIUM,
+  commandWorks,
+  denoKernelDir,
+  ensureCheckpoint,
+  guardNotebooks,
+  type JupyterServer as Server,
+  launchChromium,
+  startJupyter,
+  stopJupyter,
+  waitForJupyter,
+} from "../fixtures/jupyter.ts";
 import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
-import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import * as tf from "@tensorflow/tfjs";
-import { NOTEBOOK_CHECKPOINT, PRETRAINED_CHECKPOINT } from "../../lib/notebook/setup.ts";
-import { findCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint.ts";
-import { createModel } from "../../lib/model/model.ts";
+import type { BrowserContext, Locator, Page } from "playwright-core";
+import { NOTEBOOK_CHECKPOINT } from "../../lib/notebook/setup.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const NOTEBOOK = "05_cam.ipynb";
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const SCREENSHOT = join(ARTIFACTS, "05_cam.png");
 /** Pixels kept right of the figure in the screenshot (the output area spans the page). */
 const SCREENSHOT_MARGIN = 16;
 /** The whole page, kept when the check fails. */
 const FAILURE_SCREENSHOT = join(ARTIFACTS, "05_cam_failure.png");
-/** Width of the stand-in model saved when no checkpoint exists (as notebook 02 in fast mode). */
-const STAND_IN_WIDTH = 2;
 /** Time limits, in milliseconds, of the stages; together well under the test's 90 s budget. */
 const SERVER_START_MS = 15_000;
 const PAGE_LOAD_MS = 15_000;
 const RUN_ALL_MS = 45_000;
-const SHUTDOWN_MS = 5_000;
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** A loopback port nobody listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** A running Jupyter Notebook server and everything to stop and diagnose it. */
-interface Server {
-  url: string;
-  token: string;
-  process: Deno.ChildProcess;
-  /** The server's log so far (its stdout and stderr). */
-  log: () => string;
-  /** Settles when both log streams have ended. */
-  drained: Promise<unknown>;
-}
-
-/** Collects a stream's text into `sink` until it ends. */
-async function collect(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) sink.push(text);
-}
-
-/** Starts `jupyter-notebook` on a free loopback port with its own runtime, config and data. */
-function startServer(notebookDir: string, jupyterHome: string, kernels: string): Server {
-  const port = freePort();
-  const token = crypto.randomUUID();
-  const process = new Deno.Command("jupyter-notebook", {
-    args: [
-      "--no-browser",
-      "--allow-root",
-      "--ip=127.0.0.1",
-      `--port=${port}`,
-      "--port-retries=0",
-      `--NotebookApp.token=${token}`,
-      `--notebook-dir=${notebookDir}`,
-    ],
-    cwd: notebookDir,
-    env: {
-      LAB_FAST: "1",
-      NO_COLOR: "1",
-      JUPYTER_PATH: kernels,
-      JUPYTER_RUNTIME_DIR: join(jupyterHome, "runtime"),
-      JUPYTER_CONFIG_DIR: join(jupyterHome, "config"),
-      JUPYTER_DATA_DIR: join(jupyterHome, "data"),
-      IPYTHONDIR: join(jupyterHome, "ipython"),
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const chunks: string[] = [];
-  const drained = Promise.all([
-    collect(process.stdout, chunks),
-    collect(process.stderr, chunks),
-  ]);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    token,
-    process,
-    log: () => chunks.join("").slice(-3000),
-    drained,
-  };
-}
-
-/** Calls the server's REST API with the token. */
-function api(server: Server, path: string, method = "GET"): Promise<Response> {
-  return fetch(`${server.url}/api/${path}`, {
-    method,
-    headers: { Authorization: `token ${server.token}` },
-  });
-}
-
-/** Waits until the server answers `/api/status`, or fails with its log. */
-async function waitForServer(server: Server): Promise<void> {
-  const deadline = Date.now() + SERVER_START_MS;
-  let exited = false;
-  server.process.status.then(() => exited = true);
-  while (Date.now() < deadline && !exited) {
-    try {
-      const response = await api(server, "status");
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(
-    `jupyter-notebook did not answer on ${server.url} within ${SERVER_START_MS} ms` +
-      `${exited ? " (it exited)" : ""}; its log:\n${server.log()}`,
-  );
-}
-
-/** Shuts the kernels down through the API (so no Deno kernel outlives the test), then the server. */
-async function stopServer(server: Server): Promise<void> {
-  try {
-    const sessions: { id: string }[] = await (await api(server, "sessions")).json();
-    for (const session of sessions) {
-      await (await api(server, `sessions/${session.id}`, "DELETE")).body?.cancel();
-    }
-  } catch {
-    // The server is already gone; nothing of ours to shut down through it.
-  }
-  try {
-    server.process.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
-  const timer = setTimeout(() => {
-    try {
-      server.process.kill("SIGKILL");
-    } catch {
-      // Exited meanwhile.
-    }
-  }, SHUTDOWN_MS);
-  await server.process.status;
-  clearTimeout(timer);
-  await server.drained;
-}
-
-/** The tiny checkpoint notebook 02 would save in fast mode, when no checkpoint exists yet. */
-async function ensureCheckpoint(): Promise<boolean> {
-  if (await findCheckpoint(PRETRAINED_CHECKPOINT)) return false;
-  if (await findCheckpoint(NOTEBOOK_CHECKPOINT)) return false;
-  await tf.setBackend("cpu");
-  const model = createModel({ width: STAND_IN_WIDTH });
-  try {
-    await saveCheckpoint(model, NOTEBOOK_CHECKPOINT);
-  } finally {
-    model.dispose();
-  }
-  return true;
-}
 
 /** What the page shows after running every cell. */
 interface RunReport {
@@ -302,11 +160,6 @@ async function runAllCells(page: Page): Promise<RunReport> {
   return await readReport(page);
 }
 
-/** Whether two files' bytes are the same. */
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
 /** The CAM overlay: a PNG data URL drawn by an inline <svg> (Plot's image mark). */
 const CAM_IMAGE = '.output_svg svg image[href^="data:image/png"]';
 
@@ -363,9 +216,7 @@ Deno.test({
   name: "05_cam runs in Jupyter Notebook in headless Chromium and draws the CAM overlay",
   ignore: !commandWorks("jupyter-notebook") || !existsSync(CHROMIUM) || !HAS_SOLUTIONS,
   async fn() {
-    const notebookPath = join(SOLUTIONS, NOTEBOOK);
-    const original = await Deno.readFile(notebookPath);
-    const hadCheckpointsFolder = existsSync(join(SOLUTIONS, ".ipynb_checkpoints"));
+    const guard = await guardNotebooks(SOLUTIONS, [NOTEBOOK]);
     const madeCheckpoint = await ensureCheckpoint();
     const kernels = await denoKernelDir();
     const jupyterHome = await Deno.makeTempDir({ prefix: "lab-jupyter-home-" });
@@ -373,14 +224,15 @@ Deno.test({
     let server: Server | undefined;
     let context: BrowserContext | undefined;
     try {
-      server = startServer(SOLUTIONS, jupyterHome, kernels);
-      await waitForServer(server);
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1280, height: 1000 },
-        timeout: PAGE_LOAD_MS,
+      server = startJupyter({
+        command: "jupyter-notebook",
+        notebookDir: SOLUTIONS,
+        home: jupyterHome,
+        kernels,
+        args: (_port, token) => [`--NotebookApp.token=${token}`, `--notebook-dir=${SOLUTIONS}`],
       });
+      await waitForJupyter(server, SERVER_START_MS);
+      context = await launchChromium(profile, PAGE_LOAD_MS);
       const page = context.pages()[0] ?? await context.newPage();
       try {
         await checkCamNotebook(page, server);
@@ -390,20 +242,13 @@ Deno.test({
       }
     } finally {
       await context?.close();
-      if (server) await stopServer(server);
+      if (server) await stopJupyter(server);
       await Deno.remove(profile, { recursive: true });
       await Deno.remove(jupyterHome, { recursive: true });
       await Deno.remove(kernels, { recursive: true });
-      if (!hadCheckpointsFolder) {
-        await Deno.remove(join(SOLUTIONS, ".ipynb_checkpoints"), { recursive: true })
-          .catch(() => {});
-      }
       if (madeCheckpoint) await Deno.remove(NOTEBOOK_CHECKPOINT, { recursive: true });
     }
-    const after = await Deno.readFile(notebookPath);
-    if (!equalBytes(after, original)) {
-      await Deno.writeFile(notebookPath, original);
-      assert.fail(`${NOTEBOOK} was saved by the browser session (restored it)`);
-    }
+    const saved = await guard.restore();
+    assert.deepEqual(saved, [], "the browser session saved these notebooks (restored them)");
   },
 });

@@ -1,0 +1,439 @@
+/**
+ * The lab as most students open it: JupyterLab 4 serves the answered notebooks on loopback, and
+ * headless Chromium (driven by playwright-core) opens each one, runs it as a student does (the
+ * menu's Run > Run All Cells) in the real Deno kernel in fast mode, and waits until the kernel is
+ * idle and every code cell has its execution count. Then, per notebook: no cell failed, every
+ * figure the kernel sent is drawn in the page (and none shows as untrusted), every check cell
+ * printed PASS, and a screenshot of the page with a figure in view is kept in
+ * `test-artifacts/jupyterlab_<notebook>.png`. For 02 it also watches the live training plot:
+ * JupyterLab must redraw the one display in place (update_display_data) at each evaluation, not
+ * append new ones, ending at the step the training reached.
+ *
+ * Notebook 6 renders SVG inline, JupyterLab as an `<img>` of the SVG, so the figures' own
+ * descriptions (their `aria-label`) are read from the image's data URL. What the page holds is
+ * read from the front end's models through `window.jupyterapp`
+ * (`--LabApp.expose_app_in_browser`); what runs is started by clicks, as a student would.
+ *
+ * JupyterLab is found as `deno task lab` finds it (cli/lab.ts): `$LAB_JUPYTERLAB`, else
+ * `jupyter-lab` on PATH; without one the test is skipped with one line. By default it runs the
+ * notebooks that exercise what differs from Notebook 6 (02's live plot, 05's figures and check
+ * cells); `LAB_BROWSER_NOTEBOOKS=all` runs all six (slower; see the README).
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import {
+  CHROMIUM,
+  denoKernelDir,
+  ensureCheckpoint,
+  guardNotebooks,
+  type JupyterServer,
+  launchChromium,
+  shutDownKernels,
+  startJupyter,
+  stopJupyter,
+  waitForJupyter,
+} from "../fixtures/jupyter.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
+import { findJupyter, JUPYTERLAB_ENV } from "../../cli/lab.ts";
+import { NOTEBOOK_CHECKPOINT } from "../../lib/notebook/setup.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const ARTIFACTS = join(ROOT, "test-artifacts");
+const ALL_NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
+/** What differs in JupyterLab: 02's live plot, 05's figures and check cells. */
+const SUITE_NOTEBOOKS = ["02_training", "05_cam"];
+/** The variable that asks for all six notebooks. */
+const NOTEBOOKS_ENV = "LAB_BROWSER_NOTEBOOKS";
+/** Time limits, in milliseconds, of the stages. */
+const SERVER_START_MS = 30_000;
+const PAGE_LOAD_MS = 60_000;
+const RUN_ALL_MS = 240_000;
+
+const found = await findJupyter();
+const jupyterLab = found?.name === "JupyterLab" ? found : undefined;
+const missing = !jupyterLab
+  ? `no JupyterLab (set ${JUPYTERLAB_ENV} to a jupyter-lab, or put jupyter-lab on PATH)`
+  : !existsSync(CHROMIUM)
+  ? `no Chromium at ${CHROMIUM}`
+  : undefined;
+if (missing && HAS_SOLUTIONS) console.log(`skipping the JupyterLab browser test: ${missing}`);
+
+const notebooks = Deno.env.get(NOTEBOOKS_ENV) === "all" ? ALL_NOTEBOOKS : SUITE_NOTEBOOKS;
+
+/**
+ * Settings a fresh JupyterLab is given in its user settings folder: no news or update checks
+ * (no network, and no "receive official Jupyter news?" toast over the screenshot), and no
+ * autosave (the served solutions must stay as they are).
+ */
+const LAB_SETTINGS: Record<string, unknown> = {
+  "@jupyterlab/apputils-extension/notification": { fetchNews: "false", checkForUpdates: false },
+  "@jupyterlab/docmanager-extension/plugin": { autosave: false },
+};
+
+async function writeLabSettings(jupyterHome: string): Promise<void> {
+  const dir = join(jupyterHome, "config", "lab", "user-settings");
+  for (const [plugin, settings] of Object.entries(LAB_SETTINGS)) {
+    const path = join(dir, `${plugin}.jupyterlab-settings`);
+    await Deno.mkdir(join(path, ".."), { recursive: true });
+    await Deno.writeTextFile(path, JSON.stringify(settings));
+  }
+}
+
+/** The part of JupyterLab's app and models (`window.jupyterapp`) the checks read. */
+interface LabPage {
+  jupyterapp?: {
+    shell: {
+      currentWidget: {
+        context?: { isReady: boolean; path: string };
+        sessionContext?: {
+          kernelDisplayStatus: string;
+          session?: { kernel?: { connectionStatus: string; name: string } | null } | null;
+        };
+        content?: {
+          model?: {
+            cells: {
+              length: number;
+              get(index: number): {
+                type: string;
+                executionCount?: number | null;
+                outputs?: { toJSON(): LabOutput[] };
+              };
+            };
+          };
+        };
+      } | null;
+    };
+  };
+  document: {
+    querySelectorAll(selector: string): ArrayLike<{
+      textContent: string | null;
+      getAttribute(name: string): string | null;
+      naturalWidth?: number;
+    }>;
+  };
+  labTrainingSteps?: number[];
+  MutationObserver: new (callback: () => void) => {
+    observe(target: unknown, options: Record<string, boolean>): void;
+  };
+}
+
+/** An output as nbformat writes it. */
+interface LabOutput {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  ename?: string;
+  evalue?: string;
+  data?: Record<string, unknown>;
+}
+
+/** What the page holds after Run All. */
+interface Report {
+  /** The notebook's kernel status as the toolbar shows it. */
+  status: string;
+  /** `ename: evalue` of every error output. */
+  errors: string[];
+  /** Everything the cells printed (stdout and stderr streams). */
+  printed: string;
+  /** Code cells and those without an execution count. */
+  codeCells: number;
+  notRun: number;
+  /** Figure outputs in the model (SVG or PNG). */
+  figureOutputs: number;
+  /** Figures drawn in the page: their `aria-label`s (SVG) or "png", and whether each loaded. */
+  drawn: { label: string; loaded: boolean }[];
+  /** Outputs JupyterLab refused to draw as untrusted. */
+  untrusted: number;
+}
+
+/**
+ * Reads the page: the open notebook's model (outputs, execution counts) and the figures in its
+ * DOM. A function run in the page, so it holds everything it needs.
+ */
+function readReport(page: Page): Promise<Report> {
+  return page.evaluate(() => {
+    const { jupyterapp, document } = globalThis as unknown as LabPage;
+    const panel = jupyterapp!.shell.currentWidget!;
+    const cells = panel.content!.model!.cells;
+    const code = Array.from({ length: cells.length }, (_, i) => cells.get(i))
+      .filter((cell) => cell.type === "code");
+    const outputs = code.flatMap((cell) => cell.outputs!.toJSON());
+    const text = (value: unknown) => [value ?? ""].flat().join("");
+    const svgPrefix = "data:image/svg+xml,";
+    const drawn = Array.from(
+      document.querySelectorAll(
+        ".jp-OutputArea-output img[src^='data:image/svg+xml'], " +
+          ".jp-OutputArea-output img[src^='data:image/png']",
+      ),
+    ).map((img) => {
+      const src = img.getAttribute("src") ?? "";
+      const svg = src.startsWith(svgPrefix) ? decodeURIComponent(src.slice(svgPrefix.length)) : "";
+      return {
+        label: src.startsWith(svgPrefix)
+          ? /aria-label="([^"]*)"/.exec(svg)?.[1] ?? "svg without a label"
+          : "png",
+        loaded: (img.naturalWidth ?? 0) > 0,
+      };
+    });
+    return {
+      status: panel.sessionContext!.kernelDisplayStatus,
+      errors: outputs.filter((o) => o.output_type === "error")
+        .map((o) => `${o.ename}: ${o.evalue}`),
+      printed: outputs.filter((o) => o.output_type === "stream").map((o) => text(o.text)).join(""),
+      codeCells: code.length,
+      notRun: code.filter((cell) => typeof cell.executionCount !== "number").length,
+      figureOutputs: outputs.filter((o) =>
+        o.data && ("image/svg+xml" in o.data || "image/png" in o.data)
+      ).length,
+      drawn,
+      untrusted: Array.from(document.querySelectorAll(".jp-OutputArea-output"))
+        .filter((element) => /untrusted/i.test(element.textContent ?? "")).length,
+    };
+  });
+}
+
+/**
+ * Opens `name` in JupyterLab (a fresh workspace) and waits until its Deno kernel is connected
+ * and idle; past {@link PAGE_LOAD_MS} fails with the server's log.
+ */
+async function openNotebook(page: Page, server: JupyterServer, notebook: string): Promise<void> {
+  const name = `${notebook}.ipynb`;
+  try {
+    await page.goto(`${server.url}/lab/tree/${name}?reset&token=${server.token}`, {
+      timeout: PAGE_LOAD_MS,
+    });
+    await page.waitForFunction(
+      (path) => {
+        const panel = (globalThis as unknown as LabPage).jupyterapp?.shell.currentWidget;
+        const kernel = panel?.sessionContext?.session?.kernel;
+        return panel?.context?.isReady && panel.context.path === path &&
+          kernel?.connectionStatus === "connected" && kernel.name === "deno" &&
+          panel.sessionContext!.kernelDisplayStatus === "idle";
+      },
+      name,
+      { timeout: PAGE_LOAD_MS, polling: 250 },
+    );
+  } catch (error) {
+    throw new Error(
+      `${name} did not open in JupyterLab with an idle Deno kernel within ${PAGE_LOAD_MS} ms; ` +
+        `server log:\n${server.log()}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Watches the page for the live training plot: every time an `<img>` of a figure described as
+ * `training curves to step N` appears or changes, N is recorded in `labTrainingSteps`, in order.
+ */
+function watchTrainingPlot(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    const scope = globalThis as unknown as LabPage;
+    const steps: number[] = [];
+    scope.labTrainingSteps = steps;
+    const seen = new Set<string>();
+    const record = () => {
+      for (const img of Array.from(scope.document.querySelectorAll(".jp-OutputArea-output img"))) {
+        const src = img.getAttribute("src") ?? "";
+        if (seen.has(src)) continue;
+        seen.add(src);
+        const match = /training curves to step (\d+)/.exec(decodeURIComponent(src));
+        if (match) steps.push(Number(match[1]));
+      }
+    };
+    new scope.MutationObserver(record).observe(scope.document, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+    });
+  });
+}
+
+/** Runs every cell from the menu, as a student does: Run > Run All Cells. */
+async function runAllFromMenu(page: Page): Promise<void> {
+  await page.locator(".lm-MenuBar-item", { hasText: /^Run$/ }).click();
+  await page.locator(".lm-Menu-item")
+    .filter({ has: page.locator(".lm-Menu-itemLabel", { hasText: /^Run All Cells$/ }) })
+    .click();
+}
+
+/**
+ * Waits until the run has started and ended: the kernel idle, no cell queued or running (`[*]`),
+ * every code cell with its execution count; past {@link RUN_ALL_MS} fails with what the page
+ * holds.
+ */
+async function waitForRunAll(page: Page, name: string): Promise<Report> {
+  const done = () => {
+    const { jupyterapp, document } = globalThis as unknown as LabPage;
+    const panel = jupyterapp!.shell.currentWidget!;
+    const cells = panel.content!.model!.cells;
+    const code = Array.from({ length: cells.length }, (_, i) => cells.get(i))
+      .filter((cell) => cell.type === "code");
+    const pending = Array.from(document.querySelectorAll(".jp-InputPrompt"))
+      .some((prompt) => (prompt.textContent ?? "").includes("*"));
+    return panel.sessionContext!.kernelDisplayStatus === "idle" && !pending &&
+      code.every((cell) => typeof cell.executionCount === "number");
+  };
+  try {
+    await page.waitForFunction(done, undefined, { timeout: RUN_ALL_MS, polling: 250 });
+  } catch (error) {
+    const report = await readReport(page);
+    throw new Error(
+      `${name}: Run All did not finish within ${RUN_ALL_MS} ms (kernel ${report.status}, ` +
+        `${report.notRun} of ${report.codeCells} code cells without a count); errors so far: ` +
+        `${report.errors.join("; ") || "none"}`,
+      { cause: error },
+    );
+  }
+  return await readReport(page);
+}
+
+/** The questions whose check cells (`await check("id")`) the notebook holds. */
+async function checkedQuestions(name: string): Promise<string[]> {
+  const notebook = JSON.parse(await Deno.readTextFile(join(SOLUTIONS, `${name}.ipynb`)));
+  const sources: string[] = notebook.cells.map((cell: { source: string | string[] }) =>
+    [cell.source].flat().join("")
+  );
+  return sources.flatMap((source) =>
+    Array.from(source.matchAll(/await check\("([\w-]+)"\)/g), (match) => match[1])
+  );
+}
+
+/**
+ * Checks 02's live plot: one display, redrawn in place at each evaluation up to the last step;
+ * returns the steps it was seen drawn at.
+ */
+async function checkLivePlot(page: Page, report: Report): Promise<number[]> {
+  const steps: number[] = await page.evaluate(() =>
+    (globalThis as unknown as LabPage).labTrainingSteps ?? []
+  );
+  const trained = /^(\d+) steps, [\d.]+ images\/s on /m.exec(report.printed);
+  assert.ok(trained, `02 printed no '<n> steps, ... images/s' line:\n${report.printed}`);
+  const lastStep = Number(trained[1]);
+  const plots = report.drawn.filter((figure) => figure.label.startsWith("training curves"));
+  assert.deepEqual(
+    plots.map((figure) => figure.label),
+    [`training curves to step ${lastStep}`],
+    "the live plot is one display showing the last step (updated in place, not appended)",
+  );
+  assert.ok(
+    new Set(steps).size >= 2,
+    `the live plot was drawn at steps [${steps}]: it did not update during training`,
+  );
+  assert.deepEqual(steps, [...steps].sort((a, b) => a - b), `steps drawn in order: [${steps}]`);
+  assert.equal(steps[steps.length - 1], lastStep, `steps drawn: [${steps}]`);
+  return steps;
+}
+
+/**
+ * Runs notebook `name` from JupyterLab's menu, checks what the page then shows, and returns a
+ * line that says how long Run All took (and where the live plot was seen).
+ */
+async function checkNotebook(page: Page, server: JupyterServer, name: string): Promise<string> {
+  await openNotebook(page, server, name);
+  await watchTrainingPlot(page);
+  const started = performance.now();
+  await runAllFromMenu(page);
+  const report = await waitForRunAll(page, name);
+  const seconds = (performance.now() - started) / 1000;
+  const diagnostics = `printed:\n${report.printed.slice(-3000)}\nserver log:\n${server.log()}`;
+  assert.deepEqual(report.errors, [], `${name}: cells failed; ${diagnostics}`);
+  assert.equal(report.notRun, 0, `${name}: code cells did not run; ${diagnostics}`);
+  assert.ok(report.figureOutputs > 0, `${name}: no figure output; ${diagnostics}`);
+  assert.equal(
+    report.drawn.length,
+    report.figureOutputs,
+    `${name}: figures sent ${report.figureOutputs}, drawn [${
+      report.drawn.map((f) => f.label).join("; ")
+    }]`,
+  );
+  const unloaded = report.drawn.filter((figure) => !figure.loaded).map((figure) => figure.label);
+  assert.deepEqual(unloaded, [], `${name}: figures that did not load as images`);
+  assert.equal(report.untrusted, 0, `${name}: outputs shown as untrusted`);
+  for (const question of await checkedQuestions(name)) {
+    assert.match(report.printed, new RegExp(`^PASS ${question} \\d+/\\d+: ok$`, "m"), question);
+  }
+  const live = name === "02_training"
+    ? `; live plot drawn at steps ${(await checkLivePlot(page, report)).join(", ")}`
+    : "";
+  await keepScreenshot(page, name);
+  return `${name}: Run All to idle in ${
+    seconds.toFixed(1)
+  } s, ${report.drawn.length} figures${live}`;
+}
+
+/** Scrolls the notebook's first CAM figure (05) or last figure into view and keeps the page. */
+async function keepScreenshot(page: Page, name: string): Promise<void> {
+  const figures = page.locator(".jp-OutputArea-output img");
+  const cam = page.locator(".jp-OutputArea-output img[src*='CAM%20of%20class%201']");
+  const figure = await cam.count() > 0 ? cam.first() : figures.last();
+  await figure.scrollIntoViewIfNeeded();
+  await page.mouse.move(0, 0);
+  const path = join(ARTIFACTS, `jupyterlab_${name}.png`);
+  await page.screenshot({ path });
+  assert.ok((await Deno.stat(path)).size > 0, `empty screenshot ${path}`);
+}
+
+Deno.test({
+  name: `solution notebooks (${
+    notebooks.join(", ")
+  }) run from JupyterLab's Run All in headless Chromium: no errors, figures drawn, checks pass`,
+  ignore: missing !== undefined || !HAS_SOLUTIONS,
+  async fn(t) {
+    const guard = await guardNotebooks(SOLUTIONS, notebooks.map((name) => `${name}.ipynb`));
+    const hadNotebookCheckpoint = existsSync(NOTEBOOK_CHECKPOINT);
+    await ensureCheckpoint();
+    const kernels = await denoKernelDir();
+    const jupyterHome = await Deno.makeTempDir({ prefix: "lab-jupyterlab-home-" });
+    const profile = await Deno.makeTempDir({ prefix: "lab-chromium-" });
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    let server: JupyterServer | undefined;
+    let context: BrowserContext | undefined;
+    try {
+      await writeLabSettings(jupyterHome);
+      server = startJupyter({
+        command: jupyterLab!.command,
+        notebookDir: SOLUTIONS,
+        home: jupyterHome,
+        kernels,
+        args: (_port, token) => [
+          `--IdentityProvider.token=${token}`,
+          `--ServerApp.root_dir=${SOLUTIONS}`,
+          "--LabApp.expose_app_in_browser=True",
+          "--LabApp.news_url=",
+        ],
+      });
+      await waitForJupyter(server, SERVER_START_MS);
+      context = await launchChromium(profile, PAGE_LOAD_MS);
+      for (const name of notebooks) {
+        await t.step(name, async () => {
+          const page = await context!.newPage();
+          try {
+            console.log(await checkNotebook(page, server!, name));
+          } catch (error) {
+            const path = join(ARTIFACTS, `jupyterlab_${name}_failure.png`);
+            await page.screenshot({ path, fullPage: true }).catch(() => {});
+            throw error;
+          } finally {
+            await page.close();
+            await shutDownKernels(server!);
+          }
+        });
+      }
+    } finally {
+      await context?.close();
+      if (server) await stopJupyter(server);
+      for (const dir of [profile, jupyterHome, kernels]) {
+        await Deno.remove(dir, { recursive: true });
+      }
+      // The stand-in checkpoint, or the one 02 saved, where there was none.
+      if (!hadNotebookCheckpoint) {
+        await Deno.remove(NOTEBOOK_CHECKPOINT, { recursive: true }).catch(() => {});
+      }
+    }
+    const saved = await guard.restore();
+    assert.deepEqual(saved, [], "the browser session saved these notebooks (restored them)");
+  },
+});
