@@ -20,7 +20,7 @@ import { computeCam, extractFeaturesWeights, gradCam, upsample } from "../lib/ev
 import { imageAt, PNEUMOTHORAX_CLASS } from "../lib/data/schema.ts";
 import { describePrediction, visCam, writeCamPng } from "../lib/figures/cam.ts";
 import { selectBackend } from "../lib/backends/backend.ts";
-import { loadCheckpoint } from "../lib/model/checkpoint.ts";
+import { loadCheckpoint } from "../lib/model/checkpoint/mod.ts";
 import { readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/data/dataset.ts";
 import { UsageError } from "../lib/core/errors.ts";
 import { energyInside, pointingGame } from "../lib/evaluation/localization.ts";

@@ -9,14 +9,7 @@
  */
 import { join } from "node:path";
 import { type CommandSpec, integerFlag, parseCommand, type ParsedArgs, runMain } from "./args.ts";
-import {
-  given,
-  imageSizeFlag,
-  optimizerFlag,
-  positiveNumberFlag,
-  readInitFrom,
-  TRAIN_SPEC,
-} from "./train.ts";
+import { given, readInitFrom, readTrainingFlags, TRAIN_SPEC, type TrainingFlags } from "./train.ts";
 import { createAugmentation } from "../lib/training/augment.ts";
 import { type BackendInfo, selectBackend } from "../lib/backends/backend.ts";
 import { readSourceRecord } from "../lib/data/source.ts";
@@ -31,7 +24,6 @@ import { IMAGE_SIZE, imageAt } from "../lib/data/schema.ts";
 import { UsageError } from "../lib/core/errors.ts";
 import { BLOCK_COUNT, createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model/model.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/core/progress.ts";
-import type { OptimizerName } from "../lib/model/checkpoint.ts";
 import { ADAM_LEARNING_RATE, BATCH_SIZE, LEARNING_RATE, NUM_STEPS } from "../lib/training/train.ts";
 
 const training = TRAIN_SPEC.flags;
@@ -91,44 +83,24 @@ const SPEC: CommandSpec = {
 };
 
 /** The run's settings, as the JSON output reports them. */
-interface Settings {
+interface Settings extends TrainingFlags {
   data: string;
   folds: number;
   foldSeed: number;
   initFrom: string | null;
   steps: number;
-  width: number;
-  imageSize: number;
-  batch: number;
-  optimizer: OptimizerName;
-  lr: number;
-  seed: number;
-  workers: number;
   augment: boolean;
   freezeBlocks: number;
 }
 
 function readSettings(args: ParsedArgs, initial?: { width: number; imageSize: number }): Settings {
-  const optimizer = given(args, "optimizer") ? optimizerFlag(args) : "momentum";
   return {
+    ...readTrainingFlags(args, { width: initial?.width, imageSize: initial?.imageSize }),
     data: String(args.values.data),
     folds: integerFlag(args, "folds", { min: 2 }),
     foldSeed: integerFlag(args, "fold-seed", { min: 0 }),
     initFrom: given(args, "init-from") ? String(args.values["init-from"]) : null,
     steps: given(args, "steps") ? integerFlag(args, "steps", { min: 1 }) : NUM_STEPS,
-    width: given(args, "width")
-      ? integerFlag(args, "width", { min: 1 })
-      : initial?.width ?? MODEL_WIDTH,
-    imageSize: given(args, "image-size") ? imageSizeFlag(args) : initial?.imageSize ?? IMAGE_SIZE,
-    batch: given(args, "batch") ? integerFlag(args, "batch", { min: 1 }) : BATCH_SIZE,
-    optimizer,
-    lr: given(args, "lr")
-      ? positiveNumberFlag(args, "lr")
-      : optimizer === "adam"
-      ? ADAM_LEARNING_RATE
-      : LEARNING_RATE,
-    seed: given(args, "seed") ? integerFlag(args, "seed", { min: 0 }) : DEFAULT_SEED,
-    workers: given(args, "workers") ? integerFlag(args, "workers", { min: 0, max: 64 }) : 0,
     augment: args.values.augment === true,
     freezeBlocks: integerFlag(args, "freeze-blocks", { min: 0, max: BLOCK_COUNT }),
   };

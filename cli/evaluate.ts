@@ -7,7 +7,7 @@
  */
 import { extname, join } from "node:path";
 import { type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
-import { type CheckpointManifest, loadCheckpoint } from "../lib/model/checkpoint.ts";
+import { type CheckpointManifest, loadCheckpoint } from "../lib/model/checkpoint/mod.ts";
 import { readSourceRecord, SOURCE_BANNERS } from "../lib/data/source.ts";
 import { readLabFile, TEST_FILE } from "../lib/data/dataset.ts";
 import {

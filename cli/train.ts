@@ -9,9 +9,8 @@ import { type CommandSpec, integerFlag, parseCommand, type ParsedArgs, runMain }
 import {
   type CheckpointManifest,
   findCheckpoint,
-  type OptimizerName,
   readCheckpointManifest,
-} from "../lib/model/checkpoint.ts";
+} from "../lib/model/checkpoint/mod.ts";
 import { type DataFolder, describeDataFolder, readSourceRecord } from "../lib/data/source.ts";
 import {
   PneumothoraxDataset,
@@ -25,10 +24,12 @@ import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model/model.ts";
 import { maxThreadBatchSize } from "../lib/training/parallel.ts";
 import { type BackendInfo, selectBackend } from "../lib/backends/backend.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/core/progress.ts";
+import { isOptimizerName, OPTIMIZER_NAMES, type OptimizerName } from "../lib/model/optimizers.ts";
 import {
   ADAM_LEARNING_RATE,
   BATCH_SIZE,
   CHECKPOINT_EVERY,
+  defaultLearningRate,
   EVAL_EVERY,
   LEARNING_RATE,
   NUM_STEPS,
@@ -115,21 +116,25 @@ export const TRAIN_SPEC: CommandSpec = {
   },
 };
 
-/** The run's settings: flags, else the resumed checkpoint's values, else the defaults. */
-interface Settings {
-  data: string;
-  out: string;
-  logdir: string;
-  steps: number;
+/** The model and how it is trained: the flags `deno task train` and `deno task crossval` share. */
+export interface TrainingFlags {
   width: number;
   imageSize: number;
   batch: number;
   optimizer: OptimizerName;
   lr: number;
   seed: number;
+  workers: number;
+}
+
+/** The run's settings: flags, else the resumed checkpoint's values, else the defaults. */
+interface Settings extends TrainingFlags {
+  data: string;
+  out: string;
+  logdir: string;
+  steps: number;
   checkpointEvery: number;
   evalEvery: number;
-  workers: number;
   resume: boolean;
   initFrom?: string;
 }
@@ -162,12 +167,43 @@ export function imageSizeFlag(args: ParsedArgs): number {
 }
 
 /** Reads `--optimizer`. */
-export function optimizerFlag(args: ParsedArgs): OptimizerName {
+function optimizerFlag(args: ParsedArgs): OptimizerName {
   const raw = String(args.values.optimizer);
-  if (raw !== "momentum" && raw !== "adam") {
-    throw new UsageError(`--optimizer must be 'momentum' or 'adam', got '${raw}'`);
+  if (!isOptimizerName(raw)) {
+    const names = OPTIMIZER_NAMES.map((name) => `'${name}'`).join(" or ");
+    throw new UsageError(`--optimizer must be ${names}, got '${raw}'`);
   }
   return raw;
+}
+
+/**
+ * Reads the {@link TrainingFlags}; a flag not given takes its value from `defaults` (a resumed or
+ * initial checkpoint's), else the lab's default.
+ */
+export function readTrainingFlags(
+  args: ParsedArgs,
+  defaults: Partial<TrainingFlags> = {},
+): TrainingFlags {
+  const optimizer = given(args, "optimizer")
+    ? optimizerFlag(args)
+    : defaults.optimizer ?? OPTIMIZER_NAMES[0];
+  return {
+    width: given(args, "width")
+      ? integerFlag(args, "width", { min: 1 })
+      : defaults.width ?? MODEL_WIDTH,
+    imageSize: given(args, "image-size") ? imageSizeFlag(args) : defaults.imageSize ?? IMAGE_SIZE,
+    batch: given(args, "batch")
+      ? integerFlag(args, "batch", { min: 1 })
+      : defaults.batch ?? BATCH_SIZE,
+    optimizer,
+    lr: given(args, "lr")
+      ? positiveNumberFlag(args, "lr")
+      : defaults.lr ?? defaultLearningRate(optimizer),
+    seed: given(args, "seed")
+      ? integerFlag(args, "seed", { min: 0 })
+      : defaults.seed ?? DEFAULT_SEED,
+    workers: given(args, "workers") ? integerFlag(args, "workers", { min: 0, max: 64 }) : 0,
+  };
 }
 
 /**
@@ -181,33 +217,22 @@ function readSettings(
 ): Settings {
   const out = String(args.values.out);
   const training = resumed?.training;
-  const optimizer = given(args, "optimizer")
-    ? optimizerFlag(args)
-    : training?.optimizer ?? "momentum";
+  const model = (resumed ?? initial)?.model;
   return {
+    ...readTrainingFlags(args, {
+      width: model?.width,
+      imageSize: model?.imageSize,
+      batch: training?.batchSize,
+      optimizer: training?.optimizer,
+      lr: training?.learningRate,
+      seed: training?.dataSeed,
+    }),
     data: String(args.values.data),
     out,
     logdir: given(args, "logdir") ? String(args.values.logdir) : join("logs", basename(out)),
     steps: integerFlag(args, "steps", { min: 1 }),
-    width: given(args, "width")
-      ? integerFlag(args, "width", { min: 1 })
-      : (resumed ?? initial)?.model.width ?? MODEL_WIDTH,
-    imageSize: given(args, "image-size")
-      ? imageSizeFlag(args)
-      : (resumed ?? initial)?.model.imageSize ?? IMAGE_SIZE,
-    batch: given(args, "batch")
-      ? integerFlag(args, "batch", { min: 1 })
-      : training?.batchSize ?? BATCH_SIZE,
-    optimizer,
-    lr: given(args, "lr")
-      ? positiveNumberFlag(args, "lr")
-      : training?.learningRate ?? (optimizer === "adam" ? ADAM_LEARNING_RATE : LEARNING_RATE),
-    seed: given(args, "seed")
-      ? integerFlag(args, "seed", { min: 0 })
-      : training?.dataSeed ?? DEFAULT_SEED,
     checkpointEvery: integerFlag(args, "checkpoint-every", { min: 1 }),
     evalEvery: integerFlag(args, "eval-every", { min: 1 }),
-    workers: given(args, "workers") ? integerFlag(args, "workers", { min: 0, max: 64 }) : 0,
     resume: args.values.resume === true,
     initFrom: given(args, "init-from") ? String(args.values["init-from"]) : undefined,
   };

@@ -52,7 +52,7 @@ export { createLiveDisplay } from "./notebook/display.ts";
 export { plotTrainingCurves } from "./figures/plot.ts";
 
 // 03 restoring.
-export { loadCheckpoint, readCheckpointManifest } from "./model/checkpoint.ts";
+export { loadCheckpoint, readCheckpointManifest } from "./model/checkpoint/mod.ts";
 
 // 04 ROC and AUC.
 export { predictImages } from "./evaluation/evaluate.ts";

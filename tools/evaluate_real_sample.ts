@@ -13,7 +13,7 @@
  */
 import { type CommandSpec, parseCommand, runMain } from "../cli/args.ts";
 import { selectBackend } from "../lib/backends/backend.ts";
-import { loadCheckpoint } from "../lib/model/checkpoint.ts";
+import { loadCheckpoint } from "../lib/model/checkpoint/mod.ts";
 import { evaluateModel, type Predictions } from "../lib/evaluation/evaluate.ts";
 import { loadRealSample, type Visibility } from "../lib/data/real_sample.ts";
 import { bootstrapAucInterval, computeRoc } from "../lib/evaluation/roc.ts";

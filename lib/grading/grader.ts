@@ -20,7 +20,7 @@ import { writeLabFile } from "../data/lab_files.ts";
 import { TEST_FILE, TRAIN_FILE } from "../data/dataset.ts";
 import { cellText, importsBefore, questionCells, readNotebook } from "./ipynb.ts";
 import { type CheckResult, FIXTURE_CHECKPOINT, type Question, QUESTIONS } from "./questions.ts";
-import { saveCheckpoint } from "../model/checkpoint.ts";
+import { saveCheckpoint } from "../model/checkpoint/mod.ts";
 import { createModel } from "../model/model.ts";
 import { LAB_ROOT } from "../core/paths.ts";
 import { IMAGE_SIZE } from "../data/schema.ts";

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { computeCam, upsample as referenceUpsample } from "../evaluation/cam.ts";
 import { PneumothoraxDataset } from "../data/dataset.ts";
 import { NotAnsweredError } from "../core/errors.ts";
-import { loadCheckpoint } from "../model/checkpoint.ts";
+import { loadCheckpoint } from "../model/checkpoint/mod.ts";
 import { createModel, PneumothoraxDetectionModel } from "../model/model.ts";
 import { createRandom } from "../core/random.ts";
 import { computeRoc as referenceRoc } from "../evaluation/roc.ts";

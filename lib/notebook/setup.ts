@@ -15,7 +15,7 @@ import {
   inspectDataFolder,
 } from "../data/source.ts";
 import { LabError } from "../core/errors.ts";
-import { findCheckpoint } from "../model/checkpoint.ts";
+import { findCheckpoint } from "../model/checkpoint/mod.ts";
 import { selectBackend } from "../backends/backend.ts";
 import { pointErrorsAtTodos } from "./unanswered.ts";
 import { LAB_ROOT } from "../core/paths.ts";

@@ -19,15 +19,15 @@ import {
   type CheckpointData,
   type CheckpointManifest,
   type CheckpointMetrics,
-  type OptimizerName,
   readCheckpointManifest,
   restoreCheckpoint,
   saveCheckpoint,
   type SplitMetrics,
-} from "../model/checkpoint.ts";
+} from "../model/checkpoint/mod.ts";
 import type { Batch, PneumothoraxDataset } from "../data/dataset.ts";
 import { LabError, UsageError } from "../core/errors.ts";
 import { predictLogitsInBatches } from "../model/predict.ts";
+import { isOptimizerName, OPTIMIZER_NAMES, type OptimizerName } from "../model/optimizers.ts";
 import {
   computeAccuracy,
   computeCost,
@@ -216,17 +216,23 @@ function scoredCost(scoring: Scoring, logits: tf.Tensor2D, labels: tf.Tensor2D):
   return cost;
 }
 
+/** The learning rate `optimizer` trains at unless told otherwise. */
+export function defaultLearningRate(optimizer: OptimizerName): number {
+  return optimizer === "adam" ? ADAM_LEARNING_RATE : LEARNING_RATE;
+}
+
 /**
  * The lab's optimizer, momentum {@link MOMENTUM} (Nesterov's) at `learningRate`; or, with
- * `name` `adam`, Adam at `learningRate` (default {@link ADAM_LEARNING_RATE}).
+ * `name` `adam`, Adam at `learningRate` (defaults: {@link defaultLearningRate}).
  */
 export function createOptimizer(
   learningRate?: number,
-  name: OptimizerName = "momentum",
+  name: OptimizerName = OPTIMIZER_NAMES[0],
 ): tf.Optimizer {
+  const rate = learningRate ?? defaultLearningRate(name);
   return name === "adam"
-    ? tf.train.adam(learningRate ?? ADAM_LEARNING_RATE, ADAM_BETA1, ADAM_BETA2)
-    : tf.train.momentum(learningRate ?? LEARNING_RATE, MOMENTUM, USE_NESTEROV);
+    ? tf.train.adam(rate, ADAM_BETA1, ADAM_BETA2)
+    : tf.train.momentum(rate, MOMENTUM, USE_NESTEROV);
 }
 
 /**
@@ -351,9 +357,9 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
   const resolved = {
     steps: options.steps ?? NUM_STEPS,
     batchSize: options.batchSize ?? BATCH_SIZE,
-    optimizer: options.optimizer ?? "momentum",
+    optimizer: options.optimizer ?? OPTIMIZER_NAMES[0],
     learningRate: options.learningRate ??
-      (options.optimizer === "adam" ? ADAM_LEARNING_RATE : LEARNING_RATE),
+      defaultLearningRate(options.optimizer ?? OPTIMIZER_NAMES[0]),
     evalEvery: options.evalEvery ?? EVAL_EVERY,
     evalSize: Math.min(options.evalSize ?? EVAL_SIZE, dataset.numTest),
     checkpointEvery: options.checkpointEvery ?? CHECKPOINT_EVERY,
@@ -369,8 +375,12 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
       "a cost or prediction function cannot be sent to worker replicas: train with workers 0",
     );
   }
-  if (resolved.optimizer !== "momentum" && resolved.optimizer !== "adam") {
-    throw new UsageError(`optimizer must be 'momentum' or 'adam', got '${resolved.optimizer}'`);
+  if (!isOptimizerName(resolved.optimizer)) {
+    throw new UsageError(
+      `optimizer must be ${
+        OPTIMIZER_NAMES.map((n) => `'${n}'`).join(" or ")
+      }, got '${resolved.optimizer}'`,
+    );
   }
   if (!(resolved.learningRate > 0 && Number.isFinite(resolved.learningRate))) {
     throw new UsageError(`learningRate must be a positive number, got ${resolved.learningRate}`);

@@ -4,7 +4,7 @@ import { decode } from "fast-png";
 import * as tf from "@tensorflow/tfjs";
 import { camTask } from "../../cli/cam.ts";
 import { PANEL_GAP } from "../../lib/figures/cam.ts";
-import { saveCheckpoint } from "../../lib/model/checkpoint.ts";
+import { saveCheckpoint } from "../../lib/model/checkpoint/mod.ts";
 import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { writeLabFile } from "../../lib/data/lab_files.ts";

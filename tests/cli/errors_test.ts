@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE } from "../../lib/model/checkpoint.ts";
+import { MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE } from "../../lib/model/checkpoint/mod.ts";
 import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { BAD_LAB_FILES, fingerprint } from "../fixtures/bad_lab_files.ts";

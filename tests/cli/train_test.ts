@@ -9,7 +9,7 @@ import {
   loadCheckpoint,
   readCheckpointManifest,
   saveCheckpoint,
-} from "../../lib/model/checkpoint.ts";
+} from "../../lib/model/checkpoint/mod.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { writeFixtureDataFolder } from "../fixtures/lab_files.ts";

@@ -10,7 +10,7 @@ import { canMountTmpfs, mountTmpfs, withTempDir } from "../fixtures/temp.ts";
 import { join } from "node:path";
 import { FS } from "h5wasm/node";
 import * as tf from "@tensorflow/tfjs";
-import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint/mod.ts";
 import {
   PneumothoraxDataset,
   readLabFile,

@@ -18,7 +18,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { exportKerasWeights, importKerasWeights } from "../../lib/model/checkpoint.ts";
+import { exportKerasWeights, importKerasWeights } from "../../lib/model/checkpoint/mod.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
 import { withTempDir } from "../fixtures/temp.ts";

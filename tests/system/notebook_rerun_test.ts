@@ -19,7 +19,7 @@ import {
 } from "../../lib/evaluation/cam.ts";
 import { PNEUMOTHORAX_CLASS } from "../../lib/data/schema.ts";
 import { visCam } from "../../lib/figures/cam.ts";
-import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint/mod.ts";
 import {
   type LabSplit,
   PneumothoraxDataset,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { selectBackend } from "../../lib/backends/backend.ts";
-import { loadCheckpoint } from "../../lib/model/checkpoint.ts";
+import { loadCheckpoint } from "../../lib/model/checkpoint/mod.ts";
 import { evaluateModel } from "../../lib/evaluation/evaluate.ts";
 import { PRETRAINED_CHECKPOINT } from "../../lib/notebook/setup.ts";
 import { IMAGE_SIZE } from "../../lib/data/schema.ts";

@@ -14,7 +14,7 @@ import {
   restoreCheckpoint,
   saveCheckpoint,
   WEIGHTS_FILE,
-} from "../../lib/model/checkpoint.ts";
+} from "../../lib/model/checkpoint/mod.ts";
 import { DataFileError, LabError } from "../../lib/core/errors.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { main as trainMain } from "../../cli/train.ts";
-import { readCheckpointManifest, restoreCheckpoint } from "../../lib/model/checkpoint.ts";
+import { readCheckpointManifest, restoreCheckpoint } from "../../lib/model/checkpoint/mod.ts";
 import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";

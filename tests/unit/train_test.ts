@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { withTempDir } from "../fixtures/temp.ts";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadCheckpoint, readCheckpointManifest } from "../../lib/model/checkpoint.ts";
+import { loadCheckpoint, readCheckpointManifest } from "../../lib/model/checkpoint/mod.ts";
 import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
 import { LabError, UsageError } from "../../lib/core/errors.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
