@@ -18,14 +18,16 @@ import type { TubeConfounder } from "../lib/phantom/generator.ts";
 const SPEC: CommandSpec = {
   name: "data",
   summary: "Put the lab's pneumothorax_{train,test}.h5 in a folder: the real files (found or " +
-    "downloaded), generated phantoms, files built from the full NIH release, or the 302 real " +
-    "NIH X-rays shipped with the lab (samples/nih), split by patient.",
+    "downloaded), generated phantoms, files built from the full NIH release, files with lesion " +
+    "masks built from SIIM-ACR's DICOMs, or the 302 real NIH X-rays shipped with the lab " +
+    "(samples/nih), split by patient.",
   flags: {
     source: {
       type: "string",
       default: "auto",
       help: "auto (use the files in --out, else download the real ones, else generate " +
-        "phantoms) | real | phantom | nih | sample (the real sample shipped in samples/nih)",
+        "phantoms) | real | phantom | nih | siim | sample (the real sample shipped in " +
+        "samples/nih)",
     },
     out: { type: "string", default: "data", help: "Folder for the two files." },
     "train-url": { type: "string", help: "Address of pneumothorax_train.h5 (real source)." },
@@ -48,19 +50,22 @@ const SPEC: CommandSpec = {
     },
     images: {
       type: "string",
-      help: "NIH source: folder of the release's PNGs (searched recursively).",
+      help: "NIH and SIIM sources: folder of the release's PNGs (NIH) or DICOMs (SIIM), " +
+        "searched recursively.",
     },
     labels: { type: "string", help: "NIH source: Data_Entry_2017.csv." },
+    rle: { type: "string", help: "SIIM source: train-rle.csv, the run-length masks." },
     seed: { type: "string", default: "0", help: "Seed of every random choice (split, sampling)." },
     "negatives-per-positive": {
       type: "string",
       default: "1",
-      help: "NIH source: negatives sampled per pneumothorax image, or 'all'.",
+      help: "NIH and SIIM sources: negatives sampled per pneumothorax image, or 'all'.",
     },
     "test-fraction": {
       type: "string",
       default: "0.2",
-      help: "NIH and sample sources: share of the images, taken by whole patients, in the " +
+      help:
+        "NIH and sample sources (and SIIM): share of the images, taken by whole patients, in the " +
         "test file.",
     },
     timeout: {
@@ -106,7 +111,7 @@ function tubeFlag(args: ParsedArgs, name: string): TubeConfounder | undefined {
 
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
-  const source = choiceFlag(args, "source", ["auto", "real", "phantom", "nih", "sample"]);
+  const source = choiceFlag(args, "source", ["auto", "real", "phantom", "nih", "siim", "sample"]);
   const out = String(args.values.out);
   const timeoutSeconds = Number(args.values.timeout);
   if (!(timeoutSeconds > 0)) throw new LabError(`--timeout must be a positive number of seconds`);
@@ -119,13 +124,14 @@ async function main(): Promise<void> {
   };
   const seed = integerFlag(args, "seed", { min: 0 });
   const testFraction = fractionFlag(args, "test-fraction");
-  const nih = {
+  const release = {
     imagesDir: String(args.values.images ?? ""),
-    labelsCsv: String(args.values.labels ?? ""),
     seed,
     negativesPerPositive: ratioFlag(args),
     testFraction,
   };
+  const nih = { ...release, labelsCsv: String(args.values.labels ?? "") };
+  const siim = { ...release, rleCsv: String(args.values.rle ?? "") };
   const phantom = {
     seed,
     train: args.values.train === undefined ? undefined : integerFlag(args, "train"),
@@ -135,7 +141,7 @@ async function main(): Promise<void> {
     testTube: tubeFlag(args, "test-tube"),
   };
   const sample = { seed, testFraction };
-  const folder = await ensureDataset(out, { source, download, nih, phantom, sample });
+  const folder = await ensureDataset(out, { source, download, nih, siim, phantom, sample });
   console.log(describeDataFolder(folder));
 }
 

@@ -1,8 +1,9 @@
 /**
  * Where the lab's data come from, and making sure a dataset is there: the lab's real files
  * (already present, or downloaded), the phantom dataset generated offline, files built from
- * the full NIH release, or the real sample shipped with the lab (`samples/nih`). Each data folder records its provenance in `SOURCE.json`, so the
- * notebooks and the CLI can say loudly which data the lab is using.
+ * the full NIH release, files with lesion masks built from SIIM-ACR's DICOMs, or the real sample
+ * shipped with the lab (`samples/nih`). Each data folder records its provenance in `SOURCE.json`,
+ * so the notebooks and the CLI can say loudly which data the lab is using.
  *
  * @module
  */
@@ -11,6 +12,8 @@ import { type LabFileSummary, TEST_FILE, TRAIN_FILE, validateLabFile } from "./d
 import { downloadLabFiles, type DownloadLabFilesOptions } from "./download.ts";
 import { LabError, UsageError } from "../core/errors.ts";
 import { describeNihImport, importNih, type NihImportOptions } from "./nih.ts";
+import type { ImportReport } from "./import_common.ts";
+import { describeSiimImport, importSiim, type SiimImportOptions } from "./siim.ts";
 import { type PhantomDatasetOptions, writePhantomDataset } from "../phantom/generator.ts";
 import {
   REAL_SAMPLE_DIR,
@@ -19,7 +22,7 @@ import {
 } from "./real_sample.ts";
 
 /** The kinds of data the lab can use. */
-export type DataSourceKind = "real" | "phantom" | "nih" | "sample";
+export type DataSourceKind = "real" | "phantom" | "nih" | "siim" | "sample";
 
 /** Provenance of a data folder, stored as `SOURCE.json` beside the two files. */
 export interface DataSourceRecord {
@@ -53,6 +56,7 @@ export const SOURCE_BANNERS: Record<DataSourceKind, string> = {
   real: "REAL DATA: the lab's NIH ChestX-ray14 files",
   phantom: "PHANTOM DATA: generated chest X-rays, not real patients",
   nih: "REAL DATA: built from the NIH ChestX-ray14 release",
+  siim: "REAL DATA: built from SIIM-ACR Pneumothorax Segmentation, with lesion masks",
   sample: "REAL DATA: the NIH ChestX-ray14 sample shipped with the lab (samples/nih)",
 };
 
@@ -127,7 +131,7 @@ export async function fetchRealData(
 export interface EnsureDatasetOptions {
   /**
    * `auto` (the default): use the files already in the folder, else download the real ones,
-   * else generate phantoms. `real`, `phantom`, `nih` and `sample` force one source.
+   * else generate phantoms. `real`, `phantom`, `nih`, `siim` and `sample` force one source.
    */
   source?: "auto" | DataSourceKind;
   /** Download settings for the real files. */
@@ -136,6 +140,8 @@ export interface EnsureDatasetOptions {
   phantom?: PhantomDatasetOptions;
   /** Where the NIH release is, for `source: "nih"` (images folder and label CSV). */
   nih?: Omit<NihImportOptions, "outDir">;
+  /** Where SIIM-ACR is, for `source: "siim"` (DICOM folder and `train-rle.csv`). */
+  siim?: Omit<SiimImportOptions, "outDir">;
   /** Split settings for `source: "sample"` (seed, test fraction). */
   sample?: RealSampleFilesOptions;
   /** Receives progress notes, such as why a download failed (default: standard error). */
@@ -154,6 +160,7 @@ export async function ensureDataset(
   const log = options.log ?? ((message: string) => console.error(message));
   if (source === "auto" && await hasLabFiles(dir)) return inspectDataFolder(dir);
   if (source === "nih") return await buildNihData(dir, options.nih, log);
+  if (source === "siim") return await buildSiimData(dir, options.siim, log);
   if (source === "sample") return await buildSampleData(dir, options.sample ?? {}, log);
   if (source === "real" || source === "auto") {
     try {
@@ -194,16 +201,49 @@ async function buildNihData(
   }
   const report = await importNih({ ...nih, outDir: dir });
   log(describeNihImport(report));
+  return await recordImport(dir, "nih", nih, report);
+}
+
+/** Builds the lab's files with masks in `dir` from SIIM-ACR and records where they came from. */
+async function buildSiimData(
+  dir: string,
+  siim: EnsureDatasetOptions["siim"],
+  log: (message: string) => void,
+): Promise<DataFolder> {
+  if (!siim?.imagesDir || !siim.rleCsv) {
+    throw new UsageError("--source siim needs --images DIR and --rle train-rle.csv");
+  }
+  const report = await importSiim({ ...siim, outDir: dir });
+  log(describeSiimImport(report));
+  return await recordImport(dir, "siim", siim, report);
+}
+
+const IMPORT_DESCRIPTIONS = {
+  nih: "Built from the NIH ChestX-ray14 release by deno task data --source nih",
+  siim: "Built from SIIM-ACR Pneumothorax Segmentation (DICOMs and train-rle.csv, masks " +
+    "included) by deno task data --source siim",
+};
+
+/** Writes `SOURCE.json` for an import (its settings and outcome) and validates the folder. */
+async function recordImport(
+  dir: string,
+  source: "nih" | "siim",
+  settings: { negativesPerPositive?: number; progress?: unknown },
+  report: ImportReport,
+): Promise<DataFolder> {
+  const { progress: _progress, ...recorded } = settings;
   await writeSourceRecord(dir, {
-    source: "nih",
-    description: "Built from the NIH ChestX-ray14 release by deno task data --source nih",
+    source,
+    description: IMPORT_DESCRIPTIONS[source],
     created: new Date().toISOString(),
     details: {
-      ...nih,
-      negativesPerPositive: String(nih.negativesPerPositive ?? "default"),
+      ...recorded,
+      negativesPerPositive: String(settings.negativesPerPositive ?? "default"),
       train: report.train,
       test: report.test,
+      missing: report.missing.length,
       skipped: report.skipped.length,
+      imagesPerSecond: Number(report.imagesPerSecond.toFixed(2)),
     },
   });
   return inspectDataFolder(dir);

@@ -81,7 +81,6 @@ const FIXTURE_CSV = [
 ].join("\n") + "\n";
 
 const EXPECTED_SKIPPED: [number, RegExp][] = [
-  [10, /image not found under/],
   [11, /has 3 fields, the header has 11/],
   [12, /empty 'Image Index'/],
   [13, /duplicate of line 3/],
@@ -235,18 +234,26 @@ Deno.test("importNih() imports gray, RGBA, 16-bit, palette, gray+alpha and 4-bit
   });
 });
 
-Deno.test("importNih() skips missing images and malformed rows, reporting their CSV lines", async () => {
+Deno.test("importNih() skips malformed rows with their CSV lines, and counts missing images", async () => {
   await withFixture(async (dir) => {
     const report = await importNih(fixtureOptions(dir));
     assert.deepEqual(report.skipped.map((row) => row.line), EXPECTED_SKIPPED.map(([line]) => line));
     report.skipped.forEach((row, i) =>
       assert.match(row.reason, EXPECTED_SKIPPED[i][1], `line ${row.line}`)
     );
-    assert.equal(report.skipped.find((row) => row.line === 10)?.file, "00000007_000.png");
+    assert.deepEqual(report.missing, ["00000007_000.png"]);
+    const undecodable = report.skipped.find((row) => row.line === 14)!;
+    assert.equal(undecodable.file, "00000010_000.png");
+    assert.doesNotMatch(
+      undecodable.reason,
+      /images\/00000010_000\.png/,
+      "the path is not repeated",
+    );
     const text = describeNihImport(report, 2);
-    assert.match(text, /skipped 8 rows/);
-    assert.match(text, /line 10 \(00000007_000\.png\): image not found/);
-    assert.match(text, /\.\.\. and 6 more/);
+    assert.match(text, /1 images named in the CSV are not under .*images: 00000007_000\.png$/m);
+    assert.match(text, /skipped 7:/);
+    assert.match(text, /line 11 \(00000008_000\.png\): has 3 fields/);
+    assert.match(text, /\.\.\. and 5 more/);
   });
 });
 
@@ -412,6 +419,70 @@ Deno.test({
       });
     } finally {
       await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+const FULL_LABELS = new URL(
+  "../../../shared/data/nih-labels/Data_Entry_2017_v2020.csv.gz",
+  import.meta.url,
+).pathname;
+const hasFullLabels = (() => {
+  try {
+    return Deno.statSync(FULL_LABELS).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "importNih() with the full 112,120-row label file and few images reports the missing in one line",
+  ignore: !hasFullLabels || !hasSample,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nih_full_" });
+    try {
+      const csv = `${dir}/Data_Entry_2017_v2020.csv`;
+      const gunzip = new DecompressionStream("gzip");
+      const text = await new Response(
+        (await Deno.open(FULL_LABELS)).readable.pipeThrough(gunzip),
+      ).text();
+      await Deno.writeTextFile(csv, text);
+      const rows = text.trim().split("\n").length - 1;
+      const sampleFiles = Deno.readTextFileSync(SAMPLE_CSV).trim().split("\n").slice(1)
+        .map((line) => line.split(",")[0]);
+      const present = new Set(sampleFiles.slice(0, 40));
+      await Deno.mkdir(`${dir}/images`);
+      for (const name of present) {
+        await Deno.copyFile(`${SAMPLE_DIR}images/${name}`, `${dir}/images/${name}`);
+      }
+      const report = await importNih({
+        imagesDir: `${dir}/images`,
+        labelsCsv: csv,
+        outDir: `${dir}/out`,
+        negativesPerPositive: Infinity,
+        progress: false,
+        workers: 0,
+      });
+      const found = report.train.images + report.test.images;
+      console.log(`  ${rows} rows, ${found} imported, ${report.missing.length} missing`);
+      assert.equal(report.rows, rows);
+      assert.equal(found, present.size);
+      assert.equal(report.missing.length, rows - present.size - report.skipped.length);
+      const description = describeNihImport(report);
+      const lines = description.split("\n");
+      assert.ok(lines.length <= 16, `${lines.length} lines:\n${description}`);
+      const missingLines = lines.filter((line) => line.includes("not under"));
+      assert.equal(missingLines.length, 1);
+      assert.match(
+        missingLines[0],
+        new RegExp(
+          `${report.missing.length} images named in the CSV are not under .*: ` +
+            `${report.missing[0].replace(".", "\\.")}, .*\\(${report.missing.length - 5} more\\)$`,
+        ),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
