@@ -162,11 +162,12 @@ export async function camTask(argv: string[]): Promise<CamTaskResult> {
   }
 }
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const result = await camTask(Deno.args);
-    result.notes.forEach((note) => console.error(`note: ${note}`));
-    console.log(result.line);
-    console.error(`wrote ${result.png} and ${result.svg} (backend: ${result.backend})`);
-  });
+/** Runs the task with the command-line arguments `argv`, printing what {@link camTask} found. */
+export async function main(argv: string[]): Promise<void> {
+  const result = await camTask(argv);
+  result.notes.forEach((note) => console.error(`note: ${note}`));
+  console.log(result.line);
+  console.error(`wrote ${result.png} and ${result.svg} (backend: ${result.backend})`);
 }
+
+if (import.meta.main) await runMain(() => main(Deno.args));

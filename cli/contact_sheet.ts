@@ -51,8 +51,9 @@ async function realImagePaths(dir: string, count: number): Promise<string[]> {
   return names.slice(0, count).map((_, k) => join(dir, names[Math.floor((k + 0.5) * step)]));
 }
 
-async function main(): Promise<void> {
-  const args = parseCommand(SPEC, Deno.args);
+/** Runs the task with the command-line arguments `argv`. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommand(SPEC, argv);
   const seed = integerFlag(args, "seed", { min: 0 });
   const phantoms = await generatePhantoms(integerFlag(args, "phantoms"), { seed });
   const paths = await realImagePaths(String(args.values.real), integerFlag(args, "real-count"));
@@ -62,4 +63,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${out}: ${phantoms.labels.length} phantoms, ${real.length} real X-rays`);
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await runMain(() => main(Deno.args));

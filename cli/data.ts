@@ -109,8 +109,9 @@ function tubeFlag(args: ParsedArgs, name: string): TubeConfounder | undefined {
   return { positive, negative };
 }
 
-async function main(): Promise<void> {
-  const args = parseCommand(SPEC, Deno.args);
+/** Runs the task with the command-line arguments `argv`. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommand(SPEC, argv);
   const source = choiceFlag(args, "source", ["auto", "real", "phantom", "nih", "siim", "sample"]);
   const out = String(args.values.out);
   const timeoutSeconds = Number(args.values.timeout);
@@ -145,4 +146,4 @@ async function main(): Promise<void> {
   console.log(describeDataFolder(folder));
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await runMain(() => main(Deno.args));

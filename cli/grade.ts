@@ -46,8 +46,9 @@ function printReport(report: GradeReport): void {
   console.log(`total: ${report.score}/${report.max}`);
 }
 
-async function main(): Promise<void> {
-  const args = parseCommand(SPEC, Deno.args);
+/** Runs the task with the command-line arguments `argv`. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommand(SPEC, argv);
   Deno.chdir(Deno.env.get("INIT_CWD") ?? Deno.cwd());
   const [path, ...extra] = args.positionals;
   if (!path || extra.length > 0) {
@@ -69,4 +70,4 @@ async function main(): Promise<void> {
   else printReport(report);
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await runMain(() => main(Deno.args));

@@ -181,8 +181,9 @@ async function ensureDenoKernel(jupyter: Jupyter): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const args = parseCommand(SPEC, Deno.args);
+/** Runs the task with the command-line arguments `argv`. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommand(SPEC, argv);
   const jupyter = await findJupyter();
   if (!jupyter) throw new LabError(installHelp(Deno.uid()));
   await ensureDenoKernel(jupyter);
@@ -209,4 +210,4 @@ async function main(): Promise<void> {
   Deno.exit(status.code);
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await runMain(() => main(Deno.args));

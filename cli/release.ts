@@ -171,8 +171,9 @@ function userCwd(): string {
   return Deno.env.get("INIT_CWD") ?? Deno.cwd();
 }
 
-async function main(): Promise<void> {
-  const args = parseCommand(SPEC, Deno.args);
+/** Runs the task with the command-line arguments `argv`. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseCommand(SPEC, argv);
   const handout = args.values.handout;
   if (typeof handout === "string") {
     const target = resolve(userCwd(), handout);
@@ -190,4 +191,4 @@ async function main(): Promise<void> {
   if (args.values.check && stale.length > 0) throw staleError(stale, "run 'deno task release'");
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await runMain(() => main(Deno.args));
