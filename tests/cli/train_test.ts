@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { main as trainMain } from "../../cli/train.ts";
 import { BACKEND_ENV } from "../../lib/backends/backend.ts";
@@ -11,12 +10,12 @@ import {
   saveCheckpoint,
 } from "../../lib/model/checkpoint/mod.ts";
 import { UsageError } from "../../lib/core/errors.ts";
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { writeFixtureDataFolder } from "../fixtures/lab_files.ts";
 
 await tf.setBackend("cpu");
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SIZE = 16;
 const TINY = ["--image-size", String(SIZE), "--width", "1", "--batch", "4"];
 /**
@@ -40,7 +39,14 @@ async function withData(fn: (dir: string, data: string) => Promise<void>): Promi
  */
 function spawnTask(script: string, args: string[], cwd: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", join(ROOT, "deno.json"), join(ROOT, "cli", script), ...args],
+    args: [
+      "run",
+      "-A",
+      "--config",
+      join(LAB_ROOT, "deno.json"),
+      join(LAB_ROOT, "cli", script),
+      ...args,
+    ],
     cwd,
     env: { [BACKEND_ENV]: "cpu" },
     stdout: "piped",

@@ -4,6 +4,7 @@ import { encode } from "fast-png";
 import { ensureDataset, readSourceRecord } from "../../lib/data/source.ts";
 import { readLabFile, TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { IMAGE_SIZE } from "../../lib/data/schema.ts";
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import { DataFileError, UsageError } from "../../lib/core/errors.ts";
 import {
   loadRealSample,
@@ -16,7 +17,6 @@ import {
   writeRealSampleFiles,
 } from "../../lib/data/real_sample.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const NIH_DIR = new URL("../../../shared/data/nih-sample/", import.meta.url).pathname;
 const hasNih = (() => {
   try {
@@ -170,7 +170,7 @@ Deno.test({
           args: [
             "run",
             "-A",
-            join(ROOT, "tools/build_real_sample.ts"),
+            join(LAB_ROOT, "tools/build_real_sample.ts"),
             "--images",
             `${dir}/nih`,
             "--labels",
@@ -180,7 +180,7 @@ Deno.test({
             "--out",
             `${dir}/out`,
           ],
-          cwd: ROOT,
+          cwd: LAB_ROOT,
         }).output();
       const built = await build(join(REAL_SAMPLE_DIR, REAL_SAMPLE_DEVICES_CSV));
       assert.ok(built.success, new TextDecoder().decode(built.stderr));
@@ -259,8 +259,8 @@ Deno.test("deno task data documents --source sample and writes the files from th
   try {
     const run = (...args: string[]) =>
       new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(ROOT, "cli/data.ts"), ...args],
-        cwd: ROOT,
+        args: ["run", "-A", join(LAB_ROOT, "cli/data.ts"), ...args],
+        cwd: LAB_ROOT,
       }).output();
     const help = new TextDecoder().decode((await run("--help")).stdout);
     assert.match(help, /\| sample \(the real sample shipped in samples\/nih\)/);
