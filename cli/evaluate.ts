@@ -26,7 +26,7 @@ const SPEC: CommandSpec = {
   name: "evaluate",
   summary: "Evaluate a checkpoint on the test images of a data folder: accuracy, ROC AUC " +
     "with a bootstrap 95% interval, the pointing game of its class activation maps when the " +
-    "images have lesion masks (phantoms), the backend and images per second.",
+    "images have lesion masks (phantoms, SIIM-ACR imports), the backend and images per second.",
   flags: {
     checkpoint: {
       type: "string",
