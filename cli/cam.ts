@@ -25,7 +25,7 @@ import { readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/data/dataset.ts";
 import { UsageError } from "../lib/core/errors.ts";
 import { energyInside, pointingGame } from "../lib/evaluation/localization.ts";
 import type { PneumothoraxDetectionModel } from "../lib/model/model.ts";
-import { savePlot } from "../lib/figures/plot.ts";
+import { savePlot } from "../lib/figures/mod.ts";
 
 const SPEC: CommandSpec = {
   name: "cam",

@@ -17,7 +17,7 @@ import {
 } from "../lib/evaluation/evaluate.ts";
 import { PREDICT_BATCH_SIZE } from "../lib/model/predict.ts";
 import { UsageError } from "../lib/core/errors.ts";
-import { plotRoc, savePlot } from "../lib/figures/plot.ts";
+import { plotRoc, savePlot } from "../lib/figures/mod.ts";
 import { computeRoc } from "../lib/evaluation/roc.ts";
 import { selectBackend } from "../lib/backends/backend.ts";
 import { createProgressBar, type ProgressBar } from "../lib/core/progress.ts";

@@ -31,7 +31,7 @@ export {
   type RealSample,
   type Visibility,
 } from "./data/real_sample.ts";
-export { plotXrayGrid, type StepValue } from "./figures/plot.ts";
+export { plotXrayGrid, type StepValue } from "./figures/mod.ts";
 
 // 02 training.
 export {
@@ -49,7 +49,7 @@ export {
 } from "./training/train.ts";
 export { type CostFunction, type PredictFunction } from "./model/loss.ts";
 export { createLiveDisplay } from "./notebook/display.ts";
-export { plotTrainingCurves } from "./figures/plot.ts";
+export { plotTrainingCurves } from "./figures/mod.ts";
 
 // 03 restoring.
 export { loadCheckpoint, readCheckpointManifest } from "./model/checkpoint/mod.ts";
@@ -64,7 +64,7 @@ export {
   rocCurve,
   thresholdForSensitivity,
 } from "./evaluation/roc.ts";
-export { plotRoc } from "./figures/plot.ts";
+export { plotRoc } from "./figures/mod.ts";
 
 // 05 class activation maps.
 export { type FeaturesWeights } from "./evaluation/cam.ts";

@@ -11,7 +11,8 @@ import { type GrayImage, grayPixels, type Pixels, writePng } from "../core/png.t
 import { asGrayImage, type CamImage, upsample } from "../evaluation/cam.ts";
 import { PNEUMOTHORAX_CLASS } from "../data/schema.ts";
 import { type OverlayOptions, overlayPixels } from "./overlay.ts";
-import { type CamPlotOptions, type Figure, type Label, plotCamOverlay } from "./plot.ts";
+import { type CamPlotOptions, plotCamOverlay } from "./cam_overlay.ts";
+import type { Figure, Label } from "./figure.ts";
 import { CLASS_NAMES } from "../data/schema.ts";
 
 /** Pixels between the X-ray and the overlay in {@link writeCamPng}'s picture. */

@@ -34,7 +34,7 @@ import {
   plotTrainingCurves,
   plotXrayGrid,
   type StepValue,
-} from "../../lib/figures/plot.ts";
+} from "../../lib/figures/mod.ts";
 import { createRandom, shuffleInPlace } from "../../lib/core/random.ts";
 import {
   auc,

@@ -12,7 +12,7 @@ import {
   plotXray,
   plotXrayGrid,
   savePlot,
-} from "../../lib/figures/plot.ts";
+} from "../../lib/figures/mod.ts";
 import { colorTable, HEAT_OPACITY } from "../../lib/figures/overlay.ts";
 import { computeRoc, thresholdForSensitivity } from "../../lib/evaluation/roc.ts";
 import { UsageError } from "../../lib/core/errors.ts";
