@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { LabError } from "../core/errors.ts";
+import { DataFileError, LabError } from "../core/errors.ts";
 import { createRandom } from "../core/random.ts";
 import { readDicomHeader } from "./dicom.ts";
 import {
@@ -183,6 +183,12 @@ export async function importSiim(options: SiimImportOptions): Promise<ImportRepo
   for (const entry of selectRows(present, settings.negativesPerPositive, random)) {
     try {
       const header = readDicomHeader(await Deno.readFile(entry.path), entry.path);
+      if (header.patientId === "") {
+        throw new DataFileError(
+          { file: entry.path },
+          "has no Patient ID (0010,0020), which the split by patient needs",
+        );
+      }
       selected.push({ ...entry, file: header.sopInstanceUid, patientId: header.patientId });
     } catch (error) {
       skipped.push({

@@ -276,7 +276,8 @@ Deno.test({
     try {
       const picked = pickImages(rows, { single: 3, several: 1, negative: 9 });
       const [good1, good2, good3] = picked.single;
-      const [, neg1, neg2, truncatedJpeg, truncatedRaw, noPixels, notDicom] = picked.negative;
+      const [, neg1, neg2, truncatedJpeg, truncatedRaw, noPixels, notDicom, noPatient] =
+        picked.negative;
       const unlisted = "1.2.826.0.1.3680043.8.498.999";
       const images: FixtureImage[] = [
         { uid: good1, patient: "a", syntax: "jpeg", photometric: "MONOCHROME2" },
@@ -295,6 +296,7 @@ Deno.test({
           nopixels: true,
         },
         { uid: unlisted, patient: "j", syntax: "jpeg", photometric: "MONOCHROME2", subdir: "x/y" },
+        { uid: noPatient, patient: "", syntax: "explicit", photometric: "MONOCHROME2" },
       ];
       const header = "ImageId, EncodedPixels";
       const line = (uid: string) => rows.get(uid)!.map((encoded) => `${uid}, ${encoded}`);
@@ -311,7 +313,8 @@ Deno.test({
         ...line(noPixels), // 10
         ...line(notDicom), // 11
         "1.2.3.4, 5 6, 7", // 12: three fields
-        ...line(picked.several[0]), // 13..
+        ...line(noPatient), // 13
+        ...line(picked.several[0]), // 14..
       ];
       const csv = `${dir}/train-rle.csv`;
       await Deno.writeTextFile(csv, csvLines.join("\n") + "\n");
@@ -336,6 +339,7 @@ Deno.test({
         progress: false,
       });
       const text = describeSiimImport(report, 20);
+      console.log(text);
       const stored = await storedByUid(report);
       assert.deepEqual(
         [...stored.keys()].sort(),
@@ -355,6 +359,7 @@ Deno.test({
         [`line 10 (`, /has no pixel data \(7FE0,0010\)/],
         [`line 11 (`, /not a DICOM file \(no 'DICM' marker at byte 128\)/],
         [`line 12 (1.2.3.4)`, /has 3 fields, the header has 2/],
+        [`line 13 (`, /has no Patient ID \(0010,0020\), which the split by patient needs/],
         [`x/y/${unlisted}.dcm`, /no row in the CSV names it/],
       ];
       const reported = text.split("\n").filter((l) => l.startsWith("    "));
