@@ -2,7 +2,7 @@
  * Phantom chest X-rays: a procedurally generated stand-in for the lab's dataset, with the same
  * schema plus lesion masks, for machines that cannot download the real files.
  *
- * Each image is a frontal radiograph drawn from random anatomy (see `phantom_anatomy.ts`) and
+ * Each image is a frontal radiograph drawn from random anatomy (see `anatomy.ts`) and
  * rendered as attenuation through a display curve with noise (see `phantom_render.ts`); about
  * half have a pneumothorax, whose region is the image's mask. Images are deterministic by seed
  * and independent of the number of worker threads that draw them.
@@ -22,11 +22,11 @@ import {
   type PhantomSplit,
   renderPhantomJob,
 } from "./jobs.ts";
-import type { TubeConfounder } from "./anatomy.ts";
+import type { TubeConfounder } from "./case.ts";
 import { PHANTOM_SIZE } from "./render.ts";
 import { createProgressBar, formatDuration } from "../core/progress.ts";
 
-export type { TubeConfounder } from "./anatomy.ts";
+export type { TubeConfounder } from "./case.ts";
 export type { PhantomSplit } from "./jobs.ts";
 export { PHANTOM_SIZE } from "./render.ts";
 

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { samplePhantomCase, type TubeConfounder } from "./anatomy.ts";
+import { samplePhantomCase } from "./anatomy.ts";
+import type { TubeConfounder } from "./case.ts";
 import { createRenderWorkspace, PHANTOM_SIZE, renderPhantom } from "./render.ts";
 import { createRandom, shuffleInPlace } from "../core/random.ts";
 

@@ -12,7 +12,7 @@ import {
   POLAR_BINS,
   ROW_MARGIN,
   ROW_TABLE_SIZE,
-} from "./anatomy.ts";
+} from "./case.ts";
 import { binomialBlur, boxBlur, StrokeCanvas, valueNoise } from "./raster.ts";
 import { createRandom } from "../core/random.ts";
 
