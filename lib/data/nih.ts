@@ -7,8 +7,10 @@
  * positive. Images are read as gray (see `xray_png.ts`) and area-downscaled to 256x256. The split
  * is by patient: each patient's images all go to one file, drawn with a seed, and patients with a
  * positive image are split apart from the others so both files get their share of positives.
- * Rows that cannot be used (malformed, duplicate, image missing or unreadable) are skipped and
- * reported with their CSV line.
+ * Rows that cannot be used (malformed, duplicate, image unreadable) are skipped and reported with
+ * their CSV line; rows whose image is not in the folder are counted, and named in one summary
+ * line, since the full 112,120-row CSV with part of the images would otherwise print thousands.
+ * The shared steps live in `import_common.ts`, used by the SIIM-ACR importer too.
  *
  * Data: https://nihcc.app.box.com/v/ChestXray-NIHCC, courtesy of the NIH Clinical Center; cite
  * Wang et al., "ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks on
@@ -74,12 +76,8 @@ export interface NihImportOptions extends ImportOptions {
   labelsCsv: string;
 }
 
-/** A CSV row the importer left out, and why. */
-export type NihSkippedRow = SkippedRow;
-/** What went into one of the two files. */
+/** What went into one of the two files (kept for `real_sample.ts`, which imports it from here). */
 export type NihSplitReport = SplitReport;
-/** The outcome of {@link importNih}. */
-export type NihImportReport = ImportReport;
 
 /** One usable row of the NIH CSV. */
 export interface NihRow extends PatientImage {
@@ -118,7 +116,7 @@ function rowProblem(fields: string[], width: { min: number; max: number }, file:
  */
 export async function readNihRows(path: string): Promise<{
   rows: NihRow[];
-  skipped: NihSkippedRow[];
+  skipped: SkippedRow[];
   count: number;
 }> {
   const records = await readCsvRecords(path, "label CSV");
@@ -130,7 +128,7 @@ export async function readNihRows(path: string): Promise<{
   while (named > 0 && header[named - 1] === "") named--;
   const width = { min: named, max: header.length };
   const rows: NihRow[] = [];
-  const skipped: NihSkippedRow[] = [];
+  const skipped: SkippedRow[] = [];
   const firstLine = new Map<string, number>();
   for (const record of records.slice(1)) {
     const fields = record.record.map((field) => field.trim());
@@ -170,7 +168,7 @@ export function indexImages(dir: string): Promise<Map<string, string>> {
  * Throws a {@link LabError} when the CSV lacks a required column, the images folder is missing,
  * no positive image is found, or too few patients remain to fill both files.
  */
-export async function importNih(options: NihImportOptions): Promise<NihImportReport> {
+export async function importNih(options: NihImportOptions): Promise<ImportReport> {
   const start = performance.now();
   const settings = importSettings(options, "NIH import");
   const { rows, skipped, count } = await readNihRows(settings.labelsCsv);
@@ -227,6 +225,6 @@ export async function importNih(options: NihImportOptions): Promise<NihImportRep
  * whose image is not in the folder as one line (a count and the first few names), and the first
  * `maxSkipped` other skipped rows (default 10) with their CSV lines.
  */
-export function describeNihImport(report: NihImportReport, maxSkipped = 10): string {
+export function describeNihImport(report: ImportReport, maxSkipped = 10): string {
   return describeImport("NIH import", report, maxSkipped);
 }
