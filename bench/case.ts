@@ -21,7 +21,7 @@ import { PneumothoraxDataset } from "../lib/data/dataset.ts";
 import { predictLogitsInBatches } from "../lib/model/predict.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../lib/model/model.ts";
 import { createParallelTrainer, maxMicroBatchSize } from "../lib/training/parallel.ts";
-import { loadOneDnn, type OneDnn } from "../lib/backends/onednn.ts";
+import { loadOneDnn, type OneDnn } from "../lib/backends/onednn/mod.ts";
 import { createRandom } from "../lib/core/random.ts";
 import { createOptimizer, disposeOptimizer, train } from "../lib/training/train.ts";
 
@@ -35,8 +35,10 @@ export interface CaseSpec {
   batch: number;
   /** Side of the square images. */
   imageSize: number;
-  /** Measured training steps and inference batches, after one of each to warm up. */
+  /** Training steps and inference batches per timed measurement. */
   steps: number;
+  /** Timed measurements of each (after one step and one batch to warm up); default 1. */
+  repeats?: number;
   /** Replicas (`replicas` mode). */
   workers?: number;
   /** Most images per pass in a replica (`replicas` mode); default from the memory estimate. */
@@ -47,10 +49,12 @@ export interface CaseSpec {
 export interface CaseResult {
   /** The backend that ran, described. */
   backend: string;
-  /** Training images per second over the measured steps. */
+  /** Training images per second: the median of the timed measurements. */
   trainImagesPerSecond: number;
-  /** Inference images per second over the measured batches. */
+  /** Inference images per second: the median of the timed measurements. */
   inferImagesPerSecond: number;
+  /** The slowest and fastest measurement of each, images per second. */
+  spread: { train: [number, number]; infer: [number, number] };
   /**
    * CPU seconds per wall-clock second while training: the cores the process kept busy (its
    * workers included), which falls short of the workers when other programs hold cores. Null
@@ -75,6 +79,20 @@ export interface MatMulResult {
   gflops: number;
   /** The same product in oneDNN with all cores, or null where oneDNN cannot run. */
   onednnGflops: number | null;
+  /** The oneDNN that ran it, or null where oneDNN cannot run. */
+  onednn: OneDnnInfo | null;
+}
+
+/** Which oneDNN ran, and the kernel it chose for the matrix product (it names the ISA). */
+export interface OneDnnInfo {
+  /** e.g. `3.2.0`. */
+  version: string;
+  /** The library file. */
+  library: string;
+  /** Its threading runtime, e.g. `OpenMP`. */
+  runtime: string;
+  /** The matrix product's implementation, e.g. `brg:avx512_core`. */
+  matMulImplementation: string;
 }
 
 /** Shape of the matrix product of the peak measurement, `[m, k] x [k, n]`. */
@@ -123,32 +141,50 @@ export function processCpuSeconds(): number | null {
   }
 }
 
-/** Throughput of some runs, and how many cores the process kept busy meanwhile. */
+/** Throughput of some runs (the median of the measurements), and how many cores were busy. */
 interface Throughput {
   imagesPerSecond: number;
+  spread: [number, number];
   coresUsed: number | null;
 }
 
+/** Times `repeats` measurements of `runs` calls of `run` that handle `count` images in all. */
 async function throughput(
   count: number,
   runs: number,
+  repeats: number,
   run: () => Promise<unknown>,
 ): Promise<Throughput> {
-  const cpuBefore = processCpuSeconds();
-  const started = performance.now();
-  for (let i = 0; i < runs; i++) await run();
-  const seconds = (performance.now() - started) / 1000;
-  const cpuAfter = processCpuSeconds();
+  const rates: number[] = [];
+  const cores: number[] = [];
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    const cpuBefore = processCpuSeconds();
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) await run();
+    const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = processCpuSeconds();
+    rates.push(count / seconds);
+    if (cpuBefore !== null && cpuAfter !== null) cores.push((cpuAfter - cpuBefore) / seconds);
+  }
   return {
-    imagesPerSecond: (runs * count) / seconds,
-    coresUsed: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / seconds,
+    imagesPerSecond: median(rates),
+    spread: [Math.min(...rates), Math.max(...rates)],
+    coresUsed: cores.length === 0 ? null : median(cores),
   };
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function results(trained: Throughput, inferred: Throughput) {
   return {
     trainImagesPerSecond: trained.imagesPerSecond,
     inferImagesPerSecond: inferred.imagesPerSecond,
+    spread: { train: trained.spread, infer: inferred.spread },
     trainCoresUsed: trained.coresUsed,
     inferCoresUsed: inferred.coresUsed,
   };
@@ -161,16 +197,18 @@ async function measureLab(
 ) {
   const options = { batchSize: spec.batch, evalEvery: spec.steps + 1, evalSize: 1 };
   await train(model, data, { ...options, steps: 1 });
+  const repeats = spec.repeats ?? 1;
   const trained = await throughput(
     spec.batch * spec.steps,
     1,
+    repeats,
     () => train(model, data, { ...options, steps: spec.steps }),
   );
   const [images, labels] = data.getTrainBatch(spec.batch);
   const predict = () =>
     Promise.resolve(predictLogitsInBatches(model, images, spec.batch).dispose());
   await predict();
-  const inferred = await throughput(spec.batch, spec.steps, predict);
+  const inferred = await throughput(spec.batch * spec.steps, spec.steps, repeats, predict);
   tf.dispose([images, labels]);
   return results(trained, inferred);
 }
@@ -195,11 +233,17 @@ async function measureReplicas(
   try {
     // Warm-up: one full pass in every replica grows each heap to what the measured steps need.
     await step(Math.min(spec.batch, workers * microBatchSize));
-    const trained = await throughput(spec.batch, spec.steps, () => step(spec.batch));
+    const repeats = spec.repeats ?? 1;
+    const trained = await throughput(
+      spec.batch * spec.steps,
+      spec.steps,
+      repeats,
+      () => step(spec.batch),
+    );
     const [images, labels] = data.getTrainBatch(spec.batch);
     const predict = async () => (await trainer.predictLogits(images)).dispose();
     await predict();
-    const inferred = await throughput(spec.batch, spec.steps, predict);
+    const inferred = await throughput(spec.batch * spec.steps, spec.steps, repeats, predict);
     tf.dispose([images, labels]);
     return { ...results(trained, inferred), workers, microBatchSize };
   } finally {
@@ -231,16 +275,17 @@ export async function measureMatMul(shape: MatMulShape): Promise<MatMulResult> {
   const b = tf.randomUniform([shape.k, shape.n]) as tf.Tensor2D;
   const seconds = bestOfFive(() => tf.tidy(() => tf.matMul(a, b).dataSync()));
   tf.dispose([a, b]);
-  const onednn = oneDnnMatMulSeconds(shape);
+  const onednn = oneDnnMatMul(shape);
   return {
     backend: backend.description,
     gflops: gflops(shape, seconds),
-    onednnGflops: onednn === null ? null : gflops(shape, onednn),
+    onednnGflops: onednn === null ? null : gflops(shape, onednn.seconds),
+    onednn: onednn === null ? null : onednn.info,
   };
 }
 
-/** Seconds of the best of five oneDNN matrix products, or null where oneDNN cannot run. */
-function oneDnnMatMulSeconds(shape: MatMulShape): number | null {
+/** The best of five oneDNN matrix products and the oneDNN that ran them; null without oneDNN. */
+function oneDnnMatMul(shape: MatMulShape): { seconds: number; info: OneDnnInfo } | null {
   let onednn: OneDnn;
   try {
     onednn = loadOneDnn();
@@ -251,7 +296,10 @@ function oneDnnMatMulSeconds(shape: MatMulShape): number | null {
   const a = Float32Array.from({ length: shape.m * shape.k }, random);
   const b = Float32Array.from({ length: shape.k * shape.n }, random);
   const c = new Float32Array(shape.m * shape.n);
-  return bestOfFive(() => onednn.matMul(shape.m, shape.k, shape.n, a, b, c));
+  const seconds = bestOfFive(() => onednn.matMul(shape.m, shape.k, shape.n, a, b, c));
+  const { version, library, runtime } = onednn;
+  const [matMulImplementation] = Object.values(onednn.implementations());
+  return { seconds, info: { version, library, runtime, matMulImplementation } };
 }
 
 /** Seconds of the fastest of five runs of `run`, after one to warm up. */

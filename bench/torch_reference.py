@@ -1,28 +1,46 @@
-"""PyTorch CPU reference for `deno task bench`: the lab's model, cost and optimizer in PyTorch.
+"""PyTorch CPU reference for `deno task bench`: the lab's model, cost and optimizer in PyTorch,
+run the ways a careful PyTorch user would run it, so that the lab is compared with PyTorch at
+its best and not with its defaults alone.
 
 Usage (one JSON object on standard output):
-    python3 bench/torch_reference.py case '{"width": 8, "batch": 15, "imageSize": 256, "steps": 3}'
+    python3 bench/torch_reference.py info
+    python3 bench/torch_reference.py case '{"width": 8, "batch": 15, "imageSize": 256,
+        "steps": 3, "repeats": 3, "variant": "channels_last"}'
     python3 bench/torch_reference.py matmul '{"m": 2048, "k": 2304, "n": 512}'
 
 `case` measures training and inference throughput of the lab's model (per-image standardization;
 four blocks of two same-padded ReLU convolutions summed, then a 2x2 max-pool, with W, 2W, 4W, 8W
 filters and 5, 5, 3, 3 kernels; global average pooling; dense(2)) under softmax cross-entropy
 and Nesterov momentum 0.9 at learning rate 0.05, on seeded random uint8 images, with as many
-threads as the machine has cores. `matmul` measures a float32 matrix product with all cores and
-with one thread (the machine's native peak for the benchmark). When PyTorch is missing, the
-answer is `{"unavailable": "..."}`.
+threads as the machine has cores, one of these ways (VARIANTS):
+- `nchw`: eager mode in PyTorch's default layout;
+- `channels_last`: eager mode with the model and images in `torch.channels_last` (NHWC), which
+  spares oneDNN the reorders to and from its blocked layout around each convolution;
+- `channels_last_torchscript`: inference only, channels_last through a traced and frozen
+  TorchScript graph (`torch.jit.freeze` folds the weights and fuses convolution and ReLU);
+- `channels_last_compile`: channels_last through `torch.compile` (Inductor; PyTorch 2 only, and
+  it needs a C++ compiler); its compilation happens in the warm-up, not in the measured runs.
+Each timed measurement of `steps` steps (or batches) is repeated `repeats` times after a warm-up;
+the answer is the median, with the slowest and fastest. A way that cannot run answers
+`{"unavailable": "..."}`; without PyTorch every command does.
+
+`matmul` measures a float32 matrix product with all cores and with one thread (the machine's
+native peak for the benchmark). `info` names the PyTorch version.
 """
 
 import json
 import math
 import os
 import resource
+import statistics
 import sys
 import time
+import warnings
 
 BLOCKS = [(1, 5), (2, 5), (4, 3), (8, 3)]
 LEARNING_RATE = 0.05
 MOMENTUM = 0.9
+VARIANTS = ["nchw", "channels_last", "channels_last_torchscript", "channels_last_compile"]
 
 
 def build_model(torch, width):
@@ -71,39 +89,81 @@ def timed(run, times):
     return seconds, (time.process_time() - cpu) / seconds
 
 
+def throughput(run, images, steps, repeats):
+    """Images per second of `repeats` measurements of `steps` runs: median, slowest, fastest."""
+    rates, cores = [], []
+    for _ in range(repeats):
+        seconds, busy = timed(run, steps)
+        rates.append(steps * images / seconds)
+        cores.append(busy)
+    return {
+        "imagesPerSecond": statistics.median(rates),
+        "spread": [min(rates), max(rates)],
+        "coresUsed": statistics.median(cores),
+    }
+
+
 def measure_case(torch, spec):
-    width, batch, size, steps = spec["width"], spec["batch"], spec["imageSize"], spec["steps"]
+    width, batch, size = spec["width"], spec["batch"], spec["imageSize"]
+    steps, repeats, variant = spec["steps"], spec.get("repeats", 1), spec["variant"]
+    if variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
     torch.manual_seed(0)
     model = build_model(torch, width)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True
-    )
     generator = torch.Generator().manual_seed(1)
     images = torch.randint(0, 256, (batch, 1, size, size), generator=generator).float()
     labels = torch.arange(batch) % 2
+    if variant != "nchw":
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    params = sum(p.numel() for p in model.parameters())
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True
+    )
+    forward = model
+    started = time.perf_counter()
+    if variant == "channels_last_compile":
+        if not hasattr(torch, "compile"):
+            return {"unavailable": f"PyTorch {torch.__version__} has no torch.compile"}
+        forward = torch.compile(model)
 
     def train_step():
         optimizer.zero_grad()
-        cost = torch.nn.functional.cross_entropy(model(images), labels)
+        cost = torch.nn.functional.cross_entropy(forward(images), labels)
         cost.backward()
         optimizer.step()
         return cost.item()
 
-    def infer():
-        with torch.inference_mode():
-            return model(images).sum().item()
-
-    train_step()
-    train_seconds, train_cores = timed(train_step, steps)
-    infer()
-    infer_seconds, infer_cores = timed(infer, steps)
+    train = None
+    if variant != "channels_last_torchscript":
+        try:
+            train_step()
+        except Exception as error:  # Inductor without a compiler, or another failure to compile
+            return {"unavailable": f"{variant}: {type(error).__name__}: {str(error)[:200]}"}
+        train = throughput(train_step, batch, steps, repeats)
+    model.eval()
+    with torch.inference_mode() if variant != "channels_last_torchscript" else torch.no_grad():
+        if variant == "channels_last_torchscript":
+            # The trace fixes the image size, as the benchmark does: its warning says so.
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            forward = torch.jit.freeze(torch.jit.trace(model, images))
+        infer = lambda: forward(images).sum().item()
+        infer()
+        infer()  # TorchScript's profiling executor optimizes on the second run
+        compile_seconds = time.perf_counter() - started
+        inferred = throughput(infer, batch, steps, repeats)
     return {
-        "engine": f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads",
-        "trainImagesPerSecond": steps * batch / train_seconds,
-        "inferImagesPerSecond": steps * batch / infer_seconds,
-        "trainCoresUsed": train_cores,
-        "inferCoresUsed": infer_cores,
-        "params": sum(p.numel() for p in model.parameters()),
+        "variant": variant,
+        "trainImagesPerSecond": None if train is None else train["imagesPerSecond"],
+        "inferImagesPerSecond": inferred["imagesPerSecond"],
+        "spread": {
+            "train": None if train is None else train["spread"],
+            "infer": inferred["spread"],
+        },
+        "trainCoresUsed": None if train is None else train["coresUsed"],
+        "inferCoresUsed": inferred["coresUsed"],
+        "warmUpSeconds": compile_seconds,
+        "params": params,
         "peakMemoryBytes": peak_memory_bytes(),
     }
 
@@ -123,15 +183,18 @@ def matmul_gflops(torch, spec, threads, repeats=5):
 
 
 def main():
-    command, spec = sys.argv[1], json.loads(sys.argv[2])
+    command, spec = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
     try:
         import torch
     except ImportError:
-        print(json.dumps({"unavailable": "PyTorch is not installed (Debian: python3-torch)"}))
+        print(json.dumps({"unavailable": f"PyTorch is not installed for {sys.executable}"}))
         return
     cores = os.cpu_count() or 1
     torch.set_num_threads(cores)
-    if command == "case":
+    engine = f"PyTorch {torch.__version__} CPU, {cores} threads"
+    if command == "info":
+        result = {"engine": engine, "python": sys.executable, "variants": VARIANTS}
+    elif command == "case":
         result = measure_case(torch, spec)
     elif command == "matmul":
         result = {
@@ -141,7 +204,7 @@ def main():
             "gflopsOneThread": matmul_gflops(torch, spec, 1),
         }
     else:
-        raise SystemExit(f"unknown command {command!r}; use case or matmul")
+        raise SystemExit(f"unknown command {command!r}; use info, case or matmul")
     print(json.dumps(result))
 
 

@@ -6,7 +6,7 @@
  * | `node-gpu` | `@tensorflow/tfjs-node-gpu` is in deno.json's imports and its native library loads |
  * | `node` | `@tensorflow/tfjs-node` likewise (both optional: their install downloads libtensorflow) |
  * | `webgpu` | Deno finds a real GPU adapter (not a software fallback such as llvmpipe or SwiftShader) |
- * | `onednn` | oneDNN (`libdnnl.so.2`) loads: the wasm backend with its convolutions, max-pools and large elementwise operations run natively on every core by lib/onednn_kernels.ts |
+ * | `onednn` | oneDNN 2 or 3 (`libdnnl.so.2`, `libdnnl.so.3`) loads: the wasm backend with its convolutions, max-pools and large elementwise operations run natively on every core by lib/backends/onednn/kernels.ts |
  * | `wasm` | always (SIMD, one thread: Deno runs only module workers, so wasm threads never start); trainable through {@link registerWasmGradients} |
  * | `cpu` | the pure-JavaScript backend, the last resort |
  *
@@ -18,8 +18,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { LabError, UsageError } from "../core/errors.ts";
-import { loadOneDnn, type OneDnn, ONEDNN_ENV } from "./onednn.ts";
-import { registerOneDnnKernels, unregisterOneDnnKernels } from "./onednn_kernels.ts";
+import {
+  loadOneDnn,
+  type OneDnn,
+  ONEDNN_ENV,
+  registerOneDnnKernels,
+  unregisterOneDnnKernels,
+} from "./onednn/mod.ts";
 import { registerWasmGradients, type WasmGradientOptions } from "./wasm_gradients.ts";
 
 /** Environment variable that chooses the backend (`auto` or a rung of {@link BACKEND_RUNGS}). */
@@ -63,7 +68,7 @@ export interface BackendInfo {
 
 /** The hint of a CPU rung chosen because oneDNN was not found. */
 export const ONEDNN_HINT = "oneDNN trains 3-5x faster than wasm (README, Speed): install it " +
-  "(Debian/Ubuntu: sudo apt-get install libdnnl2) and restart";
+  "(Debian 12: sudo apt-get install libdnnl2; Debian 13: sudo apt-get install libdnnl3.6) and restart";
 
 /** Describes a GPU adapter; the fields of `GPUAdapterInfo` that tell a real GPU from a fallback. */
 export interface AdapterDescription {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import type { BenchCase, BenchReport } from "../../bench/bench.ts";
+import { type BenchCase, type BenchReport, TORCH_VARIANTS } from "../../bench/bench.ts";
+import { median } from "../../bench/case.ts";
 import { modelFlops } from "../../bench/flops.ts";
+import { selectBackend } from "../../lib/backends/backend.ts";
 import { createModel } from "../../lib/model/model.ts";
 
 const CLI = fileURLToPath(new URL("../../cli/bench.ts", import.meta.url));
@@ -21,11 +23,19 @@ function assertRate(value: unknown, what: string) {
   assert.ok(typeof value === "number" && value > 0 && Number.isFinite(value), `${what}: ${value}`);
 }
 
+function assertSpread(spread: [number, number] | null, value: number | null, what: string) {
+  assert.ok(spread !== null && value !== null, what);
+  assert.ok(spread[0] <= value && value <= spread[1], `${what}: ${value} outside ${spread}`);
+}
+
 function assertCase(c: BenchCase) {
   assert.equal(c.width, 8);
   assert.equal(c.batch, 4);
+  assert.equal(c.repeats, 2);
   assertRate(c.trainImagesPerSecond, "trainImagesPerSecond");
   assertRate(c.inferImagesPerSecond, "inferImagesPerSecond");
+  assertSpread(c.spread.train, c.trainImagesPerSecond, "ours, training: median within the spread");
+  assertSpread(c.spread.infer, c.inferImagesPerSecond, "ours, inference: median within the spread");
   assertRate(c.gflops.train, "gflops.train");
   assertRate(c.oneWorker.trainImagesPerSecond, "oneWorker.trainImagesPerSecond");
   assert.equal(c.parallel.workers, 2);
@@ -35,15 +45,38 @@ function assertCase(c: BenchCase) {
   if (c.reference === null) {
     assert.equal(typeof c.referenceMissing, "string");
     assert.equal(c.ratio, null);
-  } else {
-    assert.match(c.reference.engine, /PyTorch/);
-    assertRate(c.reference.trainImagesPerSecond, "reference.trainImagesPerSecond");
-    assertRate(c.reference.inferImagesPerSecond, "reference.inferImagesPerSecond");
-    const model = createModel({ width: 8, imageSize: 64 });
-    assert.equal(c.reference.params, model.countParams(), "PyTorch built the same network");
-    model.dispose();
-    assertRate(c.ratio?.train, "ratio.train");
+    return;
   }
+  const { reference } = c;
+  assert.match(reference.engine, /PyTorch/);
+  const names = [...reference.variants.map((v) => v.name), ...reference.notRun.map((n) => n.name)];
+  assert.deepEqual(names.sort(), ["channels_last", "channels_last_torchscript", "nchw"]);
+  for (const v of reference.variants) {
+    assert.ok(TORCH_VARIANTS.includes(v.name), v.name);
+    assertRate(v.inferImagesPerSecond, `${v.name}.inferImagesPerSecond`);
+    assertSpread(v.spread.infer, v.inferImagesPerSecond, `${v.name}, inference`);
+    if (v.name === "channels_last_torchscript") {
+      assert.equal(v.trainImagesPerSecond, null, "a frozen graph does not train");
+    } else {
+      assertRate(v.trainImagesPerSecond, `${v.name}.trainImagesPerSecond`);
+      assertSpread(v.spread.train, v.trainImagesPerSecond, `${v.name}, training`);
+    }
+  }
+  const trains = reference.variants.flatMap((v) => v.trainImagesPerSecond ?? []);
+  const infers = reference.variants.map((v) => v.inferImagesPerSecond);
+  assert.equal(reference.trainImagesPerSecond, Math.max(...trains), "best training is the max");
+  assert.equal(reference.inferImagesPerSecond, Math.max(...infers), "best inference is the max");
+  const named = (name: string) => reference.variants.find((v) => v.name === name)!;
+  assert.equal(named(reference.best.train).trainImagesPerSecond, reference.trainImagesPerSecond);
+  assert.equal(named(reference.best.infer).inferImagesPerSecond, reference.inferImagesPerSecond);
+  const model = createModel({ width: 8, imageSize: 64 });
+  assert.equal(reference.params, model.countParams(), "PyTorch built the same network");
+  model.dispose();
+  assert.equal(c.ratio?.train, c.trainImagesPerSecond / reference.trainImagesPerSecond);
+  assert.equal(c.ratio?.infer, c.inferImagesPerSecond / reference.inferImagesPerSecond);
+  const range = c.ratioRange!;
+  assert.ok(range.train[0] <= c.ratio!.train && c.ratio!.train <= range.train[1], "train range");
+  assert.ok(range.infer[0] <= c.ratio!.infer && c.ratio!.infer <= range.infer[1], "infer range");
 }
 
 Deno.test("bench --quick --json runs and reports every field of the contract", async () => {
@@ -57,8 +90,18 @@ Deno.test("bench --quick --json runs and reports every field of the contract", a
   const { onednnGflops } = report.machine.peak;
   if (onednnGflops !== null) assertRate(onednnGflops, "peak.onednnGflops");
   assert.equal(report.cases.length, 1);
+  await selectBackend({ backend: "cpu" }); // to count the lab model's parameters
   assertCase(report.cases[0]);
   assert.match(stderr, /width 8: 2 workers/);
+  assert.match(report.machine.isa, /^(AVX-512|AVX2|x86_64|aarch64)$/);
+  const onednn = report.machine.peak.onednn;
+  if (onednn !== null) assert.match(onednn.version, /^[23]\.\d+\.\d+$/);
+});
+
+Deno.test("median() takes the middle value, or the mean of the middle two", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([7]), 7);
 });
 
 Deno.test("bench rejects a bad flag with one line and exit 1", async () => {

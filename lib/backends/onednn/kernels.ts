@@ -8,7 +8,7 @@
  *
  * Cases oneDNN is not given (other dtypes, dilations, small elementwise arrays, sums over middle
  * axes) go to the kernels that were registered before (the wasm backend's own, and
- * lib/wasm_gradients.ts's gradients), which {@link unregisterOneDnnKernels} puts back.
+ * lib/backends/wasm_gradients.ts's gradients), which {@link unregisterOneDnnKernels} puts back.
  *
  * @module
  */
@@ -27,7 +27,8 @@ import type {
   TensorInfo,
 } from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import type { ConvShape, OneDnn, PoolShape } from "./onednn.ts";
+import type { ConvShape, PoolShape } from "./api.ts";
+import type { OneDnn } from "./binding.ts";
 
 const BACKEND = "wasm";
 /**
@@ -47,7 +48,7 @@ interface Args<Inputs, Attrs> {
 
 /**
  * Registers the oneDNN kernels on the wasm backend (replacing any registered by an earlier
- * call). Register lib/wasm_gradients.ts's kernels first: they serve what oneDNN is not given.
+ * call). Register lib/backends/wasm_gradients.ts's kernels first: they serve what oneDNN is not given.
  *
  * @returns the names of the kernels registered.
  */

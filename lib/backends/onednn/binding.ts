@@ -1,0 +1,516 @@
+/**
+ * The oneDNN binding: the convolutions of the lab's CNN (forward, input gradient, filter
+ * gradient), its 2x2 max-pool (forward and gradient), matrix products, sums and large elementwise
+ * operations on float32 arrays (NHWC), on every core, with oneDNN's JIT kernels (AVX2 / AVX-512
+ * where the CPU has them). It is written once against a {@link Driver} (api.ts), so the same code
+ * runs on oneDNN 2 and 3; load.ts picks the driver by the version of the library that loads.
+ *
+ * Activations keep the layout tfjs gives them (NHWC, oneDNN's `nhwc` tag, which its JIT kernels
+ * read directly); only the small filters are reordered between tfjs's `[kh, kw, in, out]` and
+ * the blocked layout the chosen kernel wants. Primitives are built once per shape and kept.
+ *
+ * @module
+ */
+
+import { LabError, UsageError } from "../../core/errors.ts";
+import {
+  ALLOCATE,
+  ARG,
+  C,
+  type ConvShape,
+  type Driver,
+  type Geometry,
+  type Handle,
+  type MemoryDesc,
+  type PoolGeometry,
+  type PoolShape,
+} from "./api.ts";
+
+/** GNU OpenMP, the threading runtime of the Debian and Ubuntu builds of oneDNN. */
+const OPENMP_LIBRARY = "libgomp.so.1";
+
+/** A memory object whose buffer is set on each call (a tfjs tensor's data), or owned by oneDNN. */
+type Memory = Handle;
+
+/** One step of a prepared operation: a primitive and its arguments. */
+interface Execution {
+  primitive: Handle;
+  /** `dnnl_exec_arg_t[]`: pairs of (argument index, memory). */
+  args: BigUint64Array;
+  count: number;
+}
+
+/** A prepared operation: the memories the caller's arrays go into, then the steps in order. */
+interface Prepared {
+  inputs: Memory[];
+  steps: Execution[];
+  /** The implementation oneDNN chose for the main primitive, e.g. `jit:avx512_core`. */
+  implementation: string;
+}
+
+/** What load.ts found: the library, its version, and the driver of its C API. */
+export interface OneDnnLibrary {
+  /** The library file loaded. */
+  library: string;
+  /** oneDNN's version, e.g. `2.6.3`. */
+  version: string;
+  /** Its CPU threading runtime (`OpenMP`, `TBB`, ...). */
+  runtime: string;
+  /** Its C API. */
+  driver: Driver;
+}
+
+/**
+ * The oneDNN library, loaded, with a CPU engine and stream. Obtain it with `loadOneDnn` (load.ts).
+ * Each method computes into the caller's arrays and returns when the result is there. The
+ * arrays must lie outside V8's movable heap: views of the wasm heap (as tfjs's tensors are), or
+ * of an `ArrayBuffer`, or typed arrays of more than 64 bytes.
+ */
+export class OneDnn {
+  /** The library file loaded. */
+  readonly library: string;
+  /** oneDNN's version, e.g. `2.6.3` or `3.13.2`. */
+  readonly version: string;
+  /** Its CPU threading runtime (`OpenMP`, `TBB`, ...). */
+  readonly runtime: string;
+  readonly #api: Driver;
+  readonly #engine: Handle;
+  readonly #stream: Handle;
+  readonly #prepared = new Map<string, Prepared>();
+  readonly #onesByLength = new Map<number, Float32Array>();
+  /** Bytes of the array each caller-filled memory object takes. */
+  readonly #bytes = new Map<Memory, number>();
+
+  /** Starts a CPU engine and stream on a loaded library; use `loadOneDnn`. */
+  constructor(loaded: OneDnnLibrary) {
+    this.library = loaded.library;
+    this.version = loaded.version;
+    this.runtime = loaded.runtime;
+    this.#api = loaded.driver;
+    this.#engine = this.#api.engine();
+    this.#stream = this.#api.stream(this.#engine);
+  }
+
+  /**
+   * `y = conv(x, filter)`: x `[n, h, w, in]`, filter `[kh, kw, in, out]`, y `[n, oh, ow, out]`;
+   * with `bias` (`[out]`) added and `relu` applied in the same pass when given.
+   */
+  conv2d(
+    shape: ConvShape,
+    x: Float32Array,
+    filter: Float32Array,
+    y: Float32Array,
+    fused: { bias?: Float32Array; relu?: boolean } = {},
+  ): void {
+    const { bias, relu = false } = fused;
+    this.#run(
+      `conv ${key(shape)} bias ${bias !== undefined} relu ${relu}`,
+      () => this.#prepareConvForward(shape, bias !== undefined, relu),
+      bias === undefined ? [x, filter, y] : [x, filter, bias, y],
+    );
+  }
+
+  /** The input gradient `dx` `[n, h, w, in]` of {@link conv2d} from `dy` and the filter. */
+  conv2dBackpropInput(
+    shape: ConvShape,
+    dy: Float32Array,
+    filter: Float32Array,
+    dx: Float32Array,
+  ): void {
+    this.#run(`conv-dx ${key(shape)}`, () => this.#prepareConvBackwardData(shape), [
+      dy,
+      filter,
+      dx,
+    ]);
+  }
+
+  /** The filter gradient `[kh, kw, in, out]` of {@link conv2d} from `x` and `dy`. */
+  conv2dBackpropFilter(
+    shape: ConvShape,
+    x: Float32Array,
+    dy: Float32Array,
+    dFilter: Float32Array,
+  ): void {
+    this.#run(`conv-dw ${key(shape)}`, () => this.#prepareConvBackwardWeights(shape), [
+      x,
+      dy,
+      dFilter,
+    ]);
+  }
+
+  /** `y = maxPool(x)`: x `[n, h, w, c]`, y `[n, oh, ow, c]`; padding never wins the max. */
+  maxPool(shape: PoolShape, x: Float32Array, y: Float32Array): void {
+    this.#run(`pool ${key(shape)}`, () => this.#preparePoolForward(shape), [x, y]);
+  }
+
+  /** The input gradient `dx` of {@link maxPool}: each `dy` goes to its window's maximum in `x`. */
+  maxPoolGrad(shape: PoolShape, x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    this.#run(`pool-dx ${key(shape)}`, () => this.#preparePoolBackward(shape), [x, dy, dx]);
+  }
+
+  /**
+   * `out = a + b` or `out = a * b` elementwise on row-major arrays of `shape` (rank 1 to 5);
+   * `b` has the same rank, each of its dimensions equal to `shape`'s or 1 (broadcast).
+   */
+  binary(
+    op: "add" | "mul",
+    shape: number[],
+    bShape: number[],
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+  ): void {
+    this.#run(
+      `${op} ${shape} ${bShape}`,
+      () => this.#prepareBinary(op === "add" ? C.binaryAdd : C.binaryMul, shape, bShape),
+      [a, b, out],
+    );
+  }
+
+  /** `y = max(x, 0)` elementwise over `size` numbers. */
+  relu(size: number, x: Float32Array, y: Float32Array): void {
+    this.#run(`relu ${size}`, () => this.#prepareRelu(size), [x, y]);
+  }
+
+  /** `c = a b` for row-major float32 matrices a `[m, k]`, b `[k, n]`, c `[m, n]`. */
+  matMul(m: number, k: number, n: number, a: Float32Array, b: Float32Array, c: Float32Array) {
+    this.#run(`matmul ${m}x${k}x${n}`, () => this.#prepareMatMul(m, k, n), [a, b, c]);
+  }
+
+  /**
+   * `y = sum(x)` over the rows (`over: "rows"`, y `[columns]`) or the columns (y `[rows]`) of x
+   * seen as a row-major `[rows, columns]` matrix. It is a matrix product with a vector of ones:
+   * oneDNN 2's reduction primitive has only a reference implementation for float32, several
+   * times slower than its matrix product.
+   */
+  sum(rows: number, columns: number, over: "rows" | "columns", x: Float32Array, y: Float32Array) {
+    if (over === "rows") this.matMul(1, rows, columns, this.#ones(rows), x, y);
+    else this.matMul(rows, columns, 1, x, this.#ones(columns), y);
+  }
+
+  /**
+   * Makes this thread's oneDNN calls use `threads` threads (default: one per core), for data
+   * parallelism across workers that share the cores. oneDNN has no call for it: its OpenMP
+   * runtime's `omp_set_num_threads` does it, per calling thread. Returns whether it could
+   * (false where oneDNN runs on another threading runtime than GNU OpenMP, such as the TBB of
+   * PyPI's build: there every call uses every core).
+   */
+  setThreads(threads: number): boolean {
+    if (this.runtime !== "OpenMP") return false;
+    let openmp: Deno.DynamicLibrary<
+      { omp_set_num_threads: { parameters: ["i32"]; result: "void" } }
+    >;
+    try {
+      openmp = Deno.dlopen(OPENMP_LIBRARY, {
+        omp_set_num_threads: { parameters: ["i32"], result: "void" },
+      });
+    } catch {
+      return false;
+    }
+    openmp.symbols.omp_set_num_threads(threads);
+    return true;
+  }
+
+  /** The implementation oneDNN chose for each operation prepared so far, by operation. */
+  implementations(): Record<string, string> {
+    return Object.fromEntries(
+      [...this.#prepared].map(([name, prepared]) => [name, prepared.implementation]),
+    );
+  }
+
+  #run(name: string, prepare: () => Prepared, arrays: Float32Array[]): void {
+    let prepared = this.#prepared.get(name);
+    if (prepared === undefined) {
+      prepared = prepare();
+      this.#prepared.set(name, prepared);
+    }
+    if (arrays.length !== prepared.inputs.length) {
+      throw new UsageError(`oneDNN ${name}: ${arrays.length} arrays for ${prepared.inputs.length}`);
+    }
+    prepared.inputs.forEach((memory, i) => {
+      const bytes = this.#bytes.get(memory)!;
+      if (arrays[i].byteLength !== bytes) {
+        throw new UsageError(
+          `oneDNN ${name}: array ${i + 1} holds ${arrays[i].length} numbers, the operation ` +
+            `takes ${bytes / 4}`,
+        );
+      }
+      this.#api.setBuffer(memory, Deno.UnsafePointer.of(arrays[i]));
+    });
+    for (const step of prepared.steps) {
+      this.#api.execute(step.primitive, this.#stream, step.count, step.args);
+    }
+    this.#api.wait(this.#stream);
+  }
+
+  #prepareConvForward(shape: ConvShape, withBias: boolean, relu: boolean): Prepared {
+    const biasMd = withBias ? this.#plain([shape.outChannels]) : null;
+    const forward = this.#convForward(shape, biasMd, relu ? this.#api.reluAttr() : null);
+    const x = this.#userMemory(this.#nhwc(shape, "in")), y = this.#userMemory(this.#nhwc(shape));
+    const filter = this.#filterIn(forward, shape);
+    const bias = biasMd === null ? [] : [this.#userMemory(biasMd)];
+    return {
+      inputs: [x, filter.user, ...bias, y],
+      steps: [
+        ...filter.steps,
+        this.#execution(forward, [
+          [ARG.src, x],
+          [ARG.weights, filter.memory],
+          ...bias.map((memory): [number, Memory] => [ARG.bias, memory]),
+          [ARG.dst, y],
+        ]),
+      ],
+      implementation: this.#api.implementation(forward),
+    };
+  }
+
+  #prepareMatMul(m: number, k: number, n: number): Prepared {
+    const [aMd, bMd, cMd] = [[m, k], [k, n], [m, n]].map((dims) => this.#plain(dims));
+    const product = this.#api.matMul(this.#engine, aMd, bMd, cMd);
+    const [a, b, c] = [aMd, bMd, cMd].map((md) => this.#userMemory(md));
+    return {
+      inputs: [a, b, c],
+      steps: [this.#execution(product, [[ARG.src, a], [ARG.weights, b], [ARG.dst, c]])],
+      implementation: this.#api.implementation(product),
+    };
+  }
+
+  #prepareBinary(algorithm: number, shape: number[], bShape: number[]): Prepared {
+    const aMd = this.#plain(shape), bMd = this.#plain(bShape);
+    const binary = this.#api.binary(this.#engine, algorithm, aMd, bMd, aMd);
+    const a = this.#userMemory(aMd), b = this.#userMemory(bMd), out = this.#userMemory(aMd);
+    return {
+      inputs: [a, b, out],
+      steps: [this.#execution(binary, [[ARG.src, a], [ARG.src1, b], [ARG.dst, out]])],
+      implementation: this.#api.implementation(binary),
+    };
+  }
+
+  #prepareRelu(size: number): Prepared {
+    const md = this.#plain([size]);
+    const relu = this.#api.relu(this.#engine, md, md);
+    const x = this.#userMemory(md), y = this.#userMemory(md);
+    return {
+      inputs: [x, y],
+      steps: [this.#execution(relu, [[ARG.src, x], [ARG.dst, y]])],
+      implementation: this.#api.implementation(relu),
+    };
+  }
+
+  #prepareConvBackwardData(shape: ConvShape): Prepared {
+    const backward = this.#api.convBackwardData(
+      this.#engine,
+      this.#nhwc(shape, "in"),
+      this.#anyFilter(shape),
+      this.#nhwc(shape),
+      convGeometry(shape),
+      this.#convForward(shape),
+    );
+    const dy = this.#userMemory(this.#nhwc(shape)), dx = this.#userMemory(this.#nhwc(shape, "in"));
+    const filter = this.#filterIn(backward, shape);
+    return {
+      inputs: [dy, filter.user, dx],
+      steps: [
+        ...filter.steps,
+        this.#execution(backward, [
+          [ARG.diffDst, dy],
+          [ARG.weights, filter.memory],
+          [ARG.diffSrc, dx],
+        ]),
+      ],
+      implementation: this.#api.implementation(backward),
+    };
+  }
+
+  #prepareConvBackwardWeights(shape: ConvShape): Prepared {
+    const backward = this.#api.convBackwardWeights(
+      this.#engine,
+      this.#nhwc(shape, "in"),
+      this.#anyFilter(shape),
+      this.#nhwc(shape),
+      convGeometry(shape),
+      this.#convForward(shape),
+    );
+    const x = this.#userMemory(this.#nhwc(shape, "in")), dy = this.#userMemory(this.#nhwc(shape));
+    const userMd = this.#hwio(shape);
+    const user = this.#userMemory(userMd);
+    const chosen = this.#api.queryMd(backward, ARG.diffWeights);
+    const steps: Execution[] = [];
+    let memory = user;
+    if (!this.#api.equal(chosen, userMd)) {
+      memory = this.#ownedMemory(chosen);
+      steps.push(this.#reorder(chosen, memory, userMd, user));
+    }
+    steps.unshift(this.#execution(backward, [
+      [ARG.src, x],
+      [ARG.diffDst, dy],
+      [ARG.diffWeights, memory],
+    ]));
+    return { inputs: [x, dy, user], steps, implementation: this.#api.implementation(backward) };
+  }
+
+  #preparePoolForward(pool: PoolShape): Prepared {
+    const shape = passThrough(pool);
+    const forward = this.#poolForward(shape, C.forwardInference);
+    const x = this.#userMemory(this.#nhwc(shape, "in")), y = this.#userMemory(this.#nhwc(shape));
+    return {
+      inputs: [x, y],
+      steps: [this.#execution(forward, [[ARG.src, x], [ARG.dst, y]])],
+      implementation: this.#api.implementation(forward),
+    };
+  }
+
+  /** Max-pool backward needs the forward's workspace (where each maximum was): run both. */
+  #preparePoolBackward(pool: PoolShape): Prepared {
+    const shape = passThrough(pool);
+    const forward = this.#poolForward(shape, C.forwardTraining);
+    const backward = this.#api.maxPoolBackward(
+      this.#engine,
+      this.#nhwc(shape, "in"),
+      this.#nhwc(shape),
+      poolGeometry(shape),
+      forward,
+    );
+    const x = this.#userMemory(this.#nhwc(shape, "in"));
+    const dy = this.#userMemory(this.#nhwc(shape));
+    const dx = this.#userMemory(this.#nhwc(shape, "in"));
+    const y = this.#ownedMemory(this.#nhwc(shape));
+    const workspace = this.#ownedMemory(this.#api.queryMd(forward, ARG.workspace));
+    return {
+      inputs: [x, dy, dx],
+      steps: [
+        this.#execution(forward, [[ARG.src, x], [ARG.dst, y], [ARG.workspace, workspace]]),
+        this.#execution(backward, [
+          [ARG.diffDst, dy],
+          [ARG.workspace, workspace],
+          [ARG.diffSrc, dx],
+        ]),
+      ],
+      implementation: this.#api.implementation(backward),
+    };
+  }
+
+  #convForward(shape: ConvShape, biasMd: MemoryDesc | null = null, attr: Handle = null): Handle {
+    return this.#api.convForward(
+      this.#engine,
+      C.forwardTraining,
+      this.#nhwc(shape, "in"),
+      this.#anyFilter(shape),
+      biasMd,
+      this.#nhwc(shape),
+      convGeometry(shape),
+      attr,
+    );
+  }
+
+  #poolForward(shape: ConvShape, propagation: number): Handle {
+    return this.#api.maxPoolForward(
+      this.#engine,
+      propagation,
+      this.#nhwc(shape, "in"),
+      this.#nhwc(shape),
+      poolGeometry(shape),
+    );
+  }
+
+  /** The caller's filter `[kh, kw, in, out]`, reordered when the primitive wants another layout. */
+  #filterIn(primitiveDesc: Handle, shape: ConvShape) {
+    const userMd = this.#hwio(shape);
+    const user = this.#userMemory(userMd);
+    const chosen = this.#api.queryMd(primitiveDesc, ARG.weights);
+    if (this.#api.equal(chosen, userMd)) return { user, memory: user, steps: [] };
+    const memory = this.#ownedMemory(chosen);
+    return { user, memory, steps: [this.#reorder(userMd, user, chosen, memory)] };
+  }
+
+  #reorder(fromMd: MemoryDesc, from: Memory, toMd: MemoryDesc, to: Memory): Execution {
+    const reorder = this.#api.reorder(this.#engine, fromMd, toMd);
+    return this.#execution(reorder, [[ARG.src, from], [ARG.dst, to]]);
+  }
+
+  #execution(primitiveDesc: Handle, args: Array<[number, Memory]>): Execution {
+    const packed = new BigUint64Array(2 * args.length);
+    args.forEach(([index, memory], i) => {
+      packed[2 * i] = BigInt(index);
+      packed[2 * i + 1] = BigInt(Deno.UnsafePointer.value(memory));
+    });
+    return { primitive: this.#api.primitive(primitiveDesc), args: packed, count: args.length };
+  }
+
+  /** A memory object without a buffer: {@link #run} points it at the caller's array. */
+  #userMemory(md: MemoryDesc): Memory {
+    const memory = this.#api.memory(this.#engine, md, null);
+    this.#bytes.set(memory, this.#api.bytes(md));
+    return memory;
+  }
+
+  /** A memory object whose buffer oneDNN allocates and owns (blocked filters, workspaces). */
+  #ownedMemory(md: MemoryDesc): Memory {
+    return this.#api.memory(this.#engine, md, ALLOCATE);
+  }
+
+  /** Descriptor of a plain row-major array of rank 1 to 5. */
+  #plain(shape: number[]): MemoryDesc {
+    const tag = this.#api.tags.plain[shape.length - 1];
+    if (tag === undefined) throw new LabError(`oneDNN: no plain layout of rank ${shape.length}`);
+    return this.#api.descriptor(shape, tag);
+  }
+
+  /**
+   * A vector of `length` ones, made once per length, over an ArrayBuffer of its own: V8 may keep
+   * a small typed array made by length in its heap, where the garbage collector moves it.
+   */
+  #ones(length: number): Float32Array {
+    let ones = this.#onesByLength.get(length);
+    if (ones === undefined) {
+      ones = new Float32Array(new ArrayBuffer(4 * length)).fill(1);
+      this.#onesByLength.set(length, ones);
+    }
+    return ones;
+  }
+
+  /** Descriptor of an NHWC array: a convolution's input side (`in`) or output side. */
+  #nhwc(shape: ConvShape, side: "in" | "out" = "out"): MemoryDesc {
+    const dims = side === "in"
+      ? [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth]
+      : [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
+    return this.#api.descriptor(dims, this.#api.tags.nhwc);
+  }
+
+  #hwio(shape: ConvShape): MemoryDesc {
+    return this.#api.descriptor(filterDims(shape), this.#api.tags.hwio);
+  }
+
+  #anyFilter(shape: ConvShape): MemoryDesc {
+    return this.#api.descriptor(filterDims(shape), this.#api.tags.any);
+  }
+}
+
+function key(shape: PoolShape): string {
+  return JSON.stringify(shape);
+}
+
+/** A pool's shape as a convolution's whose channels pass through (output channels = input's). */
+function passThrough(pool: PoolShape): ConvShape {
+  return { ...pool, outChannels: pool.inChannels };
+}
+
+/** oneDNN's `[out, in, kh, kw]` dims of a filter (its physical layout set by the tag). */
+function filterDims(shape: ConvShape): number[] {
+  return [shape.outChannels, shape.inChannels, shape.filterHeight, shape.filterWidth];
+}
+
+function convGeometry(shape: ConvShape): Geometry {
+  return {
+    strides: [shape.strideHeight, shape.strideWidth],
+    padBefore: [shape.padTop, shape.padLeft],
+    padAfter: [shape.padBottom, shape.padRight],
+  };
+}
+
+function poolGeometry(shape: PoolShape): PoolGeometry {
+  return {
+    ...convGeometry({ ...shape, outChannels: 0 }),
+    kernel: [shape.filterHeight, shape.filterWidth],
+  };
+}
