@@ -1,13 +1,15 @@
 /**
- * The lab as most students open it: JupyterLab 4 serves the answered notebooks on loopback, and
- * headless Chromium (driven by playwright-core) opens each one, runs it as a student does (the
- * menu's Run > Run All Cells) in the real Deno kernel in fast mode, and waits until the kernel is
- * idle and every code cell has its execution count. Then, per notebook: no cell failed, every
- * figure the kernel sent is drawn in the page (and none shows as untrusted), every check cell
- * printed PASS, and a screenshot of the page with a figure in view is kept in
+ * The lab as most students open it: JupyterLab 4 serves `notebooks/` on loopback, and headless
+ * Chromium (driven by playwright-core) opens each answered notebook, runs it as a student does
+ * (the menu's Run > Run All Cells) in the real Deno kernel in fast mode, and waits until the
+ * kernel is idle and no cell is queued. Then, per notebook: every code cell ran, none failed,
+ * every figure the kernel sent is drawn in the page (and none shows as untrusted), every check
+ * cell printed PASS, and a screenshot of the page with a figure in view is kept in
  * `test-artifacts/jupyterlab_<notebook>.png`. For 02 it also watches the live training plot:
  * JupyterLab must redraw the one display in place (update_display_data) at each evaluation, not
- * append new ones, ending at the step the training reached.
+ * append new ones, ending at the step the training reached. Last, the untouched student 01:
+ * JupyterLab must not stop Run All at the unanswered TODO's error, since the Deno kernel runs
+ * the cells after it and those say where their failure comes from.
  *
  * Notebook 6 renders SVG inline, JupyterLab as an `<img>` of the SVG, so the figures' own
  * descriptions (their `aria-label`) are read from the image's data URL. What the page holds is
@@ -15,14 +17,14 @@
  * (`--LabApp.expose_app_in_browser`); what runs is started by clicks, as a student would.
  *
  * JupyterLab is found as `deno task lab` finds it (cli/lab.ts): `$LAB_JUPYTERLAB`, else
- * `jupyter-lab` on PATH; without one the test is skipped with one line. By default it runs the
- * notebooks that exercise what differs from Notebook 6 (02's live plot, 05's figures and check
- * cells); `LAB_BROWSER_NOTEBOOKS=all` runs all six (slower; see the README).
+ * `jupyter-lab` on PATH; without one the test is skipped with one line. All six solutions run
+ * by default (about 2 minutes, 06's cross-validation the longest); `LAB_BROWSER_NOTEBOOKS`
+ * names fewer, e.g. `LAB_BROWSER_NOTEBOOKS=02_training,05_cam` for the live plot and the CAMs.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Locator, Page } from "playwright-core";
 import {
   CHROMIUM,
   denoKernelDir,
@@ -41,10 +43,12 @@ import { NOTEBOOK_CHECKPOINT } from "../../lib/notebook/setup.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const ARTIFACTS = join(ROOT, "test-artifacts");
+/** The folder served, as `deno task lab` serves it: the student notebooks, solutions beneath. */
+const NOTEBOOKS_DIR = join(ROOT, "notebooks");
+/** The untouched student notebook whose Run All meets an unanswered TODO. */
+const STUDENT_NOTEBOOK = "01_dataset.ipynb";
 const ALL_NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
-/** What differs in JupyterLab: 02's live plot, 05's figures and check cells. */
-const SUITE_NOTEBOOKS = ["02_training", "05_cam"];
-/** The variable that asks for all six notebooks. */
+/** The variable that names the solution notebooks to run (comma-separated); default all six. */
 const NOTEBOOKS_ENV = "LAB_BROWSER_NOTEBOOKS";
 /** Time limits, in milliseconds, of the stages. */
 const SERVER_START_MS = 30_000;
@@ -60,7 +64,14 @@ const missing = !jupyterLab
   : undefined;
 if (missing && HAS_SOLUTIONS) console.log(`skipping the JupyterLab browser test: ${missing}`);
 
-const notebooks = Deno.env.get(NOTEBOOKS_ENV) === "all" ? ALL_NOTEBOOKS : SUITE_NOTEBOOKS;
+const notebooks = Deno.env.get(NOTEBOOKS_ENV)?.split(",").map((name) => name.trim()) ??
+  ALL_NOTEBOOKS;
+const unknown = notebooks.filter((name) => !ALL_NOTEBOOKS.includes(name));
+if (unknown.length > 0) {
+  throw new Error(
+    `${NOTEBOOKS_ENV}: no notebook ${unknown.join(", ")}; choose among ${ALL_NOTEBOOKS}`,
+  );
+}
 
 /**
  * Settings a fresh JupyterLab is given in its user settings folder: no news or update checks
@@ -96,6 +107,7 @@ interface LabPage {
             cells: {
               length: number;
               get(index: number): {
+                id: string;
                 type: string;
                 executionCount?: number | null;
                 outputs?: { toJSON(): LabOutput[] };
@@ -127,12 +139,15 @@ interface LabOutput {
   ename?: string;
   evalue?: string;
   data?: Record<string, unknown>;
+  traceback?: string[];
 }
 
 /** What the page holds after Run All. */
 interface Report {
   /** The notebook's kernel status as the toolbar shows it. */
   status: string;
+  /** The code cells: id, execution count (null before it ran), outputs. */
+  cells: { id: string; count: number | null; outputs: LabOutput[] }[];
   /** `ename: evalue` of every error output. */
   errors: string[];
   /** Everything the cells printed (stdout and stderr streams). */
@@ -179,6 +194,11 @@ function readReport(page: Page): Promise<Report> {
     });
     return {
       status: panel.sessionContext!.kernelDisplayStatus,
+      cells: code.map((cell) => ({
+        id: cell.id,
+        count: typeof cell.executionCount === "number" ? cell.executionCount : null,
+        outputs: cell.outputs!.toJSON(),
+      })),
       errors: outputs.filter((o) => o.output_type === "error")
         .map((o) => `${o.ename}: ${o.evalue}`),
       printed: outputs.filter((o) => o.output_type === "stream").map((o) => text(o.text)).join(""),
@@ -195,11 +215,10 @@ function readReport(page: Page): Promise<Report> {
 }
 
 /**
- * Opens `name` in JupyterLab (a fresh workspace) and waits until its Deno kernel is connected
- * and idle; past {@link PAGE_LOAD_MS} fails with the server's log.
+ * Opens `name` (a path under `notebooks/`) in JupyterLab, in a fresh workspace, and waits until
+ * its Deno kernel is connected and idle; past {@link PAGE_LOAD_MS} fails with the server's log.
  */
-async function openNotebook(page: Page, server: JupyterServer, notebook: string): Promise<void> {
-  const name = `${notebook}.ipynb`;
+async function openNotebook(page: Page, server: JupyterServer, name: string): Promise<void> {
   try {
     await page.goto(`${server.url}/lab/tree/${name}?reset&token=${server.token}`, {
       timeout: PAGE_LOAD_MS,
@@ -260,21 +279,16 @@ async function runAllFromMenu(page: Page): Promise<void> {
 }
 
 /**
- * Waits until the run has started and ended: the kernel idle, no cell queued or running (`[*]`),
- * every code cell with its execution count; past {@link RUN_ALL_MS} fails with what the page
- * holds.
+ * Waits until the run has ended: the kernel idle and no cell queued or running (`[*]`; Run All
+ * marks every cell so at once). Past {@link RUN_ALL_MS} fails with what the page holds.
  */
 async function waitForRunAll(page: Page, name: string): Promise<Report> {
   const done = () => {
     const { jupyterapp, document } = globalThis as unknown as LabPage;
-    const panel = jupyterapp!.shell.currentWidget!;
-    const cells = panel.content!.model!.cells;
-    const code = Array.from({ length: cells.length }, (_, i) => cells.get(i))
-      .filter((cell) => cell.type === "code");
     const pending = Array.from(document.querySelectorAll(".jp-InputPrompt"))
       .some((prompt) => (prompt.textContent ?? "").includes("*"));
-    return panel.sessionContext!.kernelDisplayStatus === "idle" && !pending &&
-      code.every((cell) => typeof cell.executionCount === "number");
+    return jupyterapp!.shell.currentWidget!.sessionContext!.kernelDisplayStatus === "idle" &&
+      !pending;
   };
   try {
     await page.waitForFunction(done, undefined, { timeout: RUN_ALL_MS, polling: 250 });
@@ -332,7 +346,7 @@ async function checkLivePlot(page: Page, report: Report): Promise<number[]> {
  * line that says how long Run All took (and where the live plot was seen).
  */
 async function checkNotebook(page: Page, server: JupyterServer, name: string): Promise<string> {
-  await openNotebook(page, server, name);
+  await openNotebook(page, server, `solutions/${name}.ipynb`);
   await watchTrainingPlot(page);
   const started = performance.now();
   await runAllFromMenu(page);
@@ -364,11 +378,14 @@ async function checkNotebook(page: Page, server: JupyterServer, name: string): P
   } s, ${report.drawn.length} figures${live}`;
 }
 
-/** Scrolls the notebook's first CAM figure (05) or last figure into view and keeps the page. */
-async function keepScreenshot(page: Page, name: string): Promise<void> {
+/**
+ * Scrolls `target` into view (default the notebook's first CAM figure in 05, else its last
+ * figure) and keeps the page.
+ */
+async function keepScreenshot(page: Page, name: string, target?: Locator): Promise<void> {
   const figures = page.locator(".jp-OutputArea-output img");
   const cam = page.locator(".jp-OutputArea-output img[src*='CAM%20of%20class%201']");
-  const figure = await cam.count() > 0 ? cam.first() : figures.last();
+  const figure = target ?? (await cam.count() > 0 ? cam.first() : figures.last());
   await figure.scrollIntoViewIfNeeded();
   await page.mouse.move(0, 0);
   const path = join(ARTIFACTS, `jupyterlab_${name}.png`);
@@ -376,13 +393,70 @@ async function keepScreenshot(page: Page, name: string): Promise<void> {
   assert.ok((await Deno.stat(path)).size > 0, `empty screenshot ${path}`);
 }
 
+/**
+ * The untouched student notebook 01 from Run All: the Deno kernel runs every queued cell after
+ * an error (README, The student's loop), and JupyterLab must show them all run: the TODO's one
+ * line, its check cell's FAIL, and the later cell's error pointing back at the TODO.
+ */
+async function checkStudentNotebook(page: Page, server: JupyterServer): Promise<string> {
+  await openNotebook(page, server, STUDENT_NOTEBOOK);
+  const started = performance.now();
+  await runAllFromMenu(page);
+  const report = await waitForRunAll(page, STUDENT_NOTEBOOK);
+  const seconds = (performance.now() - started) / 1000;
+  const cell = (id: string) => report.cells.find((c) => c.id === id);
+  const errorOf = (id: string) => cell(id)?.outputs.find((o) => o.output_type === "error");
+  const diagnostics = `errors: ${report.errors.join("; ")}\nprinted:\n${report.printed}`;
+  assert.equal(report.notRun, 0, `Run All stopped at the first error; ${diagnostics}`);
+  const gap = errorOf("load");
+  assert.equal(gap?.ename, "NotAnsweredError", diagnostics);
+  assert.match(gap?.evalue ?? "", /the TODO 'load' \(loadDataset\) is not answered yet/);
+  assert.equal(gap?.traceback?.length, 1, "one line, no stack frames");
+  assert.match(report.printed, /^FAIL load 0\/1: not answered/m);
+  const later = errorOf("show");
+  assert.equal(later?.ename, "ReferenceError", diagnostics);
+  assert.match(
+    later?.traceback?.join("") ?? "",
+    /follows from the unanswered TODO 'load' \(loadDataset\) above/,
+  );
+  const firstError = page.locator(
+    ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+  ).first();
+  await keepScreenshot(page, "student_01_dataset", firstError);
+  return `${STUDENT_NOTEBOOK}: Run All to idle in ${seconds.toFixed(1)} s, ` +
+    `${report.errors.length} errors, every cell run`;
+}
+
+/** Runs `check` on a fresh page, keeping the whole page when it fails; then stops the kernel. */
+async function onPage(
+  context: BrowserContext,
+  server: JupyterServer,
+  name: string,
+  check: (page: Page) => Promise<string>,
+): Promise<void> {
+  const page = await context.newPage();
+  try {
+    console.log(await check(page));
+  } catch (error) {
+    const path = join(ARTIFACTS, `jupyterlab_${name}_failure.png`);
+    await page.screenshot({ path, fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await page.close();
+    await shutDownKernels(server);
+  }
+}
+
 Deno.test({
-  name: `solution notebooks (${
+  name: `JupyterLab in headless Chromium: Run All of the solutions (${
     notebooks.join(", ")
-  }) run from JupyterLab's Run All in headless Chromium: no errors, figures drawn, checks pass`,
+  }) ends with no errors, figures drawn and checks passed; of the untouched 01, runs every cell`,
   ignore: missing !== undefined || !HAS_SOLUTIONS,
   async fn(t) {
-    const guard = await guardNotebooks(SOLUTIONS, notebooks.map((name) => `${name}.ipynb`));
+    const guard = await guardNotebooks(NOTEBOOKS_DIR, [
+      ...notebooks.map((name) => `solutions/${name}.ipynb`),
+      STUDENT_NOTEBOOK,
+    ]);
     const hadNotebookCheckpoint = existsSync(NOTEBOOK_CHECKPOINT);
     await ensureCheckpoint();
     const kernels = await denoKernelDir();
@@ -395,12 +469,12 @@ Deno.test({
       await writeLabSettings(jupyterHome);
       server = startJupyter({
         command: jupyterLab!.command,
-        notebookDir: SOLUTIONS,
+        notebookDir: NOTEBOOKS_DIR,
         home: jupyterHome,
         kernels,
         args: (_port, token) => [
           `--IdentityProvider.token=${token}`,
-          `--ServerApp.root_dir=${SOLUTIONS}`,
+          `--ServerApp.root_dir=${NOTEBOOKS_DIR}`,
           "--LabApp.expose_app_in_browser=True",
           "--LabApp.news_url=",
         ],
@@ -408,20 +482,21 @@ Deno.test({
       await waitForJupyter(server, SERVER_START_MS);
       context = await launchChromium(profile, PAGE_LOAD_MS);
       for (const name of notebooks) {
-        await t.step(name, async () => {
-          const page = await context!.newPage();
-          try {
-            console.log(await checkNotebook(page, server!, name));
-          } catch (error) {
-            const path = join(ARTIFACTS, `jupyterlab_${name}_failure.png`);
-            await page.screenshot({ path, fullPage: true }).catch(() => {});
-            throw error;
-          } finally {
-            await page.close();
-            await shutDownKernels(server!);
-          }
-        });
+        await t.step(
+          name,
+          () => onPage(context!, server!, name, (page) => checkNotebook(page, server!, name)),
+        );
       }
+      await t.step(
+        `student ${STUDENT_NOTEBOOK}`,
+        () =>
+          onPage(
+            context!,
+            server!,
+            "student_01_dataset",
+            (page) => checkStudentNotebook(page, server!),
+          ),
+      );
     } finally {
       await context?.close();
       if (server) await stopJupyter(server);
