@@ -41,7 +41,7 @@ export function findNonFinite(
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { checkpointIOHandler } from "./checkpoint.ts";
+ * import { checkpointIOHandler } from "./io_handler.ts";
  * await tf.setBackend("cpu");
  * const dir = await Deno.makeTempDir();
  * const model = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });

@@ -51,8 +51,8 @@ export interface SaveCheckpointOptions {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { createModel } from "./model.ts";
- * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { createModel } from "../model.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "./mod.ts";
  * await tf.setBackend("cpu");
  * const dir = await Deno.makeTempDir();
  * const model = createModel({ width: 1, imageSize: 16 });
