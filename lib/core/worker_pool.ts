@@ -4,11 +4,17 @@
  * and each idle worker takes the next; replies are matched to requests by id, so callers may await
  * them in any order. A worker's module calls {@link serveWorkerPool} with the function it runs.
  *
+ * With 0 workers the same function runs on the calling thread, so results never depend on the
+ * number of workers.
+ *
  * Why not one worker per request: starting a Deno worker costs tens of milliseconds and a module
  * graph, more than decoding one image.
  *
  * @module
  */
+
+import { UsageError } from "./errors.ts";
+import { requireInteger } from "./validate.ts";
 
 /** The default number of worker threads: the logical cores, at most 8. */
 export function defaultWorkerCount(): number {
@@ -17,8 +23,8 @@ export function defaultWorkerCount(): number {
 
 /** Runs requests on a fixed set of worker threads; `close()` when done. */
 export interface WorkerPool<Request, Result> {
-  /** Number of worker threads. */
-  readonly size: number;
+  /** Number of worker threads (0: the calling thread). */
+  readonly workers: number;
   /** Queues `request` for the next idle worker; resolves with its result or rejects with its error. */
   run(request: Request): Promise<Result>;
   /** Stops the workers; requests still pending are rejected. */
@@ -43,15 +49,33 @@ interface WorkerScope {
   postMessage(message: unknown, transfer: Transferable[]): void;
 }
 
+/** Options of {@link createWorkerPool}. */
+export interface WorkerPoolOptions<Request, Result> {
+  /** Worker threads; 0 runs {@link WorkerPoolOptions.handle} on the calling thread instead. */
+  workers: number;
+  /** Says whose workers they are in errors ("phantom worker failed: ..."). */
+  name: string;
+  /**
+   * The function the worker module serves, for 0 workers: results then never depend on the
+   * number of workers. Required when `workers` is 0.
+   */
+  handle?: (request: Request) => Result | Promise<Result>;
+}
+
 /**
- * Starts `size` module workers running `url`, a module that calls {@link serveWorkerPool}. `name`
- * says whose workers they are in errors ("phantom worker failed: ...").
+ * Starts `options.workers` module workers running `url`, a module that calls
+ * {@link serveWorkerPool}; with 0 workers, runs `options.handle` on the calling thread.
  */
 export function createWorkerPool<Request, Result>(
   url: URL,
-  size: number,
-  name: string,
+  options: WorkerPoolOptions<Request, Result>,
 ): WorkerPool<Request, Result> {
+  const { workers: count, name, handle } = options;
+  requireInteger("workers", count, { min: 0 });
+  if (count === 0) {
+    if (handle === undefined) throw new UsageError(`${name} pool: 0 workers needs a handle`);
+    return { workers: 0, run: async (request) => await handle(request), close: () => {} };
+  }
   type Pending = { resolve: (result: Result) => void; reject: (error: Error) => void };
   const pending = new Map<number, Pending>();
   const queue: Envelope<Request>[] = [];
@@ -69,7 +93,7 @@ export function createWorkerPool<Request, Result>(
     pending.clear();
     queue.length = 0;
   }
-  for (let i = 0; i < size; i++) {
+  for (let i = 0; i < count; i++) {
     const worker = new Worker(url, { type: "module" });
     worker.onmessage = (event: MessageEvent<Reply<Result>>) => {
       const { id, result, error } = event.data;
@@ -88,7 +112,7 @@ export function createWorkerPool<Request, Result>(
     idle.push(worker);
   }
   return {
-    size,
+    workers: count,
     run(request) {
       if (failure) return Promise.reject(failure);
       const id = nextId++;

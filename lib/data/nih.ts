@@ -22,9 +22,6 @@ import { LabError } from "../core/errors.ts";
 import { createRandom } from "../core/random.ts";
 import {
   columnIndex,
-  DEFAULT_NEGATIVES_PER_POSITIVE,
-  DEFAULT_SEED,
-  DEFAULT_TEST_FRACTION,
   describeImport,
   failureReason,
   type ImportOptions,
@@ -37,15 +34,9 @@ import {
   selectRows,
   type SkippedRow,
   sortSkipped,
-  type SplitReport,
   startLine,
 } from "./import_common.ts";
 import { createXrayPngPool } from "./xray_png.ts";
-
-// The patient split and the split writer moved to import_common.ts, shared with the SIIM
-// importer; re-exported here for the modules that import them from this one.
-export { splitByPatient, writeSplit } from "./import_common.ts";
-export type { PatientImage } from "./import_common.ts";
 
 /** The NIH CSV columns the importer reads. */
 export const NIH_COLUMNS = {
@@ -55,12 +46,6 @@ export const NIH_COLUMNS = {
 } as const;
 /** The finding, in NIH's spelling, that makes an image a positive. */
 export const PNEUMOTHORAX_FINDING = "Pneumothorax";
-/** Default of {@link NihImportOptions.negativesPerPositive}: balanced classes. */
-export const NIH_DEFAULT_NEGATIVES_PER_POSITIVE = DEFAULT_NEGATIVES_PER_POSITIVE;
-/** Default of {@link NihImportOptions.testFraction}. */
-export const NIH_DEFAULT_TEST_FRACTION = DEFAULT_TEST_FRACTION;
-/** Default of {@link NihImportOptions.seed}. */
-export const NIH_DEFAULT_SEED = DEFAULT_SEED;
 
 const FINDING_SEPARATOR = "|";
 const EXPECTED = "an NIH Data_Entry_2017.csv";
@@ -75,9 +60,6 @@ export interface NihImportOptions extends ImportOptions {
   /** NIH's label CSV (`Data_Entry_2017.csv` or its v2020 version, or a file in that layout). */
   labelsCsv: string;
 }
-
-/** What went into one of the two files (kept for `real_sample.ts`, which imports it from here). */
-export type NihSplitReport = SplitReport;
 
 /** One usable row of the NIH CSV. */
 export interface NihRow extends PatientImage {

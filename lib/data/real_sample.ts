@@ -30,12 +30,12 @@ import { IMAGE_SIZE } from "./schema.ts";
 import { DataFileError, UsageError } from "../core/errors.ts";
 import type { LabeledImages } from "./dataset.ts";
 import {
-  NIH_DEFAULT_SEED,
-  NIH_DEFAULT_TEST_FRACTION,
-  type NihSplitReport,
+  DEFAULT_SEED,
+  DEFAULT_TEST_FRACTION,
   splitByPatient,
+  type SplitReport,
   writeSplit,
-} from "./nih.ts";
+} from "./import_common.ts";
 import { createRandom } from "../core/random.ts";
 import { decodeGrayPng } from "./xray_png.ts";
 import { LAB_ROOT } from "../core/paths.ts";
@@ -314,9 +314,9 @@ export interface RealSampleFilesOptions {
 /** What {@link writeRealSampleFiles} wrote. */
 export interface RealSampleFilesReport {
   /** The training file. */
-  train: NihSplitReport;
+  train: SplitReport;
   /** The test file. */
-  test: NihSplitReport;
+  test: SplitReport;
 }
 
 /**
@@ -332,11 +332,11 @@ export async function writeRealSampleFiles(
   outDir: string,
   options: RealSampleFilesOptions = {},
 ): Promise<RealSampleFilesReport> {
-  const testFraction = options.testFraction ?? NIH_DEFAULT_TEST_FRACTION;
+  const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
   if (!(testFraction > 0 && testFraction < 1)) {
     throw new UsageError(`testFraction must be between 0 and 1 (exclusive), got ${testFraction}`);
   }
-  const seed = options.seed ?? NIH_DEFAULT_SEED;
+  const seed = options.seed ?? DEFAULT_SEED;
   requireInteger("seed", seed);
   const sample = await loadRealSample({ dir: options.dir });
   const pixels = sample.imageSize * sample.imageSize;

@@ -46,7 +46,7 @@ import {
 } from "./import_common.ts";
 import { parseRle } from "./rle.ts";
 import { readSiimImage, type SiimImageRequest } from "./siim_image.ts";
-import { createWorkerPool, defaultWorkers } from "./worker_pool.ts";
+import { createWorkerPool, defaultWorkerCount } from "../core/worker_pool.ts";
 
 /** The columns of SIIM's `train-rle.csv` (its header writes the second with a leading space). */
 export const SIIM_COLUMNS = { image: "ImageId", rle: "EncodedPixels" } as const;
@@ -200,7 +200,7 @@ export async function importSiim(options: SiimImportOptions): Promise<ImportRepo
   }
   const pool = createWorkerPool<SiimImageRequest, Awaited<ReturnType<typeof readSiimImage>>>(
     new URL("./siim_worker.ts", import.meta.url),
-    { workers: options.workers ?? defaultWorkers(), handle: readSiimImage, name: "DICOM worker" },
+    { workers: options.workers ?? defaultWorkerCount(), handle: readSiimImage, name: "DICOM" },
   );
   let files;
   try {

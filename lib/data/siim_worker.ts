@@ -4,11 +4,10 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
-import { serveRequests } from "./worker_pool.ts";
+import { serveWorkerPool } from "../core/worker_pool.ts";
 import { readSiimImage } from "./siim_image.ts";
 
-serveRequests(readSiimImage, (reply) => [
+serveWorkerPool(readSiimImage, (reply) => [
   reply.image.buffer as ArrayBuffer,
   ...(reply.mask ? [reply.mask.buffer as ArrayBuffer] : []),
 ]);

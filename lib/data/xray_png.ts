@@ -227,14 +227,17 @@ export interface XrayPngRequest {
  */
 export function createXrayPngPool(options: XrayPngPoolOptions): XrayPngPool {
   const size = options.size;
-  const count = options.workers ?? defaultWorkerCount();
-  if (count === 0) {
-    return { workers: 0, read: (path) => readXrayPng(path, size), close: () => {} };
-  }
   const pool = createWorkerPool<XrayPngRequest, Uint8Array>(
     new URL("./xray_png_worker.ts", import.meta.url),
-    count,
-    "PNG",
+    {
+      workers: options.workers ?? defaultWorkerCount(),
+      name: "PNG",
+      handle: (request) => readXrayPng(request.path, request.size),
+    },
   );
-  return { workers: count, read: (path) => pool.run({ path, size }), close: () => pool.close() };
+  return {
+    workers: pool.workers,
+    read: (path) => pool.run({ path, size }),
+    close: () => pool.close(),
+  };
 }

@@ -102,8 +102,7 @@ async function runOnWorkers(
 ): Promise<void> {
   const pool = createWorkerPool<PhantomJob, PhantomJobResult>(
     new URL("./worker.ts", import.meta.url),
-    Math.min(count, jobs.length),
-    "phantom",
+    { workers: Math.min(count, jobs.length), name: "phantom" },
   );
   try {
     await Promise.all(jobs.map((job) => pool.run(job).then(collect)));
