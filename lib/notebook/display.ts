@@ -2,6 +2,12 @@
  * Showing results in the Deno Jupyter kernel: a display that updates in place (the live
  * training plot), and nothing at all outside a notebook.
  *
+ * The first `show` sends a display with an id and each later one an update of that id
+ * (`update_display_data`), which JupyterLab 4 and Jupyter Notebook 6 both redraw in place; a
+ * second plain display would stack a new figure under the old one at every evaluation. The
+ * browser tests (tests/system/browser_test.ts, jupyterlab_test.ts) watch notebook 02's plot
+ * being redrawn this way in both.
+ *
  * @module
  */
 

@@ -52,6 +52,8 @@ const ARTIFACTS = join(ROOT, "test-artifacts");
 const NOTEBOOKS_DIR = join(ROOT, "notebooks");
 /** The untouched student notebook whose Run All meets an unanswered TODO. */
 const STUDENT_NOTEBOOK = "01_dataset.ipynb";
+/** The JupyterLab this test was written and passed with (.ci/run installs it). */
+const TESTED_JUPYTERLAB = "4.6.6";
 /** Time limits, in milliseconds, of the stages. */
 const SERVER_START_MS = 30_000;
 const PAGE_LOAD_MS = 60_000;
@@ -60,7 +62,9 @@ const RUN_ALL_MS = 240_000;
 const found = await findJupyter();
 const jupyterLab = found?.name === "JupyterLab" ? found : undefined;
 const missing = !jupyterLab
-  ? `no JupyterLab (set ${JUPYTERLAB_ENV} to a jupyter-lab, or put jupyter-lab on PATH)`
+  ? `no JupyterLab (set ${JUPYTERLAB_ENV} to a jupyter-lab, e.g. /opt/jupyterlab/bin/jupyter-lab ` +
+    "after 'python3 -m venv /opt/jupyterlab && /opt/jupyterlab/bin/pip install " +
+    `jupyterlab==${TESTED_JUPYTERLAB}', or put jupyter-lab on PATH)`
   : !existsSync(CHROMIUM)
   ? `no Chromium at ${CHROMIUM}`
   : undefined;
@@ -433,6 +437,7 @@ Deno.test({
   }) ends with no errors, figures drawn and checks passed; of the untouched 01, runs every cell`,
   ignore: missing !== undefined || !HAS_SOLUTIONS,
   async fn(t) {
+    console.log(`JupyterLab ${jupyterLab!.version}: ${jupyterLab!.command}`);
     const guard = await guardNotebooks(NOTEBOOKS_DIR, [
       ...BROWSER_NOTEBOOKS.map((name) => `solutions/${name}.ipynb`),
       STUDENT_NOTEBOOK,
