@@ -48,7 +48,7 @@ const SCREENSHOT_MARGIN = 16;
 /** Time limits, in milliseconds, of the stages. */
 const SERVER_START_MS = 30_000;
 const PAGE_LOAD_MS = 60_000;
-const RUN_ALL_MS = 240_000;
+const RUN_ALL_MS = 480_000;
 
 const missing = !commandWorks("jupyter-notebook")
   ? "no jupyter-notebook (Debian: apt-get install jupyter-notebook)"
@@ -348,12 +348,14 @@ Deno.test({
       context = await launchChromium(profile, PAGE_LOAD_MS);
       for (const name of BROWSER_NOTEBOOKS) {
         await t.step(name, async () => {
+          // The whole page, kept when the check fails (and only then: an older one goes).
+          const failure = join(ARTIFACTS, `notebook6_${name}_failure.png`);
+          await Deno.remove(failure).catch(() => {});
           const page = await context!.newPage();
           try {
             console.log(await checkNotebook(page, server!, name));
           } catch (error) {
-            const path = join(ARTIFACTS, `notebook6_${name}_failure.png`);
-            await page.screenshot({ path, fullPage: true }).catch(() => {});
+            await page.screenshot({ path: failure, fullPage: true }).catch(() => {});
             throw error;
           } finally {
             await page.close();

@@ -57,7 +57,7 @@ const TESTED_JUPYTERLAB = "4.6.6";
 /** Time limits, in milliseconds, of the stages. */
 const SERVER_START_MS = 30_000;
 const PAGE_LOAD_MS = 60_000;
-const RUN_ALL_MS = 240_000;
+const RUN_ALL_MS = 480_000;
 
 const found = await findJupyter();
 const jupyterLab = found?.name === "JupyterLab" ? found : undefined;
@@ -418,11 +418,13 @@ async function onPage(
   name: string,
   check: (page: Page) => Promise<string>,
 ): Promise<void> {
+  // The whole page, kept when the check fails (and only then: an older one goes).
+  const path = join(ARTIFACTS, `jupyterlab_${name}_failure.png`);
+  await Deno.remove(path).catch(() => {});
   const page = await context.newPage();
   try {
     console.log(await check(page));
   } catch (error) {
-    const path = join(ARTIFACTS, `jupyterlab_${name}_failure.png`);
     await page.screenshot({ path, fullPage: true }).catch(() => {});
     throw error;
   } finally {
