@@ -2,7 +2,7 @@
  * `deno task cam`: the class activation map of one X-ray. Writes `FILE.png` (the X-ray and the
  * map over it, side by side, with the lesion outline where the file has masks: phantoms and
  * SIIM-ACR imports) and `FILE.svg` (the same overlay as a figure titled with the label, the
- * prediction and the probability), and prints that line on standard output. The backend is chosen as `lib/backend.ts` does (`LAB_BACKEND`).
+ * prediction and the probability), and prints that line on standard output. The backend is chosen as `lib/backends/backend.ts` does (`LAB_BACKEND`).
  *
  * @module
  */

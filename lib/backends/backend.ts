@@ -58,7 +58,7 @@ export interface BackendInfo {
   rung: BackendRung;
   /** The TensorFlow.js backend name (`tf.getBackend()`): `tensorflow`, `webgpu`, `wasm`, `cpu`. */
   tfBackend: string;
-  /** One line for people, e.g. `wasm (SIMD, 1 thread; convolution gradients from lib/wasm_gradients.ts)`. */
+  /** One line for people, e.g. `wasm (SIMD, 1 thread; convolution gradients from lib/backends/wasm_gradients.ts)`. */
   description: string;
   /** The faster rungs that were tried and passed over, each with the reason. */
   skipped: Array<{ rung: BackendRung; reason: string }>;
@@ -261,7 +261,7 @@ async function describe(rung: BackendRung): Promise<string> {
       const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD";
       const threads = getThreadsCount();
       return `wasm (${simd}, ${threads} thread${threads === 1 ? "" : "s"}; ` +
-        "convolution gradients from lib/wasm_gradients.ts)";
+        "convolution gradients from lib/backends/wasm_gradients.ts)";
     }
     case "cpu":
       return "cpu (pure JavaScript, slow: for tests and as a last resort)";

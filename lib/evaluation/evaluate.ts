@@ -52,7 +52,7 @@ export interface EvaluationReport {
   /** Mean share of the maps' positive energy inside the lesion masks; null without them. */
   energyInside: number | null;
   /**
-   * The backend that made the predictions: the rung of lib/backend.ts's ladder (`onednn`,
+   * The backend that made the predictions: the rung of lib/backends/backend.ts's ladder (`onednn`,
    * `wasm`...) when its `selectBackend` started the current backend, else TensorFlow.js's
    * backend name.
    */

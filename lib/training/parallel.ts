@@ -67,7 +67,7 @@ export interface ParallelTrainerOptions {
   backend?: ReplicaBackend;
 }
 
-/** The backends a replica can run on (CPU rungs of lib/backend.ts's ladder). */
+/** The backends a replica can run on (CPU rungs of lib/backends/backend.ts's ladder). */
 export type ReplicaBackend = "onednn" | "wasm";
 
 /** Cost and accuracy of a training batch, before the update (as the lab's loop reports them). */

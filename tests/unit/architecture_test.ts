@@ -123,3 +123,24 @@ Deno.test("each constant of the data schema is defined once, in data/schema.ts",
     assert.deepEqual(homes, ["lib/data/schema.ts"], name);
   }
 });
+
+Deno.test("the lab loads and picks a backend with read and env permissions only, as the grader runs it", async () => {
+  const probe = [
+    `import { selectBackend } from ${JSON.stringify(join(LAB_ROOT, "lib/backends/backend.ts"))};`,
+    `import * as lab from ${JSON.stringify(join(LAB_ROOT, "lib/mod.ts"))};`,
+    "const backend = await selectBackend();",
+    "console.log(Object.keys(lab).length, backend.tfBackend);",
+  ].join("\n");
+  const dir = await Deno.makeTempDir();
+  const file = join(dir, "probe.ts");
+  await Deno.writeTextFile(file, probe);
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--config", join(LAB_ROOT, "deno.json"), "--allow-read", "--allow-env", file],
+    cwd: LAB_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output().finally(() => Deno.remove(dir, { recursive: true }));
+  const stderr = new TextDecoder().decode(run.stderr);
+  assert.ok(run.success, stderr);
+  assert.match(new TextDecoder().decode(run.stdout), /^\d+ wasm\n$/);
+});

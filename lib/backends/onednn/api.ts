@@ -94,7 +94,7 @@ export interface Driver {
   descriptor(dims: number[], tag: number): MemoryDesc;
   equal(a: MemoryDesc, b: MemoryDesc): boolean;
   bytes(md: MemoryDesc): number;
-  /** A memory object over `buffer` (null: set later; {@link ALLOCATE}: oneDNN allocates). */
+  /** A memory object over `buffer` (null: set later; {@link allocateHandle}: oneDNN allocates). */
   memory(engine: Handle, md: MemoryDesc, buffer: Handle): Handle;
   setBuffer(memory: Handle, buffer: Handle): void;
   /** Forward convolution (`attr` may carry a ReLU post-op, see {@link reluAttr}). */
@@ -182,8 +182,14 @@ export const ARG = {
   diffWeights: 161,
 } as const;
 
-/** `DNNL_MEMORY_ALLOCATE`: a memory object whose buffer oneDNN allocates and owns. */
-export const ALLOCATE: Handle = Deno.UnsafePointer.create(0xffffffffffffffffn);
+/**
+ * `DNNL_MEMORY_ALLOCATE`: a memory object whose buffer oneDNN allocates and owns. A function, not
+ * a constant: making a pointer needs FFI permission, and importing the lab must not (the grader
+ * runs answers without it).
+ */
+export function allocateHandle(): Handle {
+  return Deno.UnsafePointer.create(0xffffffffffffffffn);
+}
 
 /** `dnnl_version_t.cpu_runtime` values (`DNNL_RUNTIME_*`), for {@link runtimeName}. */
 const RUNTIMES: Record<number, string> = {

@@ -14,7 +14,7 @@
 
 import { LabError, UsageError } from "../../core/errors.ts";
 import {
-  ALLOCATE,
+  allocateHandle,
   ARG,
   C,
   type ConvShape,
@@ -446,7 +446,7 @@ export class OneDnn {
 
   /** A memory object whose buffer oneDNN allocates and owns (blocked filters, workspaces). */
   #ownedMemory(md: MemoryDesc): Memory {
-    return this.#api.memory(this.#engine, md, ALLOCATE);
+    return this.#api.memory(this.#engine, md, allocateHandle());
   }
 
   /** Descriptor of a plain row-major array of rank 1 to 5. */
