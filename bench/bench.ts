@@ -35,7 +35,14 @@
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { version_core as tfVersion } from "@tensorflow/tfjs";
 import { maxThreadBatchSize } from "../lib/training/parallel.ts";
-import type { CaseResult, CaseSpec, MatMulResult, MatMulShape, OneDnnInfo } from "./case.ts";
+import {
+  BENCH_LEARNING_RATE,
+  type CaseResult,
+  type CaseSpec,
+  type MatMulResult,
+  type MatMulShape,
+  type OneDnnInfo,
+} from "./case.ts";
 import { modelFlops } from "./flops.ts";
 
 /** Widths of the full benchmark: the small models students train here, and the lab's 64. */
@@ -295,7 +302,14 @@ async function runTorch<T>(torch: Torch, command: string, spec: object): Promise
 async function measureReference(
   torch: Torch,
   ways: TorchVariant[],
-  spec: { width: number; batch: number; imageSize: number; steps: number; repeats: number },
+  spec: {
+    width: number;
+    batch: number;
+    imageSize: number;
+    steps: number;
+    repeats: number;
+    learningRate: number;
+  },
   log: (line: string) => void,
 ): Promise<TorchAnswer<ReferenceResult>> {
   if ("unavailable" in torch) return torch;
@@ -418,8 +432,9 @@ interface CaseSettings {
 async function benchCase(settings: CaseSettings): Promise<BenchCase> {
   const { width, batch, imageSize, steps, repeats, workers, log } = settings;
   const base = { width, batch, imageSize, steps, repeats };
+  const torchSpec = { ...base, learningRate: BENCH_LEARNING_RATE };
   const name = `width ${width}`;
-  const torch = await measureReference(settings.torch, settings.torchVariants, base, log);
+  const torch = await measureReference(settings.torch, settings.torchVariants, torchSpec, log);
   if ("unavailable" in torch) log(`${name}: no PyTorch reference: ${torch.unavailable}`);
   const fits = batch <= maxThreadBatchSize(width, imageSize);
   const lab = fits ? await runDenoCase<CaseResult>("case", { ...base, mode: "lab" }) : {

@@ -25,6 +25,13 @@ import { loadOneDnn, type OneDnn } from "../lib/backends/onednn/mod.ts";
 import { createRandom } from "../lib/core/random.ts";
 import { createOptimizer, disposeOptimizer, train } from "../lib/training/train.ts";
 
+/**
+ * The learning rate of the measured training, here and in PyTorch: the lab's 0.05 drives the
+ * random images and labels of the benchmark to a NaN cost within a few steps, on which the lab's
+ * loop stops. A step costs the same at any rate.
+ */
+export const BENCH_LEARNING_RATE = 0.001;
+
 /** What to measure. */
 export interface CaseSpec {
   /** `lab` (the lab's loop, this thread) or `replicas` (module workers). */
@@ -195,7 +202,12 @@ async function measureLab(
   model: PneumothoraxDetectionModel,
   data: PneumothoraxDataset,
 ) {
-  const options = { batchSize: spec.batch, evalEvery: spec.steps + 1, evalSize: 1 };
+  const options = {
+    batchSize: spec.batch,
+    evalEvery: spec.steps + 1,
+    evalSize: 1,
+    learningRate: BENCH_LEARNING_RATE,
+  };
   await train(model, data, { ...options, steps: 1 });
   const repeats = spec.repeats ?? 1;
   const trained = await throughput(
@@ -221,7 +233,7 @@ async function measureReplicas(
   const workers = spec.workers ?? navigator.hardwareConcurrency;
   const microBatchSize = spec.microBatchSize ?? maxMicroBatchSize(spec.width, spec.imageSize);
   const trainer = await createParallelTrainer(model, { workers, microBatchSize });
-  const optimizer = createOptimizer();
+  const optimizer = createOptimizer(BENCH_LEARNING_RATE);
   const step = async (size: number) => {
     const [images, labels] = data.getTrainBatch(size);
     try {

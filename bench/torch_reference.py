@@ -11,7 +11,8 @@ Usage (one JSON object on standard output):
 `case` measures training and inference throughput of the lab's model (per-image standardization;
 four blocks of two same-padded ReLU convolutions summed, then a 2x2 max-pool, with W, 2W, 4W, 8W
 filters and 5, 5, 3, 3 kernels; global average pooling; dense(2)) under softmax cross-entropy
-and Nesterov momentum 0.9 at learning rate 0.05, on seeded random uint8 images, with as many
+and Nesterov momentum 0.9 at the learning rate given (the lab's 0.05 by default), on seeded
+random uint8 images, with as many
 threads as the machine has cores, one of these ways (VARIANTS):
 - `nchw`: eager mode in PyTorch's default layout;
 - `channels_last`: eager mode with the model and images in `torch.channels_last` (NHWC), which
@@ -118,7 +119,10 @@ def measure_case(torch, spec):
         images = images.contiguous(memory_format=torch.channels_last)
     params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True
+        model.parameters(),
+        lr=spec.get("learningRate", LEARNING_RATE),
+        momentum=MOMENTUM,
+        nesterov=True,
     )
     forward = model
     started = time.perf_counter()

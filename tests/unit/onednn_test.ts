@@ -14,6 +14,7 @@ import {
   type ConvShape,
   loadOneDnn,
   ONEDNN_ENV,
+  ONEDNN_VERSIONS,
   type PoolShape,
 } from "../../lib/backends/onednn/mod.ts";
 import { createParallelTrainer } from "../../lib/training/parallel.ts";
@@ -339,6 +340,10 @@ Deno.test({
   ignore: missing !== undefined,
   fn: () => {
     const onednn = loadOneDnn();
+    const major = Number(onednn.version.split(".")[0]);
+    assert.ok((ONEDNN_VERSIONS as readonly number[]).includes(major), onednn.version);
+    assert.match(onednn.runtime, /^(OpenMP|TBB|sequential|threadpool)$/);
+    console.log(`oneDNN ${onednn.version} (${onednn.runtime}) from ${onednn.library}`);
     const floats = (n: number) => new Float32Array(n).fill(0.5);
     const layers = [[1, 8, 5], [8, 8, 5], [8, 16, 5], [16, 32, 3], [64, 64, 3]];
     for (const [inChannels, outChannels, k] of layers) {

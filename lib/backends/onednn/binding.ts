@@ -138,14 +138,50 @@ export class OneDnn {
     ]);
   }
 
-  /** `y = maxPool(x)`: x `[n, h, w, c]`, y `[n, oh, ow, c]`; padding never wins the max. */
-  maxPool(shape: PoolShape, x: Float32Array, y: Float32Array): void {
-    this.#run(`pool ${key(shape)}`, () => this.#preparePoolForward(shape), [x, y]);
+  /**
+   * `y = maxPool(x)`: x `[n, h, w, c]`, y `[n, oh, ow, c]`; padding never wins the max. With a
+   * `workspace` ({@link maxPoolWorkspaceBytes} bytes), it also records there where each maximum
+   * was, so that {@link maxPoolGrad} need not run the forward pass again.
+   */
+  maxPool(shape: PoolShape, x: Float32Array, y: Float32Array, workspace?: Uint8Array): void {
+    if (workspace === undefined) {
+      this.#run(`pool ${key(shape)}`, () => this.#preparePoolForward(shape), [x, y]);
+    } else {
+      this.#run(`pool-train ${key(shape)}`, () => this.#preparePoolTraining(shape), [
+        x,
+        y,
+        workspace,
+      ]);
+    }
   }
 
-  /** The input gradient `dx` of {@link maxPool}: each `dy` goes to its window's maximum in `x`. */
-  maxPoolGrad(shape: PoolShape, x: Float32Array, dy: Float32Array, dx: Float32Array): void {
-    this.#run(`pool-dx ${key(shape)}`, () => this.#preparePoolBackward(shape), [x, dy, dx]);
+  /** Bytes of the workspace {@link maxPool} fills for {@link maxPoolGrad}. */
+  maxPoolWorkspaceBytes(shape: PoolShape): number {
+    const name = `pool-train ${key(shape)}`;
+    this.#prepare(name, () => this.#preparePoolTraining(shape));
+    return this.#bytes.get(this.#prepared.get(name)!.inputs[2])!;
+  }
+
+  /**
+   * The input gradient `dx` of {@link maxPool}: each `dy` goes to its window's maximum in `x`,
+   * found in the `workspace` the forward pass filled, or, without one, by running it again.
+   */
+  maxPoolGrad(
+    shape: PoolShape,
+    x: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    workspace?: Uint8Array,
+  ): void {
+    if (workspace === undefined) {
+      this.#run(`pool-dx ${key(shape)}`, () => this.#preparePoolBackward(shape), [x, dy, dx]);
+    } else {
+      this.#run(`pool-dx-ws ${key(shape)}`, () => this.#preparePoolBackward(shape, true), [
+        workspace,
+        dy,
+        dx,
+      ]);
+    }
   }
 
   /**
@@ -218,12 +254,17 @@ export class OneDnn {
     );
   }
 
-  #run(name: string, prepare: () => Prepared, arrays: Float32Array[]): void {
+  #prepare(name: string, prepare: () => Prepared): Prepared {
     let prepared = this.#prepared.get(name);
     if (prepared === undefined) {
       prepared = prepare();
       this.#prepared.set(name, prepared);
     }
+    return prepared;
+  }
+
+  #run(name: string, prepare: () => Prepared, arrays: Array<Float32Array | Uint8Array>): void {
+    const prepared = this.#prepare(name, prepare);
     if (arrays.length !== prepared.inputs.length) {
       throw new UsageError(`oneDNN ${name}: ${arrays.length} arrays for ${prepared.inputs.length}`);
     }
@@ -232,7 +273,7 @@ export class OneDnn {
       if (arrays[i].byteLength !== bytes) {
         throw new UsageError(
           `oneDNN ${name}: array ${i + 1} holds ${arrays[i].length} numbers, the operation ` +
-            `takes ${bytes / 4}`,
+            `takes ${bytes / arrays[i].BYTES_PER_ELEMENT}`,
         );
       }
       this.#api.setBuffer(memory, Deno.UnsafePointer.of(arrays[i]));
@@ -360,8 +401,25 @@ export class OneDnn {
     };
   }
 
-  /** Max-pool backward needs the forward's workspace (where each maximum was): run both. */
-  #preparePoolBackward(pool: PoolShape): Prepared {
+  /** The forward pass of training: the result, and where each maximum was (the workspace). */
+  #preparePoolTraining(pool: PoolShape): Prepared {
+    const shape = passThrough(pool);
+    const forward = this.#poolForward(shape, C.forwardTraining);
+    const x = this.#userMemory(this.#nhwc(shape, "in")), y = this.#userMemory(this.#nhwc(shape));
+    const workspace = this.#userMemory(this.#api.queryMd(forward, ARG.workspace));
+    return {
+      inputs: [x, y, workspace],
+      steps: [this.#execution(forward, [[ARG.src, x], [ARG.dst, y], [ARG.workspace, workspace]])],
+      implementation: this.#api.implementation(forward),
+    };
+  }
+
+  /**
+   * Max-pool backward needs the forward's workspace (where each maximum was): given it
+   * (`fromWorkspace`), it takes the workspace, `dy` and `dx`; otherwise `x`, `dy` and `dx`, and it
+   * runs the forward pass first into a workspace of its own.
+   */
+  #preparePoolBackward(pool: PoolShape, fromWorkspace = false): Prepared {
     const shape = passThrough(pool);
     const forward = this.#poolForward(shape, C.forwardTraining);
     const backward = this.#api.maxPoolBackward(
@@ -371,22 +429,30 @@ export class OneDnn {
       poolGeometry(shape),
       forward,
     );
-    const x = this.#userMemory(this.#nhwc(shape, "in"));
     const dy = this.#userMemory(this.#nhwc(shape));
     const dx = this.#userMemory(this.#nhwc(shape, "in"));
+    const workspaceMd = this.#api.queryMd(forward, ARG.workspace);
+    const step = (workspace: Memory) =>
+      this.#execution(backward, [
+        [ARG.diffDst, dy],
+        [ARG.workspace, workspace],
+        [ARG.diffSrc, dx],
+      ]);
+    const implementation = this.#api.implementation(backward);
+    if (fromWorkspace) {
+      const workspace = this.#userMemory(workspaceMd);
+      return { inputs: [workspace, dy, dx], steps: [step(workspace)], implementation };
+    }
+    const x = this.#userMemory(this.#nhwc(shape, "in"));
     const y = this.#ownedMemory(this.#nhwc(shape));
-    const workspace = this.#ownedMemory(this.#api.queryMd(forward, ARG.workspace));
+    const workspace = this.#ownedMemory(workspaceMd);
     return {
       inputs: [x, dy, dx],
       steps: [
         this.#execution(forward, [[ARG.src, x], [ARG.dst, y], [ARG.workspace, workspace]]),
-        this.#execution(backward, [
-          [ARG.diffDst, dy],
-          [ARG.workspace, workspace],
-          [ARG.diffSrc, dx],
-        ]),
+        step(workspace),
       ],
-      implementation: this.#api.implementation(backward),
+      implementation,
     };
   }
 

@@ -73,7 +73,7 @@ export function registerOneDnnKernels(onednn: OneDnn): string[] {
     [tf.MaxPool, (args: Args<{ x: TensorInfo }, MaxPoolAttrs>) => maxPool(onednn, args)],
     [
       tf.MaxPoolGrad,
-      (args: Args<{ dy: TensorInfo; input: TensorInfo }, MaxPoolGradAttrs>) =>
+      (args: Args<{ dy: TensorInfo; input: TensorInfo; output: TensorInfo }, MaxPoolGradAttrs>) =>
         maxPoolGrad(onednn, args),
     ],
     [tf.Sum, (args: Args<{ x: TensorInfo }, SumAttrs>) => sum(onednn, args)],
@@ -179,6 +179,15 @@ function conv2DBackpropFilter(
   return dFilter;
 }
 
+/**
+ * Where each maximum of a max-pool run while gradients were recorded lies (oneDNN's workspace),
+ * by the pool's output: its gradient gets that output as an input, and then need not find the
+ * maxima again. Weak: an entry goes with its tensor.
+ */
+const poolWorkspaces = new WeakMap<DataId, Uint8Array>();
+
+type DataId = TensorInfo["dataId"];
+
 function maxPool(onednn: OneDnn, args: Args<{ x: TensorInfo }, MaxPoolAttrs>) {
   const { x } = args.inputs;
   const shape = poolShape(x, args.attrs);
@@ -188,21 +197,43 @@ function maxPool(onednn: OneDnn, args: Args<{ x: TensorInfo }, MaxPoolAttrs>) {
     [shape.batch, shape.outHeight, shape.outWidth, shape.inChannels],
     "float32",
   );
-  onednn.maxPool(shape, view(backend, x), view(backend, y));
+  if (recordingGradients()) {
+    const workspace = new Uint8Array(new ArrayBuffer(onednn.maxPoolWorkspaceBytes(shape)));
+    onednn.maxPool(shape, view(backend, x), view(backend, y), workspace);
+    poolWorkspaces.set(y.dataId, workspace);
+  } else {
+    onednn.maxPool(shape, view(backend, x), view(backend, y));
+  }
   return y;
 }
 
 function maxPoolGrad(
   onednn: OneDnn,
-  args: Args<{ dy: TensorInfo; input: TensorInfo }, MaxPoolGradAttrs>,
+  args: Args<{ dy: TensorInfo; input: TensorInfo; output: TensorInfo }, MaxPoolGradAttrs>,
 ) {
-  const { dy, input } = args.inputs;
+  const { dy, input, output } = args.inputs;
   const shape = poolShape(input, args.attrs);
   if (shape === undefined || dy.dtype !== "float32") return fallBack(tf.MaxPoolGrad, args);
   const { backend } = args;
   const dx = backend.makeOutput([...input.shape], "float32");
-  onednn.maxPoolGrad(shape, view(backend, input), view(backend, dy), view(backend, dx));
+  const workspace = poolWorkspaces.get(output.dataId);
+  if (workspace === undefined) {
+    onednn.maxPoolGrad(shape, view(backend, input), view(backend, dy), view(backend, dx));
+  } else {
+    onednn.maxPoolGrad(
+      shape,
+      view(backend, input),
+      view(backend, dy),
+      view(backend, dx),
+      workspace,
+    );
+  }
   return dx;
+}
+
+/** Whether tfjs records the operations run now for a gradient (inside `tf.grads`, `minimize`). */
+function recordingGradients(): boolean {
+  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 }
 
 /** Sums over leading axes (rows) or trailing axes (columns) of the array seen as a matrix. */
