@@ -13,11 +13,16 @@ const SPEC: CommandSpec = {
   name: "bench",
   summary: "Training and inference images/s of the lab's model (256 x 256, batch 15) on the " +
     "backend the lab picks, run three ways (the lab's loop, one replica, one replica per " +
-    "worker) with the fastest as the headline, next to PyTorch CPU (python3-torch) when " +
-    "installed. The full run takes about 2 minutes on 2 cores with oneDNN, 8 on wasm.",
+    "worker) with the fastest as the headline, next to PyTorch CPU (PyTorch 2 from python3 on " +
+    "the PATH, else Debian's python3-torch) run four ways (NCHW, channels_last, frozen " +
+    "TorchScript, torch.compile), the ratio against its fastest; each measured three times " +
+    "(median, slowest, fastest). The full run takes 10-15 minutes on 2 cores with oneDNN.",
   flags: {
     json: { type: "boolean", help: "Print the report as JSON." },
-    quick: { type: "boolean", help: "A smoke run: width 8, batch 4, 64 x 64 images, one step." },
+    quick: {
+      type: "boolean",
+      help: "A smoke run: width 8, batch 4, 64 x 64 images, one step, no torch.compile.",
+    },
     widths: {
       type: "string",
       default: BENCH_WIDTHS.join(","),
