@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { gradePath } from "../lib/grading/grader.ts";
-import { HAS_SOLUTIONS, SOLUTIONS } from "./fixtures/solutions.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "./support/solutions.ts";
 
 const [given] = Deno.args;
 const target = given ?? (HAS_SOLUTIONS ? SOLUTIONS : undefined);

@@ -13,7 +13,7 @@ import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { BAD_LAB_FILES, fingerprint } from "../fixtures/bad_lab_files.ts";
 import { writeFixtureLabFile, writeRawH5 } from "../fixtures/lab_files.ts";
-import { runTask, type Task, type TaskResult } from "../fixtures/run_task.ts";
+import { runTask, type Task, type TaskResult } from "../support/run_task.ts";
 
 await tf.setBackend("cpu");
 

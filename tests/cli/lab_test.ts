@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
-import { commandWorks, denoKernelDir } from "../fixtures/jupyter.ts";
+import { commandWorks, denoKernelDir } from "../support/jupyter.ts";
 import { jupyterArgs, JUPYTERLAB_ENV } from "../../cli/lab.ts";
-import { runDeno } from "../fixtures/run_task.ts";
+import { runDeno } from "../support/run_task.ts";
 import { FAST_DATA_DIR, FAST_MODE_LINE } from "../../lib/notebook/setup.ts";
 
 const LAB = new URL("../../cli/lab.ts", import.meta.url).pathname;

@@ -3,15 +3,15 @@
  * notebooks and no solutions, its own grader scores them unanswered, and its tests skip what
  * needs the solutions; bad folders are refused in one line.
  */
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { writeHandout } from "../../cli/release.ts";
 import { UsageError } from "../../lib/core/errors.ts";
-import { runDeno, type TaskResult } from "../fixtures/run_task.ts";
+import { runDeno, type TaskResult } from "../support/run_task.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
-const RELEASE = join(ROOT, "cli", "release.ts");
+const RELEASE = join(LAB_ROOT, "cli", "release.ts");
 const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
 
 /**
@@ -27,7 +27,7 @@ Deno.test("a handout holds the student notebooks and no solutions; its grader fi
   try {
     const dir = join(parent, "class");
     const skipped: string[] = [];
-    const handout = await writeHandout(ROOT, dir, { log: (line) => skipped.push(line) });
+    const handout = await writeHandout(LAB_ROOT, dir, { log: (line) => skipped.push(line) });
     assert.equal(handout.dir, dir);
     assert.ok(!existsSync(join(dir, "notebooks", "solutions")), "no notebooks/solutions/");
     assert.ok(handout.files.every((path) => !path.startsWith("notebooks/solutions/")));
@@ -68,14 +68,14 @@ Deno.test("release --handout refuses, in one line, a folder that is not empty or
   const parent = await Deno.makeTempDir({ prefix: "lab-handout-" });
   try {
     await Deno.writeTextFile(join(parent, "notes.txt"), "mine");
-    const full = await deno(["run", "-A", RELEASE, "--handout", parent], ROOT);
+    const full = await deno(["run", "-A", RELEASE, "--handout", parent], LAB_ROOT);
     assert.equal(full.code, 1);
     assert.equal(
       full.stderr,
       `error: --handout ${parent} exists and is not empty; choose a new or empty folder\n`,
     );
-    const inside = join(ROOT, "notebooks", "handout");
-    const nested = await deno(["run", "-A", RELEASE, "--handout", inside], ROOT);
+    const inside = join(LAB_ROOT, "notebooks", "handout");
+    const nested = await deno(["run", "-A", RELEASE, "--handout", inside], LAB_ROOT);
     assert.equal(nested.code, 1);
     assert.match(
       nested.stderr,
@@ -83,8 +83,8 @@ Deno.test("release --handout refuses, in one line, a folder that is not empty or
     );
     assert.equal(nested.stderr.trim().split("\n").length, 1, nested.stderr);
     assert.ok(!existsSync(inside), "nothing written");
-    await assert.rejects(() => writeHandout(ROOT, join(ROOT, "notebooks")), UsageError);
-    await assert.rejects(() => writeHandout(ROOT, ROOT), /holds the repository itself/);
+    await assert.rejects(() => writeHandout(LAB_ROOT, join(LAB_ROOT, "notebooks")), UsageError);
+    await assert.rejects(() => writeHandout(LAB_ROOT, LAB_ROOT), /holds the repository itself/);
   } finally {
     await Deno.remove(parent, { recursive: true });
   }

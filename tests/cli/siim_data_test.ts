@@ -1,3 +1,4 @@
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decode } from "fast-png";
@@ -5,7 +6,7 @@ import { readLabFile, TEST_FILE } from "../../lib/data/dataset.ts";
 import { imageAt } from "../../lib/data/schema.ts";
 import { MASK_COLOR } from "../../lib/figures/overlay.ts";
 import { PANEL_GAP } from "../../lib/figures/cam.ts";
-import { ROOT, runTask } from "../fixtures/run_task.ts";
+import { runTask } from "../support/run_task.ts";
 import {
   type FixtureImage,
   pickImages,
@@ -16,7 +17,7 @@ import {
 
 if (siimSkipReason) console.log(`SIIM task tests skipped: ${siimSkipReason}`);
 
-const CHECKPOINT = join(ROOT, "checkpoints", "pretrained");
+const CHECKPOINT = join(LAB_ROOT, "checkpoints", "pretrained");
 
 Deno.test({
   name: "deno task data --source siim writes files with masks that evaluate and cam measure",
@@ -57,7 +58,7 @@ Deno.test({
           "0.5",
           "--negatives-per-positive",
           "all",
-        ], ROOT);
+        ], LAB_ROOT);
         assert.equal(made.code, 0, made.stderr);
         assert.match(made.stdout, /^REAL DATA: built from SIIM-ACR Pneumothorax Segmentation/);
         assert.match(made.stderr, /SIIM import: 16 images from 12954 CSV rows/);
@@ -80,7 +81,7 @@ Deno.test({
           "--data",
           out,
           "--json",
-        ], ROOT);
+        ], LAB_ROOT);
         assert.equal(evaluated.code, 0, evaluated.stderr);
         const report = JSON.parse(evaluated.stdout);
         assert.equal(report.n, test.count);
@@ -106,7 +107,7 @@ Deno.test({
           String(index),
           "--out",
           png,
-        ], ROOT);
+        ], LAB_ROOT);
         assert.equal(drawn.code, 0, drawn.stderr);
         assert.match(drawn.stdout, /(hits|misses) the lesion, \d+% of the positive map inside it/);
         const picture = decode(await Deno.readFile(png));

@@ -11,9 +11,10 @@
  * it out, and keeps the screenshot of that output in `test-artifacts/05_cam.png`.
  *
  * tests/system/jupyterlab_test.ts does the same in JupyterLab 4; the two share the server and
- * browser plumbing (tests/fixtures/jupyter.ts) and which notebooks run: all six solutions, or
+ * browser plumbing (tests/support/jupyter.ts) and which notebooks run: all six solutions, or
  * those `LAB_BROWSER_NOTEBOOKS` names (comma-separated).
  */
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -32,15 +33,14 @@ import {
   startJupyter,
   stopJupyter,
   waitForJupyter,
-} from "../fixtures/jupyter.ts";
-import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
+} from "../support/jupyter.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import { NOTEBOOK_CHECKPOINT } from "../../lib/notebook/setup.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 /** The folder served, as `deno task lab` serves it: the student notebooks, solutions beneath. */
-const NOTEBOOKS_DIR = join(ROOT, "notebooks");
-const ARTIFACTS = join(ROOT, "test-artifacts");
+const NOTEBOOKS_DIR = join(LAB_ROOT, "notebooks");
+const ARTIFACTS = join(LAB_ROOT, "test-artifacts");
 /** The CAM output of 05, cut to the figure (the README's Notebook 6 screenshot). */
 const CAM_SCREENSHOT = join(ARTIFACTS, "05_cam.png");
 /** Pixels kept right of the figure in the screenshot (the output area spans the page). */

@@ -5,8 +5,9 @@
  *
  * @module
  */
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
-import { canMountTmpfs, mountTmpfs, withTempDir } from "../fixtures/temp.ts";
+import { canMountTmpfs, mountTmpfs, withTempDir } from "../support/temp.ts";
 import { join } from "node:path";
 import { FS } from "h5wasm/node";
 import * as tf from "@tensorflow/tfjs";
@@ -28,7 +29,7 @@ import {
   writeLabFileWithStrings,
 } from "../fixtures/bad_lab_files.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
-import { finishTask, ROOT, runTask, spawnTask } from "../fixtures/run_task.ts";
+import { finishTask, runTask, spawnTask } from "../support/run_task.ts";
 
 await tf.setBackend("cpu");
 
@@ -138,8 +139,8 @@ Deno.test("checkHdf5File() calls a file cut inside its HDF5 header truncated", a
 async function readInChild(paths: string[], strings: boolean) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
-      ...["run", "-A", "--config", join(ROOT, "deno.json")],
-      join(ROOT, "tests", "fixtures", "read_lab_files_child.ts"),
+      ...["run", "-A", "--config", join(LAB_ROOT, "deno.json")],
+      join(LAB_ROOT, "tests", "support", "read_lab_files_child.ts"),
       ...[String(SIZE), strings ? "strings" : "no-strings", ...paths],
     ],
     env: { NO_COLOR: "1" },

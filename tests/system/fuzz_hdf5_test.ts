@@ -8,15 +8,14 @@
  *
  * @module
  */
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { FuzzReport } from "../fixtures/fuzz_hdf5_child.ts";
+import type { FuzzReport } from "../support/fuzz_hdf5_child.ts";
 import { writeLabFileWithStrings } from "../fixtures/bad_lab_files.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CHILD = join(ROOT, "tests", "fixtures", "fuzz_hdf5_child.ts");
+const CHILD = join(LAB_ROOT, "tests", "support", "fuzz_hdf5_child.ts");
 const SIZE = 16;
 const SEED = 20180508;
 /** Seconds of fuzzing. */
@@ -33,7 +32,7 @@ const HANG_SECONDS = 60;
 async function runChild(dir: string, start: number, seconds: number) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
-      ...["run", "-A", "--config", join(ROOT, "deno.json"), CHILD],
+      ...["run", "-A", "--config", join(LAB_ROOT, "deno.json"), CHILD],
       ...[join(dir, "pristine.h5"), join(dir, "donor.h5"), dir, String(SEED), String(start)],
       ...[seconds.toFixed(1), String(MAX_CASES)],
     ],

@@ -1,3 +1,4 @@
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -18,9 +19,8 @@ import {
   writeNotebook,
 } from "../../lib/grading/ipynb.ts";
 import { QUESTIONS } from "../../lib/grading/questions.ts";
-import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const NAMES = Object.keys(QUESTIONS);
 
 Deno.test(
@@ -41,7 +41,7 @@ Deno.test(
 
 Deno.test("gradeNotebook() scores the untouched student notebooks zero, 'not answered'", async () => {
   for (const name of NAMES) {
-    const grade = await gradeNotebook(join(ROOT, "notebooks", `${name}.ipynb`));
+    const grade = await gradeNotebook(join(LAB_ROOT, "notebooks", `${name}.ipynb`));
     for (const q of grade.questions) {
       assert.equal(q.points, 0, `${name} ${q.id}`);
       assert.equal(q.message, "not answered", `${name} ${q.id}`);
@@ -54,7 +54,7 @@ Deno.test("the student notebooks are the release of the solutions (same cell ids
 }, async () => {
   for (const name of NAMES) {
     const solution = await readNotebook(join(SOLUTIONS, `${name}.ipynb`));
-    const student = await Deno.readTextFile(join(ROOT, "notebooks", `${name}.ipynb`));
+    const student = await Deno.readTextFile(join(LAB_ROOT, "notebooks", `${name}.ipynb`));
     assert.equal(
       student,
       JSON.stringify(studentVersion(solution, name), null, 1) + "\n",
@@ -183,7 +183,7 @@ Deno.test("gradeNotebook() contains answers that loop, throw, break syntax or wr
   ignore: !HAS_SOLUTIONS,
 }, async () => {
   const dir = await Deno.makeTempDir();
-  const victim = join(ROOT, "lib", "grading", "questions.ts");
+  const victim = join(LAB_ROOT, "lib", "grading", "questions.ts");
   const before = await Deno.readTextFile(victim);
   try {
     const cases: [string, RegExp][] = [
@@ -227,7 +227,7 @@ async function withCellBeforeAnswer(dir: string, code: string): Promise<string> 
   return path;
 }
 
-const REFERENCE = JSON.stringify(join(ROOT, "lib", "evaluation", "roc.ts"));
+const REFERENCE = JSON.stringify(join(LAB_ROOT, "lib", "evaluation", "roc.ts"));
 
 Deno.test("gradeNotebook() scores zero every way of importing or reading the reference", {
   ignore: !HAS_SOLUTIONS,

@@ -23,6 +23,7 @@
  * by default (about 2 minutes, 06's cross-validation the longest); `LAB_BROWSER_NOTEBOOKS`
  * names fewer, e.g. `LAB_BROWSER_NOTEBOOKS=02_training,05_cam` for the live plot and the CAMs.
  */
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -41,15 +42,14 @@ import {
   startJupyter,
   stopJupyter,
   waitForJupyter,
-} from "../fixtures/jupyter.ts";
-import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
+} from "../support/jupyter.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 import { findJupyter, JUPYTERLAB_ENV } from "../../cli/lab.ts";
 import { NOTEBOOK_CHECKPOINT } from "../../lib/notebook/setup.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
-const ARTIFACTS = join(ROOT, "test-artifacts");
+const ARTIFACTS = join(LAB_ROOT, "test-artifacts");
 /** The folder served, as `deno task lab` serves it: the student notebooks, solutions beneath. */
-const NOTEBOOKS_DIR = join(ROOT, "notebooks");
+const NOTEBOOKS_DIR = join(LAB_ROOT, "notebooks");
 /** The untouched student notebook whose Run All meets an unanswered TODO. */
 const STUDENT_NOTEBOOK = "01_dataset.ipynb";
 /** The JupyterLab this test was written and passed with (.ci/run installs it). */

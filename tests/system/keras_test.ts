@@ -2,7 +2,7 @@
  * Keras itself reads and writes the lab's weights: the README promises that a Keras user can load
  * what `exportKerasWeights` writes and hand weights back through `importKerasWeights`, and until
  * these tests only h5py had looked at the file. Here the lab's network is rebuilt in Keras 3 with
- * the PyTorch backend (`tests/fixtures/keras_model.py`, written from the architecture, not
+ * the PyTorch backend (`tests/support/keras_model.py`, written from the architecture, not
  * converted from the lab's code), the weights cross over in each direction, and both sides
  * predict the same images: any misnamed, misordered or transposed weight, or a layer that
  * computes something else (padding, standardization, pooling), shows as different probabilities.
@@ -21,13 +21,13 @@ import * as tf from "@tensorflow/tfjs";
 import { exportKerasWeights, importKerasWeights } from "../../lib/model/checkpoint/mod.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
-import { withTempDir } from "../fixtures/temp.ts";
+import { withTempDir } from "../support/temp.ts";
 
 await tf.setBackend("cpu");
 
 /** The Python that has Keras 3 and PyTorch (see the module doc). */
 const KERAS_PYTHON = "python3";
-const SCRIPT = new URL("../fixtures/keras_model.py", import.meta.url).pathname;
+const SCRIPT = new URL("../support/keras_model.py", import.meta.url).pathname;
 /** Small enough that a Keras start-up dominates: width 2 (2, 4, 8, 16 filters), 32x32 images. */
 const SIZE = 32;
 const WIDTH = 2;

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { commandWorks, denoKernelDir } from "../fixtures/jupyter.ts";
-import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
+import { commandWorks, denoKernelDir } from "../support/jupyter.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 
 const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
 
@@ -81,7 +81,9 @@ Deno.test({
           );
           const checks = cells.filter((c) => c.id.startsWith("check-"));
           assert.ok(checks.length > 0, `${name} has no check cell`);
-          for (const cell of checks) assert.match(printed(cell), /^PASS \w+ \d+\/\d+: ok/, cell.id);
+          for (const cell of checks) {
+            assert.match(printed(cell), /^PASS \w+ \d+\/\d+: ok/, `${cell.id}: ${printed(cell)}`);
+          }
         });
       }
     } finally {

@@ -3,13 +3,12 @@
  * stops its notebook in one line that names it, the cells after it point back at it, and a
  * wrong answer fails its check cell with the grader's message and changes what the lab runs.
  */
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { commandWorks, denoKernelDir } from "../fixtures/jupyter.ts";
-import { HAS_SOLUTIONS, SOLUTIONS } from "../fixtures/solutions.ts";
+import { commandWorks, denoKernelDir } from "../support/jupyter.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 import { readNotebook, toSourceLines, writeNotebook } from "../../lib/grading/ipynb.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
 
 interface Output {
   output_type: string;
@@ -39,7 +38,7 @@ async function run(path: string, jupyterPath: string, outDir: string) {
       "--output",
       output,
     ],
-    cwd: join(ROOT, "notebooks"),
+    cwd: join(LAB_ROOT, "notebooks"),
     env: { LAB_FAST: "1", JUPYTER_PATH: jupyterPath, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -61,7 +60,11 @@ Deno.test({
     const outDir = await Deno.makeTempDir({ prefix: "lab-student-" });
     try {
       await t.step("the untouched 01: one line at the TODO, later errors point back", async () => {
-        const cells = await run(join(ROOT, "notebooks", "01_dataset.ipynb"), jupyterPath, outDir);
+        const cells = await run(
+          join(LAB_ROOT, "notebooks", "01_dataset.ipynb"),
+          jupyterPath,
+          outDir,
+        );
         assert.match(printed(cells.get("check-load")), /^FAIL load 0\/1: not answered/);
         const gap = errorOf(cells.get("load"));
         assert.equal(gap?.ename, "NotAnsweredError");
@@ -85,7 +88,7 @@ Deno.test({
 }`,
         );
         // Beside the student notebooks, where the kernel finds deno.json and so "lab".
-        const path = join(ROOT, "notebooks", `.test-${crypto.randomUUID()}-02_training.ipynb`);
+        const path = join(LAB_ROOT, "notebooks", `.test-${crypto.randomUUID()}-02_training.ipynb`);
         await writeNotebook(path, notebook);
         const cells = await run(path, jupyterPath, outDir).finally(() => Deno.remove(path));
         assert.match(

@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { type StepMetrics, train, type TrainResult } from "../../lib/training/train.ts";
-import { withTempDir } from "../fixtures/temp.ts";
+import { withTempDir } from "../support/temp.ts";
 import { squareImages } from "../fixtures/lab_files.ts";
 
 await tf.setBackend("cpu");
@@ -24,7 +24,7 @@ await tf.setBackend("cpu");
 /** The Python that has the `tensorboard` package, and its command (see the module doc). */
 const PYTHON = "python3";
 const TENSORBOARD = "tensorboard";
-const READER = new URL("../fixtures/tensorboard_read.py", import.meta.url).pathname;
+const READER = new URL("../support/tensorboard_read.py", import.meta.url).pathname;
 const SIZE = 16;
 const STEPS = 8;
 const EVAL_EVERY = 2;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { canMountTmpfs, mountTmpfs, withTempDir } from "../fixtures/temp.ts";
+import { canMountTmpfs, mountTmpfs, withTempDir } from "../support/temp.ts";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -19,7 +19,7 @@ import { DataFileError, LabError } from "../../lib/core/errors.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
 import { disposeOptimizer } from "../../lib/training/train.ts";
-import { pythonHas, runPython } from "../fixtures/python.ts";
+import { pythonHas, runPython } from "../support/python.ts";
 
 await tf.setBackend("cpu");
 

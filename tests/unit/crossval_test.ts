@@ -1,3 +1,4 @@
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -15,8 +16,7 @@ import { writeLabFile } from "../../lib/data/lab_files.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
 import { computeRoc } from "../../lib/evaluation/roc.ts";
-import { ROOT } from "../fixtures/run_task.ts";
-import { withTempDir } from "../fixtures/temp.ts";
+import { withTempDir } from "../support/temp.ts";
 import { BACKEND_ENV } from "../../lib/backends/backend.ts";
 
 await tf.setBackend("cpu");
@@ -200,8 +200,8 @@ async function runCrossvalText(dir: string, extra: string[] = []) {
       "run",
       "-A",
       "--config",
-      join(ROOT, "deno.json"),
-      join(ROOT, "cli", "crossval.ts"),
+      join(LAB_ROOT, "deno.json"),
+      join(LAB_ROOT, "cli", "crossval.ts"),
       ...args,
       "--batch",
       "4",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withTempDir } from "../fixtures/temp.ts";
+import { withTempDir } from "../support/temp.ts";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {

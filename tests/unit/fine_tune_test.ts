@@ -7,8 +7,8 @@ import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { train } from "../../lib/training/train.ts";
-import { runTask } from "../fixtures/run_task.ts";
-import { withTempDir } from "../fixtures/temp.ts";
+import { runTask } from "../support/run_task.ts";
+import { withTempDir } from "../support/temp.ts";
 import { squareImages, writeFixtureDataFolder } from "../fixtures/lab_files.ts";
 
 await tf.setBackend("cpu");

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { checkHdf5File, openHdf5, requireDataset } from "../../lib/data/lab_files.ts";
 import { DataFileError } from "../../lib/core/errors.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
-import { pythonHas, runPython } from "../fixtures/python.ts";
+import { pythonHas, runPython } from "../support/python.ts";
 
 async function rejects(path: string, pattern: RegExp) {
   await assert.rejects(checkHdf5File(path), (error: unknown) => {

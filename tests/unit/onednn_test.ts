@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { evaluateModel } from "../../lib/evaluation/evaluate.ts";
 import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
-import { runTask } from "../fixtures/run_task.ts";
+import { runTask } from "../support/run_task.ts";
 import { createModel } from "../../lib/model/model.ts";
 import {
   type ConvShape,

@@ -16,7 +16,7 @@ import {
 import { colorTable, HEAT_OPACITY } from "../../lib/figures/overlay.ts";
 import { computeRoc, thresholdForSensitivity } from "../../lib/evaluation/roc.ts";
 import { UsageError } from "../../lib/core/errors.ts";
-import { PYTHON, pythonHas } from "../fixtures/python.ts";
+import { PYTHON, pythonHas } from "../support/python.ts";
 
 const HAS_PYTHON_XML = pythonHas("xml.dom.minidom");
 

@@ -11,7 +11,7 @@ import {
 } from "../../lib/evaluation/roc.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { createRandom } from "../../lib/core/random.ts";
-import { pythonHas, runPython } from "../fixtures/python.ts";
+import { pythonHas, runPython } from "../support/python.ts";
 
 /** One case of tests/fixtures/roc_golden.json, written by make_roc_golden.py. */
 interface GoldenCase {

@@ -9,7 +9,7 @@ import {
   readEventFile,
 } from "../../lib/training/tensorboard.ts";
 import { LabError } from "../../lib/core/errors.ts";
-import { pythonHas, runPython } from "../fixtures/python.ts";
+import { pythonHas, runPython } from "../support/python.ts";
 
 /** TFRecord's masking, computed with BigInt as an independent statement of the formula. */
 function mask(crc: number): number {

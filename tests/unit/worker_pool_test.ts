@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createWorkerPool, defaultWorkerCount } from "../../lib/core/worker_pool.ts";
 
-const CHILD = new URL("../fixtures/worker_pool_child.ts", import.meta.url);
+const CHILD = new URL("../support/worker_pool_child.ts", import.meta.url);
 
 Deno.test("a worker pool answers every request with its own result, whatever the order", async () => {
   const pool = createWorkerPool<number, Float64Array>(CHILD, { workers: 3, name: "doubling" });
