@@ -135,8 +135,8 @@ Deno.test("splitCount() and maxMicroBatchSize() share the work and bound memory"
   assert.deepEqual(splitCount(15, 2), [8, 7]);
   assert.deepEqual(splitCount(1, 3), [1, 0, 0]);
   assert.equal(convActivationsPerImage(64, 256), 3.75 * 256 * 256 * 64);
-  assert.equal(maxMicroBatchSize(64, 256), 6);
-  assert.equal(maxMicroBatchSize(8, 256), 54);
+  assert.equal(maxMicroBatchSize(64, 256), 3);
+  assert.equal(maxMicroBatchSize(8, 256), 27);
   assert.equal(maxThreadBatchSize(64, 256), 7);
   assert.equal(maxThreadBatchSize(32, 256), 15, "width 32 trains a batch of 15 in one pass");
   assert.equal(maxMicroBatchSize(64, 256, 1), 1);
