@@ -6,9 +6,9 @@
  *
  * For each width it measures, each in a process of its own (bench/case.ts,
  * bench/torch_reference.py):
- * - `lab`: the lab's loop as it is (lib/train.ts, one thread); skipped when a batch's
+ * - `lab`: the lab's loop as it is (lib/training/train.ts, one thread); skipped when a batch's
  *   activations would not fit the wasm heap (width 64 at batch 15), with the reason;
- * - `oneWorker`: one replica in a module worker, micro-batched as needed (lib/parallel_train.ts);
+ * - `oneWorker`: one replica in a module worker, micro-batched as needed (lib/training/parallel.ts);
  * - the data-parallel run, one replica per core;
  * - `reference`: PyTorch with as many threads as cores, each of bench/torch_reference.py's ways
  *   (NCHW eager, channels_last eager, channels_last through a frozen TorchScript graph for
@@ -439,7 +439,7 @@ async function benchCase(settings: CaseSettings): Promise<BenchCase> {
   const fits = batch <= maxThreadBatchSize(width, imageSize);
   const lab = fits ? await runDenoCase<CaseResult>("case", { ...base, mode: "lab" }) : {
     skipped: `a batch of ${batch} needs more than the wasm heap holds in one pass ` +
-      `(at most ${maxThreadBatchSize(width, imageSize)} images by lib/parallel_train.ts)`,
+      `(at most ${maxThreadBatchSize(width, imageSize)} images by lib/training/parallel.ts)`,
   };
   log(`${name}: lab loop, one thread: ${"skipped" in lab ? lab.skipped : rate(lab)}`);
   const oneWorker = await runDenoCase<CaseResult>("case", {

@@ -6,9 +6,9 @@
  *
  * Modes:
  * - `lab`: the lab's loop as it is, in this thread on the backend the lab picks: `train()` of
- *   lib/train.ts, and `predictLogitsInBatches()` of lib/evaluate.ts for inference.
+ *   lib/training/train.ts, and `predictLogitsInBatches()` of lib/model/predict.ts for inference.
  * - `replicas`: data-parallel training and inference across module workers
- *   (lib/parallel_train.ts), `workers` replicas with passes of at most `microBatchSize` images.
+ *   (lib/training/parallel.ts), `workers` replicas with passes of at most `microBatchSize` images.
  * - `matmul`: the backend's float32 matrix product, one thread.
  *
  * Images are seeded random uint8 pixels: a step's cost does not depend on what the pixels show.

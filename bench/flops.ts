@@ -11,7 +11,7 @@
  * @module
  */
 
-/** Filter multiplier and kernel size of each block, as in lib/model.ts. */
+/** Filter multiplier and kernel size of each block, as in lib/model/model.ts. */
 const BLOCKS = [
   { filters: 1, kernel: 5 },
   { filters: 2, kernel: 5 },

@@ -1,6 +1,6 @@
 /**
  * `deno task crossval`: patient-grouped k-fold cross-validation of the lab's training on one
- * data folder (lib/crossval.ts). Both lab files are pooled, since on a few hundred real X-rays
+ * data folder (lib/evaluation/crossval.ts). Both lab files are pooled, since on a few hundred real X-rays
  * a single test file is too small to tell two training recipes apart; every image is then
  * scored once by a model that never saw its patient. The training flags are `deno task
  * train`'s, so a recipe found here is one command away from a full training run.
@@ -70,7 +70,7 @@ const SPEC: CommandSpec = {
     augment: {
       type: "boolean",
       help: "Augment the training images: small rotations, scalings, shifts and gamma " +
-        "changes, no flips (lib/augment.ts).",
+        "changes, no flips (lib/training/augment.ts).",
     },
     "freeze-blocks": {
       type: "string",

@@ -1,8 +1,8 @@
 /**
- * Builds the real sample shipped in `samples/nih/` (see lib/real_sample.ts) from NIH
+ * Builds the real sample shipped in `samples/nih/` (see lib/data/real_sample.ts) from NIH
  * ChestX-ray14 PNGs: each image found under `--images` that has a row in the label CSV
  * (`--labels`, NIH's `Data_Entry_2017.csv` layout) is read as gray, area-downscaled to 256x256
- * by the NIH importer's code (lib/xray_png.ts) and written as an 8-bit gray PNG; the table
+ * by the NIH importer's code (lib/data/xray_png.ts) and written as an 8-bit gray PNG; the table
  * `sample.csv` gets NIH's labels and patient, and the device annotations of `--devices`.
  *
  * The annotations were made by looking at the images, so they live in their own CSV that a
