@@ -1,5 +1,5 @@
 /**
- * TensorBoard itself reads the lab's training logs. lib/summary.ts writes TensorFlow event files
+ * TensorBoard itself reads the lab's training logs. lib/training/tensorboard.ts writes TensorFlow event files
  * by hand (TFRecords of `Event` protobufs), and until these tests only its own reader had read
  * them back, which would agree with a writer that shares its misunderstanding. Here a short
  * training run writes `<run>/{train,test}`, and two readers of the real program look at it:
