@@ -2,7 +2,7 @@
  * Writing a file of the lab's schema slice by slice, for datasets too big to hold in memory twice
  * (10,000 phantoms with masks are 1.3 GB): `image` and `mask` are created chunked at their final
  * shape, and each slice is written as it is produced, in any order. Same schema as
- * `writeLabFile` in `hdf5.ts`; masks, mostly zeros, are gzip-compressed.
+ * `writeLabFile` in `lab_files.ts`; masks, mostly zeros, are gzip-compressed.
  *
  * @module
  */
