@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { main as trainMain } from "../../cli/train.ts";
-import { BACKEND_ENV } from "../../lib/backends/backend.ts";
 import {
   findCheckpoint,
   loadCheckpoint,
@@ -10,9 +9,9 @@ import {
   saveCheckpoint,
 } from "../../lib/model/checkpoint/mod.ts";
 import { UsageError } from "../../lib/core/errors.ts";
-import { LAB_ROOT } from "../../lib/core/paths.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { writeFixtureDataFolder } from "../fixtures/lab_files.ts";
+import { finishTask, spawnTask, type Task } from "../support/run_task.ts";
 
 await tf.setBackend("cpu");
 
@@ -37,27 +36,8 @@ async function withData(fn: (dir: string, data: string) => Promise<void>): Promi
  * Runs a task on the cpu backend: these tests are about flags, checkpoints and interruptions,
  * and should not depend on which backend the machine's ladder picks.
  */
-function spawnTask(script: string, args: string[], cwd: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      join(LAB_ROOT, "deno.json"),
-      join(LAB_ROOT, "cli", script),
-      ...args,
-    ],
-    cwd,
-    env: { [BACKEND_ENV]: "cpu" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-async function finish(child: Deno.ChildProcess) {
-  const { code, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+function spawnOnCpu(task: Task, args: string[], cwd: string): Deno.ChildProcess {
+  return spawnTask(task, args, cwd, "cpu");
 }
 
 /** The checkpoint's step, or -1 while there is none (or it is being replaced). */
@@ -123,19 +103,19 @@ Deno.test("deno task train --resume keeps the checkpoint's optimizer and refuses
   await withData(async (dir, data) => {
     const out = join(dir, "ckpt");
     const flags = ["--data", data, "--out", out, ...TINY];
-    const first = await finish(
-      spawnTask("train.ts", [...flags, "--optimizer", "adam", "--steps", "2"], dir),
+    const first = await finishTask(
+      spawnOnCpu("train", [...flags, "--optimizer", "adam", "--steps", "2"], dir),
     );
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout + first.stderr, /adam at learning rate 0\.0003/);
-    const resumed = await finish(
-      spawnTask("train.ts", [...flags, "--steps", "4", "--resume"], dir),
+    const resumed = await finishTask(
+      spawnOnCpu("train", [...flags, "--steps", "4", "--resume"], dir),
     );
     assert.equal(resumed.code, 0, resumed.stderr);
     const { manifest } = await readCheckpointManifest(out);
     assert.deepEqual([manifest.step, manifest.training?.optimizer], [4, "adam"]);
-    const other = await finish(
-      spawnTask("train.ts", [...flags, "--steps", "6", "--resume", "--optimizer", "momentum"], dir),
+    const other = await finishTask(
+      spawnOnCpu("train", [...flags, "--steps", "6", "--resume", "--optimizer", "momentum"], dir),
     );
     assert.equal(other.code, 1);
     assert.match(
@@ -148,8 +128,8 @@ Deno.test("deno task train --resume keeps the checkpoint's optimizer and refuses
 
 Deno.test("deno task train prints a bad flag as one line and exits 1", async () => {
   await withData(async (dir, data) => {
-    const result = await finish(
-      spawnTask("train.ts", ["--data", data, "--out", join(dir, "c"), "--batch", "0"], dir),
+    const result = await finishTask(
+      spawnOnCpu("train", ["--data", data, "--out", join(dir, "c"), "--batch", "0"], dir),
     );
     assert.equal(result.code, 1);
     assert.equal(result.stderr, "error: --batch must be an integer >= 1, got '0'\n");
@@ -162,7 +142,7 @@ Deno.test("deno task train killed with SIGKILL at many moments always leaves a l
     const flags = ["--data", data, "--out", out, ...TINY, "--checkpoint-every", "1"];
     let step = -1;
     for (const [k, delayMs] of KILL_DELAYS_MS.entries()) {
-      const child = spawnTask("train.ts", [
+      const child = spawnOnCpu("train", [
         ...flags,
         "--steps",
         "100000",
@@ -171,7 +151,7 @@ Deno.test("deno task train killed with SIGKILL at many moments always leaves a l
       await waitForStepAfter(out, step);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       child.kill("SIGKILL");
-      const { code } = await finish(child);
+      const { code } = await finishTask(child);
       assert.notEqual(code, 0);
       const loaded = await loadCheckpoint(out);
       assert.ok(loaded.manifest.step > step, `step ${loaded.manifest.step} after ${step}`);
@@ -181,8 +161,8 @@ Deno.test("deno task train killed with SIGKILL at many moments always leaves a l
       step = loaded.manifest.step;
       loaded.model.dispose();
     }
-    const result = await finish(
-      spawnTask("train.ts", [...flags, "--steps", String(step + 5), "--resume"], dir),
+    const result = await finishTask(
+      spawnOnCpu("train", [...flags, "--steps", String(step + 5), "--resume"], dir),
     );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`resuming .*ckpt at step ${step}`));
@@ -202,7 +182,7 @@ Deno.test("deno task train killed with SIGKILL at many moments always leaves a l
 Deno.test("deno task train stops on Ctrl-C after the current step, with a final checkpoint", async () => {
   await withData(async (dir, data) => {
     const out = join(dir, "ckpt");
-    const child = spawnTask("train.ts", [
+    const child = spawnOnCpu("train", [
       "--data",
       data,
       "--out",
@@ -215,7 +195,7 @@ Deno.test("deno task train stops on Ctrl-C after the current step, with a final 
     ], dir);
     await waitForStepAfter(out, 0);
     child.kill("SIGINT");
-    const result = await finish(child);
+    const result = await finishTask(child);
     assert.equal(result.code, 130, result.stderr);
     assert.match(result.stderr, /stopping after this step and saving a checkpoint/);
     const stopped = Number(result.stdout.match(/interrupted at step (\d+)/)?.[1]);
@@ -229,8 +209,8 @@ Deno.test("deno task evaluate --roc draws the ROC curve to an SVG file, and refu
     const out = join(dir, "ckpt");
     await saveCheckpoint(createModel({ width: 1, imageSize: SIZE, seed: 3 }), out, { step: 2 });
     const svg = join(dir, "roc.svg");
-    const result = await finish(
-      spawnTask("evaluate.ts", ["--checkpoint", out, "--data", data, "--roc", svg], dir),
+    const result = await finishTask(
+      spawnOnCpu("evaluate", ["--checkpoint", out, "--data", data, "--roc", svg], dir),
     );
     assert.equal(result.code, 0, result.stderr);
     const text = await Deno.readTextFile(svg);
@@ -239,8 +219,8 @@ Deno.test("deno task evaluate --roc draws the ROC curve to an SVG file, and refu
     assert.ok(text.includes(`AUC ${auc.toFixed(3)}`), "the legend holds the reported AUC");
     assert.match(text, />width 1, 8 test images</);
     assert.match(text, /step 2: AUC/);
-    const png = await finish(
-      spawnTask("evaluate.ts", ["--checkpoint", out, "--data", data, "--roc", "roc.png"], dir),
+    const png = await finishTask(
+      spawnOnCpu("evaluate", ["--checkpoint", out, "--data", data, "--roc", "roc.png"], dir),
     );
     assert.equal(png.code, 1, png.stderr);
     assert.match(
@@ -254,8 +234,8 @@ Deno.test("deno task evaluate --json reports n, positives, auc, aucCi95, accurac
   await withData(async (dir, data) => {
     const out = join(dir, "ckpt");
     await saveCheckpoint(createModel({ width: 1, imageSize: SIZE, seed: 3 }), out, { step: 2 });
-    const result = await finish(
-      spawnTask("evaluate.ts", ["--checkpoint", out, "--data", data, "--json"], dir),
+    const result = await finishTask(
+      spawnOnCpu("evaluate", ["--checkpoint", out, "--data", data, "--json"], dir),
     );
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout);
