@@ -145,6 +145,71 @@ export interface ImportReport {
   workers: number;
 }
 
+/** The rows whose image is in the folder, with its path, and what the others leave out. */
+export interface LocatedRows<T> {
+  /** Rows with their image's path, in CSV order. */
+  present: (T & { path: string })[];
+  /** Names of the images the CSV names that are not in the folder, in CSV order. */
+  missing: string[];
+  /** Positives and negatives among `present`. */
+  available: { positives: number; negatives: number };
+}
+
+/**
+ * Splits `rows` by whether their image is in the folder: `pathOf` gives a row's path in the
+ * folder's index (undefined when absent), `nameOf` the name to report when it is absent.
+ */
+export function locateRows<T extends { positive: boolean }>(
+  rows: T[],
+  pathOf: (row: T) => string | undefined,
+  nameOf: (row: T) => string,
+): LocatedRows<T> {
+  const present: (T & { path: string })[] = [];
+  const missing: string[] = [];
+  for (const row of rows) {
+    const path = pathOf(row);
+    if (path === undefined) missing.push(nameOf(row));
+    else present.push({ ...row, path });
+  }
+  const positives = present.filter((row) => row.positive).length;
+  return { present, missing, available: { positives, negatives: present.length - positives } };
+}
+
+/** What an importer knows at its end, besides the two files' reports. */
+export interface ImportTally {
+  /** Data rows in the CSV. */
+  rows: number;
+  /** The rows located in the folder (see {@link locateRows}). */
+  located: LocatedRows<unknown & { positive: boolean }>;
+  /** The images folder searched. */
+  imagesDir: string;
+  /** Rows and images left out, in any order. */
+  skipped: SkippedRow[];
+  /** `performance.now()` when the import started. */
+  start: number;
+  /** Decoding worker threads used. */
+  workers: number;
+}
+
+/** The report of an import that wrote `files`: skipped rows in CSV order, the speed. */
+export function importReport(
+  files: { train: SplitReport; test: SplitReport },
+  tally: ImportTally,
+): ImportReport {
+  const seconds = (performance.now() - tally.start) / 1000;
+  return {
+    ...files,
+    rows: tally.rows,
+    available: tally.located.available,
+    imagesDir: tally.imagesDir,
+    missing: tally.located.missing,
+    skipped: sortSkipped(tally.skipped),
+    seconds,
+    imagesPerSecond: (files.train.images + files.test.images) / seconds,
+    workers: tally.workers,
+  };
+}
+
 /** A parsed CSV record, with csv-parse's `info` and `raw` (to find the line it starts on). */
 export interface CsvRecord {
   /** The fields. */

@@ -26,14 +26,15 @@ import {
   failureReason,
   type ImportOptions,
   type ImportReport,
+  importReport,
   importSettings,
   importSplits,
   indexFiles,
+  locateRows,
   type PatientImage,
   readCsvRecords,
   selectRows,
   type SkippedRow,
-  sortSkipped,
   startLine,
 } from "./import_common.ts";
 import { createXrayPngPool } from "./xray_png.ts";
@@ -155,18 +156,9 @@ export async function importNih(options: NihImportOptions): Promise<ImportReport
   const settings = importSettings(options, "NIH import");
   const { rows, skipped, count } = await readNihRows(settings.labelsCsv);
   const index = await indexImages(settings.imagesDir);
-  const missing: string[] = [];
-  const present: NihRowWithPath[] = [];
-  for (const row of rows) {
-    const path = index.get(row.file);
-    if (path === undefined) missing.push(row.file);
-    else present.push({ ...row, path });
-  }
-  const available = {
-    positives: present.filter((row) => row.positive).length,
-    negatives: present.filter((row) => !row.positive).length,
-  };
-  if (available.positives === 0) {
+  const located = locateRows(rows, (row) => index.get(row.file), (row) => row.file);
+  const { present } = located;
+  if (located.available.positives === 0) {
     throw new LabError(
       `${settings.labelsCsv}: no '${PNEUMOTHORAX_FINDING}' row with its image under ` +
         `${settings.imagesDir} (${count} rows, ${present.length} with images)`,
@@ -188,18 +180,14 @@ export async function importNih(options: NihImportOptions): Promise<ImportReport
   } finally {
     pool.close();
   }
-  const seconds = (performance.now() - start) / 1000;
-  return {
-    ...files,
+  return importReport(files, {
     rows: count,
-    available,
+    located,
     imagesDir: settings.imagesDir,
-    missing,
-    skipped: sortSkipped(skipped),
-    seconds,
-    imagesPerSecond: (files.train.images + files.test.images) / seconds,
+    skipped,
+    start,
     workers: pool.workers,
-  };
+  });
 }
 
 /**

@@ -34,14 +34,15 @@ import {
   failureReason,
   type ImportOptions,
   type ImportReport,
+  importReport,
   importSettings,
   importSplits,
   indexFiles,
+  locateRows,
   type PatientImage,
   readCsvRecords,
   selectRows,
   type SkippedRow,
-  sortSkipped,
   startLine,
 } from "./import_common.ts";
 import { parseRle } from "./rle.ts";
@@ -161,18 +162,13 @@ export async function importSiim(options: SiimImportOptions): Promise<ImportRepo
       skipped.push({ file: path, reason: "no row in the CSV names it; left out" });
     }
   }
-  const missing: string[] = [];
-  const present: (SiimEntry & { path: string })[] = [];
-  for (const entry of entries) {
-    const path = index.get(`${entry.imageId}.dcm`);
-    if (path === undefined) missing.push(entry.imageId);
-    else present.push({ ...entry, path });
-  }
-  const available = {
-    positives: present.filter((entry) => entry.positive).length,
-    negatives: present.filter((entry) => !entry.positive).length,
-  };
-  if (available.positives === 0) {
+  const located = locateRows(
+    entries,
+    (entry) => index.get(`${entry.imageId}.dcm`),
+    (entry) => entry.imageId,
+  );
+  const { present } = located;
+  if (located.available.positives === 0) {
     throw new LabError(
       `${settings.rleCsv}: no image with a pneumothorax mask has its DICOM under ` +
         `${settings.imagesDir} (${entries.length} images in the CSV, ${present.length} found)`,
@@ -221,18 +217,14 @@ export async function importSiim(options: SiimImportOptions): Promise<ImportRepo
   } finally {
     pool.close();
   }
-  const seconds = (performance.now() - start) / 1000;
-  return {
-    ...files,
+  return importReport(files, {
     rows: count,
-    available,
+    located,
     imagesDir: settings.imagesDir,
-    missing,
-    skipped: sortSkipped(skipped),
-    seconds,
-    imagesPerSecond: (files.train.images + files.test.images) / seconds,
+    skipped,
+    start,
     workers: pool.workers,
-  };
+  });
 }
 
 /** Describes a SIIM import in a few lines for a terminal (see `describeImport`). */
