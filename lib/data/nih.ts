@@ -76,11 +76,6 @@ export interface NihRow extends PatientImage {
   positive: boolean;
 }
 
-/** A usable row whose image was found. */
-interface NihRowWithPath extends NihRow {
-  path: string;
-}
-
 /** Why a record cannot be used, or undefined when it can. */
 function rowProblem(fields: string[], width: { min: number; max: number }, file: string) {
   if (fields.length < width.min || fields.length > width.max) {
