@@ -14,11 +14,11 @@
  * browser plumbing (tests/support/jupyter.ts) and which notebooks run: all six solutions, or
  * those `LAB_BROWSER_NOTEBOOKS` names (comma-separated).
  */
-import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
+  ARTIFACTS,
   assertLivePlot,
   BROWSER_NOTEBOOKS,
   checkedQuestions,
@@ -29,6 +29,10 @@ import {
   guardNotebooks,
   type JupyterServer as Server,
   launchChromium,
+  NOTEBOOKS_DIR,
+  PAGE_LOAD_MS,
+  RUN_ALL_MS,
+  SERVER_START_MS,
   shutDownKernels,
   startJupyter,
   stopJupyter,
@@ -38,17 +42,10 @@ import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import { NOTEBOOK_CHECKPOINT } from "../../lib/notebook/setup.ts";
 
-/** The folder served, as `deno task lab` serves it: the student notebooks, solutions beneath. */
-const NOTEBOOKS_DIR = join(LAB_ROOT, "notebooks");
-const ARTIFACTS = join(LAB_ROOT, "test-artifacts");
 /** The CAM output of 05, cut to the figure (the README's Notebook 6 screenshot). */
 const CAM_SCREENSHOT = join(ARTIFACTS, "05_cam.png");
 /** Pixels kept right of the figure in the screenshot (the output area spans the page). */
 const SCREENSHOT_MARGIN = 16;
-/** Time limits, in milliseconds, of the stages. */
-const SERVER_START_MS = 30_000;
-const PAGE_LOAD_MS = 60_000;
-const RUN_ALL_MS = 480_000;
 
 const missing = !commandWorks("jupyter-notebook")
   ? "no jupyter-notebook (Debian: apt-get install jupyter-notebook)"

@@ -23,12 +23,12 @@
  * by default (about 2 minutes, 06's cross-validation the longest); `LAB_BROWSER_NOTEBOOKS`
  * names fewer, e.g. `LAB_BROWSER_NOTEBOOKS=02_training,05_cam` for the live plot and the CAMs.
  */
-import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import {
+  ARTIFACTS,
   assertLivePlot,
   BROWSER_NOTEBOOKS,
   checkedQuestions,
@@ -38,6 +38,10 @@ import {
   guardNotebooks,
   type JupyterServer,
   launchChromium,
+  NOTEBOOKS_DIR,
+  PAGE_LOAD_MS,
+  RUN_ALL_MS,
+  SERVER_START_MS,
   shutDownKernels,
   startJupyter,
   stopJupyter,
@@ -47,17 +51,10 @@ import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 import { findJupyter, JUPYTERLAB_ENV } from "../../cli/lab.ts";
 import { NOTEBOOK_CHECKPOINT } from "../../lib/notebook/setup.ts";
 
-const ARTIFACTS = join(LAB_ROOT, "test-artifacts");
-/** The folder served, as `deno task lab` serves it: the student notebooks, solutions beneath. */
-const NOTEBOOKS_DIR = join(LAB_ROOT, "notebooks");
 /** The untouched student notebook whose Run All meets an unanswered TODO. */
 const STUDENT_NOTEBOOK = "01_dataset.ipynb";
 /** The JupyterLab this test was written and passed with (.ci/run installs it). */
 const TESTED_JUPYTERLAB = "4.6.6";
-/** Time limits, in milliseconds, of the stages. */
-const SERVER_START_MS = 30_000;
-const PAGE_LOAD_MS = 60_000;
-const RUN_ALL_MS = 480_000;
 
 const found = await findJupyter();
 const jupyterLab = found?.name === "JupyterLab" ? found : undefined;
