@@ -115,6 +115,42 @@ Deno.test({
 });
 
 Deno.test({
+  name: "5x5 and 7x7 convolutions of few channels, run on column pairs, equal the cpu backend's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(11);
+    // [x, filter]: the lab's first two width-8 convolutions, a 7x7 filter, an odd width (not
+    // paired), and 16 output channels (not paired).
+    const cases = [
+      [[2, 6, 8, 1], [5, 5, 1, 8]],
+      [[2, 6, 8, 8], [5, 5, 8, 8]],
+      [[1, 5, 12, 3], [7, 7, 3, 5]],
+      [[2, 6, 7, 8], [5, 5, 8, 8]],
+      [[2, 6, 8, 8], [5, 5, 8, 16]],
+    ];
+    for (const [x, filter] of cases) {
+      await compareWithCpu(
+        `x=${x} filter=${filter}`,
+        [normals(random, x), normals(random, filter), normals(random, [filter[3]])],
+        (a, w, bias) => {
+          const conv = (a: tf.Tensor, w: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+          const fused = tf.fused.conv2d({
+            x: a as tf.Tensor4D,
+            filter: w as tf.Tensor4D,
+            strides: 1,
+            pad: "same",
+            bias,
+            activation: "relu",
+          });
+          return [conv(a, w), fused, ...tf.grads((a, w) => conv(a, w).square().sum())([a, w])];
+        },
+      );
+    }
+  },
+});
+
+Deno.test({
   name: "oneDNN fused convolutions (bias, ReLU) equal the cpu backend's",
   ignore: missing !== undefined,
   fn: async () => {
@@ -208,8 +244,10 @@ Deno.test({
           1,
           8,
         ]),
+        normals(random, [1]),
+        normals(random, [4]),
       ],
-      (a, b, bias, rows) => [
+      (a, b, bias, rows, scalar, quarter) => [
         tf.add(a, b),
         tf.add(a, bias),
         tf.add(bias, a),
@@ -217,6 +255,8 @@ Deno.test({
         tf.mul(rows, a),
         tf.relu(a),
         tf.add(bias, bias),
+        tf.add(a, scalar),
+        tf.mul(tf.reshape(a, [3, 64, 128, 4]), quarter),
         tf.add(
           tf.reshape(a, [-1]).slice(0, 256).reshape([256, 1]),
           tf.reshape(b, [-1]).slice(0, 256).reshape([1, 256]),
