@@ -227,7 +227,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "oneDNN adds, multiplies and rectifies large arrays as the cpu backend does, broadcasts too",
+    "oneDNN adds, multiplies, rectifies and takes ReLU's gradient of large arrays as the cpu backend does, broadcasts too",
   ignore: missing !== undefined,
   fn: async () => {
     const random = createRandom(9);
@@ -257,6 +257,8 @@ Deno.test({
         tf.add(bias, bias),
         tf.add(a, scalar),
         tf.mul(tf.reshape(a, [3, 64, 128, 4]), quarter),
+        tf.grad((t) => tf.relu(t).mul(b).sum())(a),
+        tf.grad((t) => tf.relu(t).mul(bias).sum())(bias),
         tf.add(
           tf.reshape(a, [-1]).slice(0, 256).reshape([256, 1]),
           tf.reshape(b, [-1]).slice(0, 256).reshape([1, 256]),
@@ -264,6 +266,19 @@ Deno.test({
         tf.add(tf.cast(a, "int32"), tf.cast(b, "int32")),
       ],
     );
+  },
+});
+
+Deno.test({
+  name: "onednn gives ReLU a one-pass gradient while it runs; wasm puts tfjs's back",
+  ignore: missing !== undefined,
+  fn: async () => {
+    await selectBackend({ backend: "wasm" });
+    const original = tf.getGradient(tf.Relu);
+    await selectBackend({ backend: "onednn" });
+    assert.notEqual(tf.getGradient(tf.Relu), original);
+    await selectBackend({ backend: "wasm" });
+    assert.equal(tf.getGradient(tf.Relu), original);
   },
 });
 

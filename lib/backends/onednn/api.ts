@@ -139,7 +139,16 @@ export interface Driver {
     hint: Handle,
   ): Handle;
   binary(engine: Handle, algorithm: number, a: MemoryDesc, b: MemoryDesc, dst: MemoryDesc): Handle;
-  relu(engine: Handle, src: MemoryDesc, dst: MemoryDesc): Handle;
+  /** ReLU, `forwardInference` or `forwardTraining` (the hint of {@link reluBackward}). */
+  relu(engine: Handle, propagation: number, src: MemoryDesc, dst: MemoryDesc): Handle;
+  /** ReLU's input gradient from its input (`src`) and output gradient, in one pass. */
+  reluBackward(
+    engine: Handle,
+    diffSrc: MemoryDesc,
+    diffDst: MemoryDesc,
+    src: MemoryDesc,
+    hint: Handle,
+  ): Handle;
   matMul(engine: Handle, a: MemoryDesc, b: MemoryDesc, c: MemoryDesc): Handle;
   reorder(engine: Handle, from: MemoryDesc, to: MemoryDesc): Handle;
   /** Primitive attributes that apply a ReLU to the result (a post-op). */

@@ -208,6 +208,11 @@ export class OneDnn {
     this.#run(`relu ${size}`, () => this.#prepareRelu(size), [x, y]);
   }
 
+  /** ReLU's gradient: `dx = x > 0 ? dy : 0` elementwise over `size` numbers, in one pass. */
+  reluGrad(size: number, x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    this.#run(`relu-dx ${size}`, () => this.#prepareReluBackward(size), [x, dy, dx]);
+  }
+
   /** `c = a b` for row-major float32 matrices a `[m, k]`, b `[k, n]`, c `[m, n]`. */
   matMul(m: number, k: number, n: number, a: Float32Array, b: Float32Array, c: Float32Array) {
     this.#run(`matmul ${m}x${k}x${n}`, () => this.#prepareMatMul(m, k, n), [a, b, c]);
@@ -329,12 +334,24 @@ export class OneDnn {
 
   #prepareRelu(size: number): Prepared {
     const md = this.#plain([size]);
-    const relu = this.#api.relu(this.#engine, md, md);
+    const relu = this.#api.relu(this.#engine, C.forwardInference, md, md);
     const x = this.#userMemory(md), y = this.#userMemory(md);
     return {
       inputs: [x, y],
       steps: [this.#execution(relu, [[ARG.src, x], [ARG.dst, y]])],
       implementation: this.#api.implementation(relu),
+    };
+  }
+
+  #prepareReluBackward(size: number): Prepared {
+    const md = this.#plain([size]);
+    const hint = this.#api.relu(this.#engine, C.forwardTraining, md, md);
+    const backward = this.#api.reluBackward(this.#engine, md, md, md, hint);
+    const x = this.#userMemory(md), dy = this.#userMemory(md), dx = this.#userMemory(md);
+    return {
+      inputs: [x, dy, dx],
+      steps: [this.#execution(backward, [[ARG.src, x], [ARG.diffDst, dy], [ARG.diffSrc, dx]])],
+      implementation: this.#api.implementation(backward),
     };
   }
 

@@ -94,6 +94,10 @@ export const SYMBOLS_V2 = {
     parameters: ["buffer", "i32", "i32", "buffer", "f32", "f32"],
     result: "i32",
   },
+  dnnl_eltwise_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "f32"],
+    result: "i32",
+  },
   dnnl_matmul_desc_init: {
     parameters: ["buffer", "buffer", "buffer", "pointer", "buffer"],
     result: "i32",
@@ -273,19 +277,20 @@ export function driverV2(library: Deno.DynamicLibrary<typeof SYMBOLS_V2>): Drive
         engine,
       ),
     // Version 2's ReLU writes a destination described as its source: `dst` is not asked for.
-    relu: (engine, src) =>
+    relu: (engine, propagation, src) =>
       primitiveDesc(
         "dnnl_eltwise_forward_desc_init",
-        (desc) =>
-          fn.dnnl_eltwise_forward_desc_init(
-            desc,
-            C.forwardInference,
-            ELTWISE_RELU,
-            md(src),
-            0,
-            0,
-          ),
+        (desc) => fn.dnnl_eltwise_forward_desc_init(desc, propagation, ELTWISE_RELU, md(src), 0, 0),
         engine,
+      ),
+    // Version 2 describes the gradients as the data: `diffSrc` and `diffDst` are not asked for.
+    reluBackward: (engine, _diffSrc, diffDst, src, hint) =>
+      primitiveDesc(
+        "dnnl_eltwise_backward_desc_init",
+        (desc) =>
+          fn.dnnl_eltwise_backward_desc_init(desc, ELTWISE_RELU, md(diffDst), md(src), 0, 0),
+        engine,
+        hint,
       ),
     matMul: (engine, a, b, c) =>
       primitiveDesc(

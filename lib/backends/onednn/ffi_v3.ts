@@ -138,6 +138,21 @@ export const SYMBOLS_V3 = {
     parameters: ["buffer", "pointer", "i32", "i32", "pointer", "pointer", "f32", "f32", "pointer"],
     result: "i32",
   },
+  dnnl_eltwise_backward_primitive_desc_create: {
+    parameters: [
+      "buffer",
+      "pointer",
+      "i32",
+      "pointer",
+      "pointer",
+      "pointer",
+      "f32",
+      "f32",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
   dnnl_matmul_primitive_desc_create: {
     parameters: ["buffer", "pointer", "pointer", "pointer", "pointer", "pointer", "pointer"],
     result: "i32",
@@ -300,19 +315,36 @@ export function driverV3(library: Deno.DynamicLibrary<typeof SYMBOLS_V3>): Drive
         (pd) =>
           fn.dnnl_binary_primitive_desc_create(pd, engine, algorithm, md(a), md(b), md(dst), null),
       ),
-    relu: (engine, src, dst) =>
+    relu: (engine, propagation, src, dst) =>
       out(
         "dnnl_eltwise_forward_primitive_desc_create",
         (pd) =>
           fn.dnnl_eltwise_forward_primitive_desc_create(
             pd,
             engine,
-            C.forwardInference,
+            propagation,
             ELTWISE_RELU,
             md(src),
             md(dst),
             0,
             0,
+            null,
+          ),
+      ),
+    reluBackward: (engine, diffSrc, diffDst, src, hint) =>
+      out(
+        "dnnl_eltwise_backward_primitive_desc_create",
+        (pd) =>
+          fn.dnnl_eltwise_backward_primitive_desc_create(
+            pd,
+            engine,
+            ELTWISE_RELU,
+            md(diffSrc),
+            md(diffDst),
+            md(src),
+            0,
+            0,
+            hint,
             null,
           ),
       ),

@@ -2,8 +2,9 @@
  * tfjs kernels for the wasm backend that run on oneDNN ({@link OneDnn}): `Conv2D`,
  * `FusedConv2D` (bias and ReLU, as inference runs the lab's layers), `Conv2DBackpropInput`,
  * `Conv2DBackpropFilter`, `MaxPool`, `MaxPoolGrad`, `Sum` over leading or trailing axes (the
- * bias gradients), and the large `Add`, `Multiply` and `Relu` (bias additions, skip sums, ReLU
- * gradients): the operations that take most of a training step of the lab's CNN. Tensors stay in
+ * bias gradients), the large `Add`, `Multiply` and `Relu` (bias additions, skip sums), and ReLU's
+ * gradient as one kernel of its own: the operations that take most of a training step of the
+ * lab's CNN. Tensors stay in
  * the wasm heap; oneDNN reads and writes them there through pointers, so nothing is copied.
  * Convolutions of fewer than 16 channels with filters 5 or more columns wide run on column pairs
  * (pairing.ts), and a bias of fewer than 16 numbers is added 16 at a time: both fill AVX-512
@@ -22,6 +23,7 @@ import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
   FusedConv2DAttrs,
+  GradConfig,
   KernelConfig,
   KernelFunc,
   MaxPoolAttrs,
@@ -49,6 +51,14 @@ const ELEMENTWISE_MIN_SIZE = 1 << 16;
 
 /** The kernels registered before {@link registerOneDnnKernels}, by name, to fall back on. */
 const previous = new Map<string, KernelConfig>();
+/**
+ * ReLU's gradient as one kernel: tfjs's is `dy * step(x)`, a pass of wasm for the step (on one
+ * core) and one of oneDNN for the product, about 26 ms of a 300 ms width-8 training step; oneDNN's
+ * ReLU backward reads `x` and `dy` once.
+ */
+const RELU_GRAD = "OneDnnReluGrad";
+/** tfjs's gradient of `Relu`, which {@link registerOneDnnKernels} replaced, to put back. */
+let previousReluGradient: GradConfig | undefined;
 
 interface Args<Inputs, Attrs> {
   inputs: Inputs;
@@ -105,7 +115,15 @@ export function registerOneDnnKernels(onednn: OneDnn): string[] {
       kernelFunc: kernelFunc as unknown as KernelFunc,
     });
   }
-  return kernels.map(([name]) => name);
+  tf.registerKernel({
+    kernelName: RELU_GRAD,
+    backendName: BACKEND,
+    kernelFunc: ((args: Args<{ x: TensorInfo; dy: TensorInfo }, unknown>) =>
+      reluGrad(onednn, args)) as unknown as KernelFunc,
+  });
+  previousReluGradient = tf.getGradient(tf.Relu);
+  tf.registerGradient(reluGradient(previousReluGradient));
+  return [...kernels.map(([name]) => name), RELU_GRAD];
 }
 
 /** Puts back the kernels {@link registerOneDnnKernels} replaced; nothing when none are. */
@@ -115,6 +133,11 @@ export function unregisterOneDnnKernels(): void {
     tf.registerKernel(config);
   }
   previous.clear();
+  if (previousReluGradient !== undefined) {
+    tf.unregisterKernel(RELU_GRAD, BACKEND);
+    tf.registerGradient(previousReluGradient);
+    previousReluGradient = undefined;
+  }
 }
 
 function conv2D(onednn: OneDnn, args: Args<{ x: TensorInfo; filter: TensorInfo }, Conv2DAttrs>) {
@@ -363,6 +386,38 @@ function relu(onednn: OneDnn, args: Args<{ x: TensorInfo }, unknown>) {
   const y = backend.makeOutput([...x.shape], "float32");
   onednn.relu(size, view(backend, x), view(backend, y));
   return y;
+}
+
+/**
+ * `Relu`'s gradient: {@link RELU_GRAD} on wasm for large float32 arrays, tfjs's own otherwise
+ * (other backends, small arrays).
+ */
+function reluGradient(original: GradConfig): GradConfig {
+  return {
+    kernelName: tf.Relu,
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const gradient = dy as tf.Tensor;
+      const large = x.dtype === "float32" && gradient.dtype === "float32" &&
+        x.size >= ELEMENTWISE_MIN_SIZE;
+      if (!large || tf.getBackend() !== BACKEND) return original.gradFunc(dy, saved, attrs);
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { x, dy: gradient }) as tf.Tensor };
+    },
+  };
+}
+
+function reluGrad(onednn: OneDnn, args: Args<{ x: TensorInfo; dy: TensorInfo }, unknown>) {
+  const { x, dy } = args.inputs;
+  const { backend } = args;
+  const dx = backend.makeOutput([...x.shape], "float32");
+  onednn.reluGrad(
+    tf.util.sizeFromShape(x.shape),
+    view(backend, x),
+    view(backend, dy),
+    view(backend, dx),
+  );
+  return dx;
 }
 
 /** The convolution as oneDNN is given it, or `undefined` for a case left to the fallback. */
