@@ -4,8 +4,8 @@
  * `Conv2DBackpropFilter`, `MaxPool`, `MaxPoolGrad`, `Sum` over leading or trailing axes (the
  * bias gradients), the large `Add`, `Multiply` and `Relu` (bias additions, skip sums), and ReLU's
  * gradient as one kernel of its own: the operations that take most of a training step of the
- * lab's CNN. Tensors stay in
- * the wasm heap; oneDNN reads and writes them there through pointers, so nothing is copied.
+ * lab's CNN. Tensors stay in the wasm heap; oneDNN reads and writes them there through pointers,
+ * so nothing is copied.
  * Convolutions of fewer than 16 channels with filters 5 or more columns wide run on column pairs
  * (pairing.ts), and a bias of fewer than 16 numbers is added 16 at a time: both fill AVX-512
  * registers that 8 channels would leave half empty.
