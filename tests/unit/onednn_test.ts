@@ -151,6 +151,68 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "3x3 convolutions, on Winograd's algorithm where this oneDNN has it, equal the cpu backend's",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const random = createRandom(12);
+    // [x, filter]: 3x3 convolutions of the lab's width-8 model (its third and fourth blocks), of
+    // width 64 (its widest, 512 channels), and of few channels.
+    const cases = [
+      [[2, 16, 16, 16], [3, 3, 16, 32]],
+      [[2, 8, 8, 64], [3, 3, 64, 64]],
+      [[1, 4, 4, 512], [3, 3, 512, 512]],
+      [[2, 9, 7, 3], [3, 3, 3, 5]],
+    ];
+    for (const [x, filter] of cases) {
+      await compareWithCpu(
+        `x=${x} filter=${filter}`,
+        [normals(random, x), normals(random, filter), normals(random, [filter[3]])],
+        (a, w, bias) => {
+          const conv = (a: tf.Tensor, w: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+          const fused = tf.fused.conv2d({
+            x: a as tf.Tensor4D,
+            filter: w as tf.Tensor4D,
+            strides: 1,
+            pad: "same",
+            bias,
+            activation: "relu",
+          });
+          return [conv(a, w), fused, ...tf.grads((a, w) => conv(a, w).square().sum())([a, w])];
+        },
+      );
+    }
+    // Which algorithm ran: oneDNN 2 has Winograd for AVX-512, oneDNN 3 has it nowhere on CPUs.
+    const onednn = loadOneDnn();
+    const [batch, size, channels] = [2, 8, 64];
+    const shape: ConvShape = {
+      batch,
+      inHeight: size,
+      inWidth: size,
+      inChannels: channels,
+      outHeight: size,
+      outWidth: size,
+      outChannels: channels,
+      filterHeight: 3,
+      filterWidth: 3,
+      strideHeight: 1,
+      strideWidth: 1,
+      padTop: 1,
+      padBottom: 1,
+      padLeft: 1,
+      padRight: 1,
+    };
+    const array = (length: number) => new Float32Array(new ArrayBuffer(4 * length));
+    const activations = batch * size * size * channels;
+    onednn.conv2d(shape, array(activations), array(9 * channels * channels), array(activations));
+    const [implementation] = Object.values(onednn.implementations());
+    const winograd = onednn.version.startsWith("2.") && implementation.includes("avx512_core");
+    assert.equal(implementation.startsWith("jit_wino"), winograd, implementation);
+  },
+});
+
+Deno.test({
   name: "oneDNN fused convolutions (bias, ReLU) equal the cpu backend's",
   ignore: missing !== undefined,
   fn: async () => {

@@ -66,6 +66,11 @@ export interface Geometry {
   padAfter: [number, number];
 }
 
+/** A convolution's window, and its algorithm (`C.convolutionDirect` or `C.convolutionWinograd`). */
+export interface ConvGeometry extends Geometry {
+  algorithm: number;
+}
+
 /** A pooling window: {@link Geometry} and the window's size. */
 export interface PoolGeometry extends Geometry {
   kernel: [number, number];
@@ -105,7 +110,7 @@ export interface Driver {
     weights: MemoryDesc,
     bias: MemoryDesc | null,
     dst: MemoryDesc,
-    geometry: Geometry,
+    geometry: ConvGeometry,
     attr: Handle,
   ): Handle;
   convBackwardData(
@@ -113,7 +118,7 @@ export interface Driver {
     diffSrc: MemoryDesc,
     weights: MemoryDesc,
     diffDst: MemoryDesc,
-    geometry: Geometry,
+    geometry: ConvGeometry,
     hint: Handle,
   ): Handle;
   convBackwardWeights(
@@ -121,7 +126,7 @@ export interface Driver {
     src: MemoryDesc,
     diffWeights: MemoryDesc,
     diffDst: MemoryDesc,
-    geometry: Geometry,
+    geometry: ConvGeometry,
     hint: Handle,
   ): Handle;
   maxPoolForward(
@@ -171,6 +176,7 @@ export const C = {
   forwardTraining: 64,
   forwardInference: 96,
   convolutionDirect: 0x1,
+  convolutionWinograd: 0x2,
   binaryAdd: 0x1fff0,
   binaryMul: 0x1fff1,
   poolingMax: 0x1ff,

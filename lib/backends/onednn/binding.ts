@@ -17,9 +17,9 @@ import {
   allocateHandle,
   ARG,
   C,
+  type ConvGeometry,
   type ConvShape,
   type Driver,
-  type Geometry,
   type Handle,
   type MemoryDesc,
   type PoolGeometry,
@@ -46,7 +46,21 @@ interface Prepared {
   steps: Execution[];
   /** The implementation oneDNN chose for the main primitive, e.g. `jit:avx512_core`. */
   implementation: string;
+  /** Memories in a layout of oneDNN's choosing, pointed at a shared scratch buffer on each run. */
+  scratch?: Memory[];
 }
+
+/**
+ * How a convolution runs: Winograd's algorithm on activations in the blocked layout it picks, or
+ * oneDNN's direct kernels on tfjs's NHWC arrays.
+ */
+interface ConvPlan {
+  algorithm: number;
+  activations: "nhwc" | "any";
+}
+
+const WINOGRAD: ConvPlan = { algorithm: C.convolutionWinograd, activations: "any" };
+const DIRECT: ConvPlan = { algorithm: C.convolutionDirect, activations: "nhwc" };
 
 /** What load.ts found: the library, its version, and the driver of its C API. */
 export interface OneDnnLibrary {
@@ -80,6 +94,10 @@ export class OneDnn {
   readonly #onesByLength = new Map<number, Float32Array>();
   /** Bytes of the array each caller-filled memory object takes. */
   readonly #bytes = new Map<Memory, number>();
+  /** The scratch buffer (0 or 1) each memory of a layout of oneDNN's choosing uses. */
+  readonly #scratchSlots = new Map<Memory, number>();
+  /** The scratch buffers, grown to the largest use; operations run one at a time per thread. */
+  readonly #scratch: Uint8Array[] = [];
 
   /** Starts a CPU engine and stream on a loaded library; use `loadOneDnn`. */
   constructor(loaded: OneDnnLibrary) {
@@ -283,6 +301,10 @@ export class OneDnn {
       }
       this.#api.setBuffer(memory, Deno.UnsafePointer.of(arrays[i]));
     });
+    for (const memory of prepared.scratch ?? []) {
+      const buffer = this.#scratchBuffer(this.#scratchSlots.get(memory)!, this.#bytes.get(memory)!);
+      this.#api.setBuffer(memory, Deno.UnsafePointer.of(buffer));
+    }
     for (const step of prepared.steps) {
       this.#api.execute(step.primitive, this.#stream, step.count, step.args);
     }
@@ -291,22 +313,28 @@ export class OneDnn {
 
   #prepareConvForward(shape: ConvShape, withBias: boolean, relu: boolean): Prepared {
     const biasMd = withBias ? this.#plain([shape.outChannels]) : null;
-    const forward = this.#convForward(shape, biasMd, relu ? this.#api.reluAttr() : null);
+    const attr = relu ? this.#api.reluAttr() : null;
+    const forward = this.#planned(shape, (plan) => this.#convForward(shape, plan, biasMd, attr));
     const x = this.#userMemory(this.#nhwc(shape, "in")), y = this.#userMemory(this.#nhwc(shape));
     const filter = this.#filterIn(forward, shape);
     const bias = biasMd === null ? [] : [this.#userMemory(biasMd)];
+    const src = this.#activation(forward, ARG.src, x, this.#nhwc(shape, "in"), "into", 0);
+    const dst = this.#activation(forward, ARG.dst, y, this.#nhwc(shape), "outOf", 1);
     return {
       inputs: [x, filter.user, ...bias, y],
       steps: [
         ...filter.steps,
+        ...src.steps,
         this.#execution(forward, [
-          [ARG.src, x],
+          [ARG.src, src.memory],
           [ARG.weights, filter.memory],
           ...bias.map((memory): [number, Memory] => [ARG.bias, memory]),
-          [ARG.dst, y],
+          [ARG.dst, dst.memory],
         ]),
+        ...dst.steps,
       ],
       implementation: this.#api.implementation(forward),
+      scratch: [...src.scratch, ...dst.scratch],
     };
   }
 
@@ -356,55 +384,74 @@ export class OneDnn {
   }
 
   #prepareConvBackwardData(shape: ConvShape): Prepared {
-    const backward = this.#api.convBackwardData(
-      this.#engine,
-      this.#nhwc(shape, "in"),
-      this.#anyFilter(shape),
-      this.#nhwc(shape),
-      convGeometry(shape),
-      this.#convForward(shape),
-    );
+    const backward = this.#planned(shape, (plan) =>
+      this.#api.convBackwardData(
+        this.#engine,
+        this.#activationMd(shape, "in", plan),
+        this.#anyFilter(shape),
+        this.#activationMd(shape, "out", plan),
+        convGeometry(shape, plan),
+        this.#convForward(shape, plan),
+      ));
     const dy = this.#userMemory(this.#nhwc(shape)), dx = this.#userMemory(this.#nhwc(shape, "in"));
     const filter = this.#filterIn(backward, shape);
+    const diffDst = this.#activation(backward, ARG.diffDst, dy, this.#nhwc(shape), "into", 0);
+    const diffSrc = this.#activation(
+      backward,
+      ARG.diffSrc,
+      dx,
+      this.#nhwc(shape, "in"),
+      "outOf",
+      1,
+    );
     return {
       inputs: [dy, filter.user, dx],
       steps: [
         ...filter.steps,
+        ...diffDst.steps,
         this.#execution(backward, [
-          [ARG.diffDst, dy],
+          [ARG.diffDst, diffDst.memory],
           [ARG.weights, filter.memory],
-          [ARG.diffSrc, dx],
+          [ARG.diffSrc, diffSrc.memory],
         ]),
+        ...diffSrc.steps,
       ],
       implementation: this.#api.implementation(backward),
+      scratch: [...diffDst.scratch, ...diffSrc.scratch],
     };
   }
 
   #prepareConvBackwardWeights(shape: ConvShape): Prepared {
-    const backward = this.#api.convBackwardWeights(
-      this.#engine,
-      this.#nhwc(shape, "in"),
-      this.#anyFilter(shape),
-      this.#nhwc(shape),
-      convGeometry(shape),
-      this.#convForward(shape),
-    );
+    const backward = this.#planned(shape, (plan) =>
+      this.#api.convBackwardWeights(
+        this.#engine,
+        this.#activationMd(shape, "in", plan),
+        this.#anyFilter(shape),
+        this.#activationMd(shape, "out", plan),
+        convGeometry(shape, plan),
+        this.#convForward(shape, plan),
+      ));
     const x = this.#userMemory(this.#nhwc(shape, "in")), dy = this.#userMemory(this.#nhwc(shape));
+    const src = this.#activation(backward, ARG.src, x, this.#nhwc(shape, "in"), "into", 0);
+    const diffDst = this.#activation(backward, ARG.diffDst, dy, this.#nhwc(shape), "into", 1);
     const userMd = this.#hwio(shape);
     const user = this.#userMemory(userMd);
     const chosen = this.#api.queryMd(backward, ARG.diffWeights);
-    const steps: Execution[] = [];
+    const steps: Execution[] = [...src.steps, ...diffDst.steps];
     let memory = user;
-    if (!this.#api.equal(chosen, userMd)) {
-      memory = this.#ownedMemory(chosen);
-      steps.push(this.#reorder(chosen, memory, userMd, user));
-    }
-    steps.unshift(this.#execution(backward, [
-      [ARG.src, x],
-      [ARG.diffDst, dy],
+    if (!this.#api.equal(chosen, userMd)) memory = this.#ownedMemory(chosen);
+    steps.push(this.#execution(backward, [
+      [ARG.src, src.memory],
+      [ARG.diffDst, diffDst.memory],
       [ARG.diffWeights, memory],
     ]));
-    return { inputs: [x, dy, user], steps, implementation: this.#api.implementation(backward) };
+    if (memory !== user) steps.push(this.#reorder(chosen, memory, userMd, user));
+    return {
+      inputs: [x, dy, user],
+      steps,
+      implementation: this.#api.implementation(backward),
+      scratch: [...src.scratch, ...diffDst.scratch],
+    };
   }
 
   #preparePoolForward(pool: PoolShape): Prepared {
@@ -473,17 +520,87 @@ export class OneDnn {
     };
   }
 
-  #convForward(shape: ConvShape, biasMd: MemoryDesc | null = null, attr: Handle = null): Handle {
+  #convForward(
+    shape: ConvShape,
+    plan: ConvPlan,
+    biasMd: MemoryDesc | null = null,
+    attr: Handle = null,
+  ): Handle {
     return this.#api.convForward(
       this.#engine,
       C.forwardTraining,
-      this.#nhwc(shape, "in"),
+      this.#activationMd(shape, "in", plan),
       this.#anyFilter(shape),
       biasMd,
-      this.#nhwc(shape),
-      convGeometry(shape),
+      this.#activationMd(shape, "out", plan),
+      convGeometry(shape, plan),
       attr,
     );
+  }
+
+  /**
+   * Builds a convolution's primitive with Winograd's algorithm where it may apply (3x3 filters,
+   * stride 1) and this oneDNN has it, else with the direct one. Winograd's F(4x4, 3x3) does a
+   * quarter of the multiplies: oneDNN 2 has it for AVX-512 (`jit_wino_4x3`), where it ran the lab's
+   * 3x3 convolutions, both gradients included, 1.1-4.7x as fast as the direct kernels, reorders to
+   * and from its blocked layout counted; oneDNN 3 dropped it, and there the direct one runs.
+   */
+  #planned(shape: ConvShape, build: (plan: ConvPlan) => Handle): Handle {
+    const threeByThree = shape.filterHeight === 3 && shape.filterWidth === 3 &&
+      shape.strideHeight === 1 && shape.strideWidth === 1;
+    if (threeByThree) {
+      try {
+        return build(WINOGRAD);
+      } catch (error) {
+        if (!(error instanceof LabError)) throw error;
+      }
+    }
+    return build(DIRECT);
+  }
+
+  /** Descriptor of a convolution's activations on one side, as the plan lays them out. */
+  #activationMd(shape: ConvShape, side: "in" | "out", plan: ConvPlan): MemoryDesc {
+    if (plan.activations === "nhwc") return this.#nhwc(shape, side);
+    const dims = side === "in"
+      ? [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth]
+      : [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
+    return this.#api.descriptor(dims, this.#api.tags.any);
+  }
+
+  /**
+   * The memory a primitive reads or writes as `arg`: the caller's NHWC array itself, or, where the
+   * primitive chose another layout, scratch buffer `slot`, which a reorder fills from the array
+   * (`into`) or empties into it (`outOf`).
+   */
+  #activation(
+    primitiveDesc: Handle,
+    arg: number,
+    user: Memory,
+    userMd: MemoryDesc,
+    direction: "into" | "outOf",
+    slot: number,
+  ): { memory: Memory; steps: Execution[]; scratch: Memory[] } {
+    const chosen = this.#api.queryMd(primitiveDesc, arg);
+    if (this.#api.equal(chosen, userMd)) return { memory: user, steps: [], scratch: [] };
+    const memory = this.#api.memory(this.#engine, chosen, null);
+    this.#bytes.set(memory, this.#api.bytes(chosen));
+    this.#scratchSlots.set(memory, slot);
+    const step = direction === "into"
+      ? this.#reorder(userMd, user, chosen, memory)
+      : this.#reorder(chosen, memory, userMd, user);
+    return { memory, steps: [step], scratch: [memory] };
+  }
+
+  /**
+   * Scratch buffer `slot`, at least `bytes` long, over an `ArrayBuffer` of its own (oneDNN keeps its
+   * address only for the call).
+   */
+  #scratchBuffer(slot: number, bytes: number): Uint8Array {
+    const current = this.#scratch[slot];
+    if (current !== undefined && current.byteLength >= bytes) return current;
+    const buffer = new Uint8Array(new ArrayBuffer(bytes));
+    this.#scratch[slot] = buffer;
+    return buffer;
   }
 
   #poolForward(shape: ConvShape, propagation: number): Handle {
@@ -583,17 +700,18 @@ function filterDims(shape: ConvShape): number[] {
   return [shape.outChannels, shape.inChannels, shape.filterHeight, shape.filterWidth];
 }
 
-function convGeometry(shape: ConvShape): Geometry {
+function convGeometry(shape: ConvShape, plan: ConvPlan): ConvGeometry {
+  return { ...window(shape), algorithm: plan.algorithm };
+}
+
+function window(shape: PoolShape) {
   return {
-    strides: [shape.strideHeight, shape.strideWidth],
-    padBefore: [shape.padTop, shape.padLeft],
-    padAfter: [shape.padBottom, shape.padRight],
+    strides: [shape.strideHeight, shape.strideWidth] as [number, number],
+    padBefore: [shape.padTop, shape.padLeft] as [number, number],
+    padAfter: [shape.padBottom, shape.padRight] as [number, number],
   };
 }
 
 function poolGeometry(shape: PoolShape): PoolGeometry {
-  return {
-    ...convGeometry({ ...shape, outChannels: 0 }),
-    kernel: [shape.filterHeight, shape.filterWidth],
-  };
+  return { ...window(shape), kernel: [shape.filterHeight, shape.filterWidth] };
 }

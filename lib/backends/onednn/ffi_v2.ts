@@ -200,7 +200,7 @@ export function driverV2(library: Deno.DynamicLibrary<typeof SYMBOLS_V2>): Drive
           fn.dnnl_convolution_forward_desc_init(
             desc,
             propagation,
-            C.convolutionDirect,
+            g.algorithm,
             md(src),
             md(weights),
             bias === null ? null : md(bias),
@@ -217,7 +217,7 @@ export function driverV2(library: Deno.DynamicLibrary<typeof SYMBOLS_V2>): Drive
         (desc) =>
           fn.dnnl_convolution_backward_data_desc_init(
             desc,
-            C.convolutionDirect,
+            g.algorithm,
             md(diffSrc),
             md(weights),
             md(diffDst),
@@ -232,7 +232,7 @@ export function driverV2(library: Deno.DynamicLibrary<typeof SYMBOLS_V2>): Drive
         (desc) =>
           fn.dnnl_convolution_backward_weights_desc_init(
             desc,
-            C.convolutionDirect,
+            g.algorithm,
             md(src),
             md(diffWeights),
             null,

@@ -237,7 +237,7 @@ export function driverV3(library: Deno.DynamicLibrary<typeof SYMBOLS_V3>): Drive
             pd,
             engine,
             propagation,
-            C.convolutionDirect,
+            g.algorithm,
             md(src),
             md(weights),
             mdOrNull(bias),
@@ -253,7 +253,7 @@ export function driverV3(library: Deno.DynamicLibrary<typeof SYMBOLS_V3>): Drive
           fn.dnnl_convolution_backward_data_primitive_desc_create(
             pd,
             engine,
-            C.convolutionDirect,
+            g.algorithm,
             md(diffSrc),
             md(weights),
             md(diffDst),
@@ -269,7 +269,7 @@ export function driverV3(library: Deno.DynamicLibrary<typeof SYMBOLS_V3>): Drive
           fn.dnnl_convolution_backward_weights_primitive_desc_create(
             pd,
             engine,
-            C.convolutionDirect,
+            g.algorithm,
             md(src),
             md(diffWeights),
             null,
