@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { BACKEND_RUNGS, selectBackend } from "../../lib/backends/backend.ts";
+import { BACKEND_ENV, BACKEND_RUNGS, selectBackend } from "../../lib/backends/backend.ts";
 import { LabError, UsageError } from "../../lib/core/errors.ts";
 import { join } from "node:path";
 import { evaluateModel } from "../../lib/evaluation/evaluate.ts";
 import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
-import { runTask } from "../support/run_task.ts";
+import { runDeno, runTask } from "../support/run_task.ts";
 import { createModel } from "../../lib/model/model.ts";
 import {
   type ConvShape,
@@ -572,6 +572,18 @@ Deno.test({
     });
     model.dispose();
     assert.equal(report.backend, "onednn");
+  },
+});
+
+Deno.test({
+  name: "a process that ran oneDNN ends without crashing: oneDNN and OpenMP stay loaded to the end",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const child = new URL("../support/onednn_exit_child.ts", import.meta.url);
+    const { [BACKEND_ENV]: _, ...env } = Deno.env.toObject();
+    const result = await runDeno(["run", "-A", child.pathname], { env });
+    assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
+    assert.equal(result.stdout.trim(), "onednn");
   },
 });
 

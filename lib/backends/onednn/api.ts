@@ -215,6 +215,9 @@ const RUNTIMES: Record<number, string> = {
   512: "SYCL",
 };
 
+/** GNU OpenMP, the threading runtime of the Debian and Ubuntu builds of oneDNN. */
+export const OPENMP_LIBRARY = "libgomp.so.1";
+
 /** The CPU threading runtime oneDNN was built with, by `dnnl_version_t.cpu_runtime`. */
 export function runtimeName(code: number): string {
   return RUNTIMES[code] ?? `runtime ${code}`;

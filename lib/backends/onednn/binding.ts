@@ -22,12 +22,10 @@ import {
   type Driver,
   type Handle,
   type MemoryDesc,
+  OPENMP_LIBRARY,
   type PoolGeometry,
   type PoolShape,
 } from "./api.ts";
-
-/** GNU OpenMP, the threading runtime of the Debian and Ubuntu builds of oneDNN. */
-const OPENMP_LIBRARY = "libgomp.so.1";
 
 /** A memory object whose buffer is set on each call (a tfjs tensor's data), or owned by oneDNN. */
 type Memory = Handle;

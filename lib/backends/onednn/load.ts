@@ -13,7 +13,7 @@
  */
 
 import { LabError } from "../../core/errors.ts";
-import { runtimeName } from "./api.ts";
+import { OPENMP_LIBRARY, runtimeName } from "./api.ts";
 import { OneDnn } from "./binding.ts";
 import { driverV2, SYMBOLS_V2 } from "./ffi_v2.ts";
 import { driverV3, SYMBOLS_V3 } from "./ffi_v3.ts";
@@ -73,7 +73,9 @@ export function loadOneDnn(): OneDnn {
       continue;
     }
     try {
-      return bind(library, probe);
+      const onednn = bind(library, probe);
+      keepLoaded([library, OPENMP_LIBRARY]);
+      return onednn;
     } finally {
       probe.close();
     }
@@ -111,6 +113,30 @@ function bind(library: string, probe: Deno.DynamicLibrary<typeof VERSION_SYMBOL>
   throw new LabError(
     `${library} is oneDNN ${version}; the lab binds oneDNN ${ONEDNN_VERSIONS.join(" and ")}`,
   );
+}
+
+/** glibc's `RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE`: find a loaded library, never unload it. */
+const PIN_FLAGS = 0x2 | 0x4 | 0x1000;
+
+/**
+ * Marks libraries already loaded (oneDNN and its OpenMP runtime) never to be unloaded, on Linux.
+ * Why: as Deno exits it closes every library it opened, and the last close unloaded oneDNN and,
+ * with it, libgomp, while OpenMP's worker threads were still waiting inside libgomp's code; they
+ * then crashed the process as it ended (a segmentation fault, or glibc's "double free or
+ * corruption"), after all its work was done. Deno's `dlopen` takes no flags, so libc's is called.
+ */
+function keepLoaded(libraries: string[]): void {
+  if (Deno.build.os !== "linux") return;
+  const libc = Deno.dlopen("libc.so.6", {
+    dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
+  });
+  try {
+    for (const library of libraries) {
+      libc.symbols.dlopen(new TextEncoder().encode(`${library}\0`), PIN_FLAGS);
+    }
+  } finally {
+    libc.close();
+  }
 }
 
 function isPermissionError(error: unknown): boolean {
