@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { type BenchCase, type BenchReport, TORCH_VARIANTS } from "../../bench/bench.ts";
+import {
+  type BenchCase,
+  type BenchReport,
+  HEADLINE_TIE,
+  pickHeadline,
+  TORCH_VARIANTS,
+} from "../../bench/bench.ts";
 import { median } from "../../bench/case.ts";
 import { modelFlops } from "../../bench/flops.ts";
 import { selectBackend } from "../../lib/backends/backend.ts";
@@ -96,6 +102,18 @@ Deno.test("bench --quick --json runs and reports every field of the contract", a
   assert.match(report.machine.isa, /^(AVX-512|AVX2|x86_64|aarch64)$/);
   const onednn = report.machine.peak.onednn;
   if (onednn !== null) assert.match(onednn.version, /^[23]\.\d+\.\d+$/);
+});
+
+Deno.test("the headline is the fastest run, or of runs tied within 5%, the one with least memory", () => {
+  const run = (rate: number, gib: number | null) => ({
+    trainImagesPerSecond: rate,
+    peakMemoryBytes: gib === null ? null : gib * 2 ** 30,
+  });
+  assert.equal(HEADLINE_TIE, 0.05);
+  assert.equal(pickHeadline([[run(1.40, 3.7), "2"], [run(1.38, 2.1), "1"]])[1], "1");
+  assert.equal(pickHeadline([[run(58.8, 1.2), "2"], [run(55.0, 1.1), "1"]])[1], "2");
+  assert.equal(pickHeadline([[run(20, null), "a"], [run(19.5, 1.9), "b"]])[1], "b");
+  assert.equal(pickHeadline([[run(20, 1.0), "a"]])[1], "a");
 });
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
