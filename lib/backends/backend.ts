@@ -5,7 +5,7 @@
  * | --- | --- |
  * | `node-gpu` | `@tensorflow/tfjs-node-gpu` is in deno.json's imports and its native library loads |
  * | `node` | `@tensorflow/tfjs-node` likewise (both optional: their install downloads libtensorflow) |
- * | `webgpu` | Deno finds a real GPU adapter (not a software fallback such as llvmpipe or SwiftShader) |
+ * | `webgpu` | Deno finds a real GPU adapter through Vulkan, Metal or Direct3D 12 (not a software fallback such as lavapipe or SwiftShader) |
  * | `onednn` | oneDNN 2 or 3 (`libdnnl.so.2`, `libdnnl.so.3`) loads: the wasm backend with its convolutions, max-pools and large elementwise operations run natively on every core by lib/backends/onednn/kernels.ts |
  * | `wasm` | always (SIMD, one thread: Deno runs only module workers, so wasm threads never start); trainable through {@link registerWasmGradients} |
  * | `cpu` | the pure-JavaScript backend, the last resort |
@@ -216,10 +216,34 @@ async function startOneDnn(options: BackendOptions): Promise<string | undefined>
   return reason;
 }
 
-async function startWebGpu(): Promise<string | undefined> {
+/** Deno's variable for the graphics APIs its WebGPU looks for adapters through. */
+export const WEBGPU_BACKEND_ENV = "DENO_WEBGPU_BACKEND";
+/**
+ * The graphics APIs the lab looks for a GPU through, unless {@link WEBGPU_BACKEND_ENV} says
+ * otherwise: Vulkan, Metal and Direct3D 12, where GPU drivers are. Not OpenGL: on a machine
+ * without a GPU, Deno's WebGPU found there only Mesa's llvmpipe, a software rasterizer the lab
+ * refuses anyway, after loading Mesa and LLVM into the process, whose EGL library then freed memory
+ * as the process ended while other threads still ran, crashing it now and then (glibc's
+ * "corrupted size vs. prev_size in fastbins", exit 134).
+ */
+const WEBGPU_BACKENDS = "vulkan,metal,dx12";
+
+/**
+ * The GPU adapter Deno's WebGPU offers, looked for through {@link WEBGPU_BACKENDS} unless
+ * {@link WEBGPU_BACKEND_ENV} is set; null when there is none, undefined without `navigator.gpu`.
+ */
+export async function requestGpuAdapter(): Promise<GPUAdapter | null | undefined> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  if (gpu === undefined) return "this Deno has no navigator.gpu";
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (gpu === undefined) return undefined;
+  if (Deno.env.get(WEBGPU_BACKEND_ENV) === undefined) {
+    Deno.env.set(WEBGPU_BACKEND_ENV, WEBGPU_BACKENDS);
+  }
+  return await gpu.requestAdapter({ powerPreference: "high-performance" });
+}
+
+async function startWebGpu(): Promise<string | undefined> {
+  const adapter = await requestGpuAdapter();
+  if (adapter === undefined) return "this Deno has no navigator.gpu";
   if (adapter === null) return "no GPU adapter";
   const info = adapterDescription(adapter);
   if (isSoftwareAdapter(info)) {

@@ -5,6 +5,7 @@ import {
   BACKEND_RUNGS,
   isSoftwareAdapter,
   readBackendEnv,
+  requestGpuAdapter,
   selectBackend,
 } from "../../lib/backends/backend.ts";
 import { LabError, UsageError } from "../../lib/core/errors.ts";
@@ -35,8 +36,7 @@ function resolvable(specifier: string): boolean {
 async function localAdapter(): Promise<
   { description?: string; isFallbackAdapter?: boolean } | null
 > {
-  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  const adapter = await gpu?.requestAdapter({ powerPreference: "high-performance" });
+  const adapter = await requestGpuAdapter();
   if (!adapter) return null;
   return (adapter as GPUAdapter & { info?: { description?: string } }).info ?? {};
 }
