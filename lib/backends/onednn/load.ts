@@ -127,9 +127,14 @@ const PIN_FLAGS = 0x2 | 0x4 | 0x1000;
  */
 function keepLoaded(libraries: string[]): void {
   if (Deno.build.os !== "linux") return;
-  const libc = Deno.dlopen("libc.so.6", {
-    dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
-  });
+  let libc: Deno.DynamicLibrary<{ dlopen: { parameters: ["buffer", "i32"]; result: "pointer" } }>;
+  try {
+    libc = Deno.dlopen("libc.so.6", {
+      dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
+    });
+  } catch {
+    return; // not glibc (musl names its libc otherwise, and has no unloading to prevent)
+  }
   try {
     for (const library of libraries) {
       libc.symbols.dlopen(new TextEncoder().encode(`${library}\0`), PIN_FLAGS);
