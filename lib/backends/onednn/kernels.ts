@@ -149,13 +149,8 @@ function conv2D(onednn: OneDnn, args: Args<{ x: TensorInfo; filter: TensorInfo }
     [shape.batch, shape.outHeight, shape.outWidth, shape.outChannels],
     "float32",
   );
-  const paired = pairColumns(shape);
-  if (paired === undefined) {
-    onednn.conv2d(shape, view(backend, x), view(backend, filter), view(backend, y));
-  } else {
-    const pairedFilter = pairFilter(shape, paired, view(backend, filter));
-    onednn.conv2d(paired, view(backend, x), pairedFilter, view(backend, y));
-  }
+  const run = onColumnPairs(shape, view(backend, filter));
+  onednn.conv2d(run.shape, view(backend, x), run.filter, view(backend, y));
   return y;
 }
 
@@ -180,20 +175,12 @@ function fusedConv2D(onednn: OneDnn, args: Args<FusedInputs, FusedConv2DAttrs>) 
     [shape.batch, shape.outHeight, shape.outWidth, shape.outChannels],
     "float32",
   );
-  const relu = activation === "relu";
-  const paired = pairColumns(shape);
-  if (paired === undefined) {
-    onednn.conv2d(shape, view(backend, x), view(backend, filter), view(backend, y), {
-      bias: bias === undefined ? undefined : view(backend, bias),
-      relu,
-    });
-  } else {
-    const pairedFilter = pairFilter(shape, paired, view(backend, filter));
-    onednn.conv2d(paired, view(backend, x), pairedFilter, view(backend, y), {
-      bias: bias === undefined ? undefined : pairBias(view(backend, bias)),
-      relu,
-    });
-  }
+  const run = onColumnPairs(shape, view(backend, filter));
+  const biasView = bias === undefined ? undefined : view(backend, bias);
+  onednn.conv2d(run.shape, view(backend, x), run.filter, view(backend, y), {
+    bias: biasView !== undefined && run.shape !== shape ? pairBias(biasView) : biasView,
+    relu: activation === "relu",
+  });
   return y;
 }
 
@@ -209,13 +196,8 @@ function conv2DBackpropInput(
   }
   const { backend } = args;
   const dx = backend.makeOutput([...inputShape], "float32");
-  const paired = pairColumns(shape);
-  if (paired === undefined) {
-    onednn.conv2dBackpropInput(shape, view(backend, dy), view(backend, filter), view(backend, dx));
-  } else {
-    const pairedFilter = pairFilter(shape, paired, view(backend, filter));
-    onednn.conv2dBackpropInput(paired, view(backend, dy), pairedFilter, view(backend, dx));
-  }
+  const run = onColumnPairs(shape, view(backend, filter));
+  onednn.conv2dBackpropInput(run.shape, view(backend, dy), run.filter, view(backend, dx));
   return dx;
 }
 
@@ -239,6 +221,14 @@ function conv2DBackpropFilter(
     unpairFilterGradient(shape, paired, pairedGradient, view(backend, dFilter));
   }
   return dFilter;
+}
+
+/** The convolution to run and its filter: on column pairs where pairing.ts applies, else as is. */
+function onColumnPairs(shape: ConvShape, filter: Float32Array) {
+  const paired = pairColumns(shape);
+  return paired === undefined
+    ? { shape, filter }
+    : { shape: paired, filter: pairFilter(shape, paired, filter) };
 }
 
 /**
