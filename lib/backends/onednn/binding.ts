@@ -382,15 +382,7 @@ export class OneDnn {
   }
 
   #prepareConvBackwardData(shape: ConvShape): Prepared {
-    const backward = this.#planned(shape, (plan) =>
-      this.#api.convBackwardData(
-        this.#engine,
-        this.#activationMd(shape, "in", plan),
-        this.#anyFilter(shape),
-        this.#activationMd(shape, "out", plan),
-        convGeometry(shape, plan),
-        this.#convForward(shape, plan),
-      ));
+    const backward = this.#convBackward(shape, this.#api.convBackwardData);
     const dy = this.#userMemory(this.#nhwc(shape)), dx = this.#userMemory(this.#nhwc(shape, "in"));
     const filter = this.#filterIn(backward, shape);
     const diffDst = this.#activation(backward, ARG.diffDst, dy, this.#nhwc(shape), "into", 0);
@@ -420,15 +412,7 @@ export class OneDnn {
   }
 
   #prepareConvBackwardWeights(shape: ConvShape): Prepared {
-    const backward = this.#planned(shape, (plan) =>
-      this.#api.convBackwardWeights(
-        this.#engine,
-        this.#activationMd(shape, "in", plan),
-        this.#anyFilter(shape),
-        this.#activationMd(shape, "out", plan),
-        convGeometry(shape, plan),
-        this.#convForward(shape, plan),
-      ));
+    const backward = this.#convBackward(shape, this.#api.convBackwardWeights);
     const x = this.#userMemory(this.#nhwc(shape, "in")), dy = this.#userMemory(this.#nhwc(shape));
     const src = this.#activation(backward, ARG.src, x, this.#nhwc(shape, "in"), "into", 0);
     const diffDst = this.#activation(backward, ARG.diffDst, dy, this.#nhwc(shape), "into", 1);
@@ -534,6 +518,19 @@ export class OneDnn {
       convGeometry(shape, plan),
       attr,
     );
+  }
+
+  /** A convolution's backward primitive (`convBackwardData` or `convBackwardWeights`), planned. */
+  #convBackward(shape: ConvShape, create: Driver["convBackwardData"]): Handle {
+    return this.#planned(shape, (plan) =>
+      create(
+        this.#engine,
+        this.#activationMd(shape, "in", plan),
+        this.#anyFilter(shape),
+        this.#activationMd(shape, "out", plan),
+        convGeometry(shape, plan),
+        this.#convForward(shape, plan),
+      ));
   }
 
   /**
