@@ -79,6 +79,33 @@ async function compareWithCpu(
 }
 
 /**
+ * Stride-1 "same" convolutions `[x shape, filter shape]` on cpu and onednn: plain, fused with a
+ * bias and ReLU, and both gradients.
+ */
+async function compareSameConvolutions(cases: number[][][], seed: number) {
+  const random = createRandom(seed);
+  for (const [x, filter] of cases) {
+    await compareWithCpu(
+      `x=${x} filter=${filter}`,
+      [normals(random, x), normals(random, filter), normals(random, [filter[3]])],
+      (a, w, bias) => {
+        const conv = (a: tf.Tensor, w: tf.Tensor) =>
+          tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+        const fused = tf.fused.conv2d({
+          x: a as tf.Tensor4D,
+          filter: w as tf.Tensor4D,
+          strides: 1,
+          pad: "same",
+          bias,
+          activation: "relu",
+        });
+        return [conv(a, w), fused, ...tf.grads((a, w) => conv(a, w).square().sum())([a, w])];
+      },
+    );
+  }
+}
+
+/**
  * Seeded random convolutions: shapes, kernel sizes, strides and paddings. A numeric pad gets a
  * square kernel: tfjs 4.22 sizes the output of a numeric pad from the kernel's height alone.
  */
@@ -118,7 +145,6 @@ Deno.test({
   name: "5x5 and 7x7 convolutions of few channels, run on column pairs, equal the cpu backend's",
   ignore: missing !== undefined,
   fn: async () => {
-    const random = createRandom(11);
     // [x, filter]: the lab's first two width-8 convolutions, a 7x7 filter, an odd width (not
     // paired), and 16 output channels (not paired).
     const cases = [
@@ -128,25 +154,7 @@ Deno.test({
       [[2, 6, 7, 8], [5, 5, 8, 8]],
       [[2, 6, 8, 8], [5, 5, 8, 16]],
     ];
-    for (const [x, filter] of cases) {
-      await compareWithCpu(
-        `x=${x} filter=${filter}`,
-        [normals(random, x), normals(random, filter), normals(random, [filter[3]])],
-        (a, w, bias) => {
-          const conv = (a: tf.Tensor, w: tf.Tensor) =>
-            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
-          const fused = tf.fused.conv2d({
-            x: a as tf.Tensor4D,
-            filter: w as tf.Tensor4D,
-            strides: 1,
-            pad: "same",
-            bias,
-            activation: "relu",
-          });
-          return [conv(a, w), fused, ...tf.grads((a, w) => conv(a, w).square().sum())([a, w])];
-        },
-      );
-    }
+    await compareSameConvolutions(cases, 11);
   },
 });
 
@@ -155,7 +163,6 @@ Deno.test({
     "3x3 convolutions, on Winograd's algorithm where this oneDNN has it, equal the cpu backend's",
   ignore: missing !== undefined,
   fn: async () => {
-    const random = createRandom(12);
     // [x, filter]: 3x3 convolutions of the lab's width-8 model (its third and fourth blocks), of
     // width 64 (its widest, 512 channels), and of few channels.
     const cases = [
@@ -164,25 +171,7 @@ Deno.test({
       [[1, 4, 4, 512], [3, 3, 512, 512]],
       [[2, 9, 7, 3], [3, 3, 3, 5]],
     ];
-    for (const [x, filter] of cases) {
-      await compareWithCpu(
-        `x=${x} filter=${filter}`,
-        [normals(random, x), normals(random, filter), normals(random, [filter[3]])],
-        (a, w, bias) => {
-          const conv = (a: tf.Tensor, w: tf.Tensor) =>
-            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
-          const fused = tf.fused.conv2d({
-            x: a as tf.Tensor4D,
-            filter: w as tf.Tensor4D,
-            strides: 1,
-            pad: "same",
-            bias,
-            activation: "relu",
-          });
-          return [conv(a, w), fused, ...tf.grads((a, w) => conv(a, w).square().sum())([a, w])];
-        },
-      );
-    }
+    await compareSameConvolutions(cases, 12);
     // Which algorithm ran: oneDNN 2 has Winograd for AVX-512, oneDNN 3 has it nowhere on CPUs.
     const onednn = loadOneDnn();
     const [batch, size, channels] = [2, 8, 64];
