@@ -6,51 +6,28 @@
 import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { commandWorks, denoKernelDir } from "../support/jupyter.ts";
+import {
+  commandWorks,
+  denoKernelDir,
+  executeNotebook,
+  type NotebookCell,
+  printed,
+} from "../support/jupyter.ts";
 import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 import { readNotebook, toSourceLines, writeNotebook } from "../../lib/grading/ipynb.ts";
 
-interface Output {
-  output_type: string;
-  ename?: string;
-  evalue?: string;
-  traceback?: string[];
-  text?: string | string[];
-}
-
-interface Cell {
-  id: string;
-  outputs?: Output[];
-}
-
 /** Runs a notebook to the end, errors and all; returns its cells by id. */
 async function run(path: string, jupyterPath: string, outDir: string) {
-  const output = join(outDir, "executed.ipynb");
-  const result = await new Deno.Command("jupyter-nbconvert", {
-    args: [
-      "--to",
-      "notebook",
-      "--execute",
-      "--allow-errors",
-      "--ExecutePreprocessor.timeout=600",
-      "--ExecutePreprocessor.kernel_name=deno",
-      path,
-      "--output",
-      output,
-    ],
+  const cells = await executeNotebook(path, {
     cwd: join(LAB_ROOT, "notebooks"),
-    env: { LAB_FAST: "1", JUPYTER_PATH: jupyterPath, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(result.success, new TextDecoder().decode(result.stderr).slice(-2000));
-  const cells: Cell[] = JSON.parse(await Deno.readTextFile(output)).cells;
+    jupyterPath,
+    output: join(outDir, "executed.ipynb"),
+    allowErrors: true,
+  });
   return new Map(cells.map((cell) => [cell.id, cell]));
 }
 
-const printed = (cell?: Cell) =>
-  (cell?.outputs ?? []).map((o) => [o.text ?? ""].flat().join("")).join("");
-const errorOf = (cell?: Cell) => cell?.outputs?.find((o) => o.output_type === "error");
+const errorOf = (cell?: NotebookCell) => cell?.outputs?.find((o) => o.output_type === "error");
 
 Deno.test({
   name: "student notebooks in Jupyter: a TODO stops once and names itself; a wrong cost shows",
