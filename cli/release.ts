@@ -1,7 +1,9 @@
 /**
  * `deno task release`: make the student notebooks in notebooks/ from the answered ones in
  * notebooks/solutions/ (answer regions become TODO stubs; cell ids stay the same).
- * `--check` fails when the student notebooks differ from what release would write.
+ * `--check` fails when the student notebooks differ from what release would write. A student
+ * notebook that holds work (answers, added cells) is never overwritten: release refuses and says
+ * how to keep it, and `--force` moves it to a backup folder it names first (lib/grading/release.ts).
  *
  * `--handout DIR` writes what a class gets: the project's tracked files without
  * `notebooks/solutions/`, so that Jupyter's file list never shows the answers and the README's
@@ -12,20 +14,21 @@
  *
  * @module
  */
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
-import { readNotebook, studentVersion } from "../lib/grading/ipynb.ts";
+import { releaseNotebooks } from "../lib/grading/release.ts";
 import { LabError, UsageError } from "../lib/core/errors.ts";
 import { LAB_ROOT } from "../lib/core/paths.ts";
-
-const SOLUTIONS = join(LAB_ROOT, "notebooks", "solutions");
-const STUDENT = join(LAB_ROOT, "notebooks");
 
 const SPEC: CommandSpec = {
   name: "release",
   summary: "Write the student notebooks (notebooks/*.ipynb) from notebooks/solutions/.",
   flags: {
     check: { type: "boolean", help: "Only check that the student notebooks are up to date." },
+    force: {
+      type: "boolean",
+      help: "Move student notebooks that hold answers to notebooks/.backup/<time>/, then write.",
+    },
     handout: {
       type: "string",
       help: "Write the class's copy of the project into this new (or empty) folder: the " +
@@ -33,28 +36,6 @@ const SPEC: CommandSpec = {
     },
   },
 };
-
-/**
- * Writes the student notebooks from the solutions, or with `check` only lists the stale ones.
- * Returns the student notebooks that differ(ed) from what the solutions give.
- */
-async function releaseNotebooks(check: boolean): Promise<string[]> {
-  const stale: string[] = [];
-  for await (const entry of Deno.readDir(SOLUTIONS)) {
-    if (!entry.isFile || !entry.name.endsWith(".ipynb")) continue;
-    const solution = await readNotebook(join(SOLUTIONS, entry.name));
-    const text = JSON.stringify(studentVersion(solution, entry.name), null, 1) + "\n";
-    const target = join(STUDENT, basename(entry.name));
-    const current = await Deno.readTextFile(target).catch(() => "");
-    if (current === text) continue;
-    stale.push(target);
-    if (!check) {
-      await Deno.writeTextFile(target, text);
-      console.log(`wrote ${target}`);
-    }
-  }
-  return stale;
-}
 
 /** The repository's tracked files, relative to `root`, as `git ls-files` lists them. */
 async function trackedFiles(root: string): Promise<string[]> {
@@ -178,7 +159,7 @@ export async function main(argv: string[]): Promise<void> {
   if (typeof handout === "string") {
     const target = resolve(userCwd(), handout);
     await checkHandoutDir(target, LAB_ROOT);
-    const stale = await releaseNotebooks(true);
+    const { stale } = await releaseNotebooks(LAB_ROOT, { check: true });
     if (stale.length > 0) throw staleError(stale, "run 'deno task release', then make the handout");
     const { dir, files } = await writeHandout(LAB_ROOT, target);
     console.log(
@@ -187,8 +168,9 @@ export async function main(argv: string[]): Promise<void> {
     );
     return;
   }
-  const stale = await releaseNotebooks(Boolean(args.values.check));
-  if (args.values.check && stale.length > 0) throw staleError(stale, "run 'deno task release'");
+  const check = Boolean(args.values.check);
+  const { stale } = await releaseNotebooks(LAB_ROOT, { check, force: Boolean(args.values.force) });
+  if (check && stale.length > 0) throw staleError(stale, "run 'deno task release'");
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

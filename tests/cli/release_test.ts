@@ -1,5 +1,6 @@
 /**
- * `deno task release --handout DIR`: the class's copy of the project holds the student
+ * `deno task release`: it never overwrites a student's answers (it refuses, or with `--force`
+ * backs them up first). `--handout DIR`: the class's copy of the project holds the student
  * notebooks and no solutions, its own grader scores them unanswered, and its tests skip what
  * needs the solutions; bad folders are refused in one line.
  */
@@ -8,7 +9,10 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { writeHandout } from "../../cli/release.ts";
-import { UsageError } from "../../lib/core/errors.ts";
+import { LabError, UsageError } from "../../lib/core/errors.ts";
+import { releaseNotebooks } from "../../lib/grading/release.ts";
+import { readNotebook, toSourceLines, writeNotebook } from "../../lib/grading/ipynb.ts";
+import { HAS_SOLUTIONS } from "../support/solutions.ts";
 import { runDeno, type TaskResult } from "../support/run_task.ts";
 
 const RELEASE = join(LAB_ROOT, "cli", "release.ts");
@@ -89,3 +93,133 @@ Deno.test("release --handout refuses, in one line, a folder that is not empty or
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+/** A lab root in a temp folder: the solutions, and the student notebooks released from them. */
+async function labCopy(): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "lab-release-" });
+  await Deno.mkdir(join(root, "notebooks", "solutions"), { recursive: true });
+  for (const name of NOTEBOOKS) {
+    const from = join(LAB_ROOT, "notebooks", "solutions", `${name}.ipynb`);
+    await Deno.copyFile(from, join(root, "notebooks", "solutions", `${name}.ipynb`));
+  }
+  await releaseNotebooks(root, { log: () => {} });
+  return root;
+}
+
+/** Replaces the code of 04_roc's answer cell in the student notebook under `root`. */
+async function answerRoc(root: string, code: string): Promise<string> {
+  const path = join(root, "notebooks", "04_roc.ipynb");
+  const notebook = await readNotebook(path);
+  notebook.cells.find((c) => c.metadata.lab?.question === "roc")!.source = toSourceLines(code);
+  await writeNotebook(path, notebook);
+  return await Deno.readTextFile(path);
+}
+
+const ROC_ANSWER = "function computeRoc(a: number[], b: number[]) { return mine(a, b); }";
+
+Deno.test(
+  "releaseNotebooks() refuses to overwrite an answered notebook, names it, writes nothing",
+  {
+    ignore: !HAS_SOLUTIONS,
+  },
+  async () => {
+    const root = await labCopy();
+    try {
+      const answered = await answerRoc(root, ROC_ANSWER);
+      const cam = join(root, "notebooks", "05_cam.ipynb");
+      await Deno.remove(cam);
+      await assert.rejects(
+        () => releaseNotebooks(root, { log: () => {} }),
+        (error: Error) => {
+          assert.ok(error instanceof LabError);
+          assert.match(
+            error.message,
+            /^release would overwrite work in notebooks\/04_roc\.ipynb \(answer cell roc\): nothing was written\. To keep it, copy those notebooks out of notebooks\/ first, or run 'deno task release --force', which moves them to notebooks\/\.backup\/[0-9T-]+\/ before writing$/,
+          );
+          return true;
+        },
+      );
+      assert.equal(await Deno.readTextFile(join(root, "notebooks", "04_roc.ipynb")), answered);
+      assert.ok(!existsSync(cam), "not even the missing notebook was written");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "releaseNotebooks({ force }) moves answered notebooks to the backup it names, then writes",
+  {
+    ignore: !HAS_SOLUTIONS,
+  },
+  async () => {
+    const root = await labCopy();
+    try {
+      const answered = await answerRoc(root, ROC_ANSWER);
+      const path = join(root, "notebooks", "04_roc.ipynb");
+      const notebook = await readNotebook(path);
+      notebook.cells.push({ id: "mine", cell_type: "markdown", metadata: {}, source: ["notes"] });
+      await writeNotebook(path, notebook);
+      const withNotes = await Deno.readTextFile(path);
+      const lines: string[] = [];
+      const stamp = "2026-12-07T05-00-00";
+      const first = await releaseNotebooks(root, { force: true, stamp, log: (l) => lines.push(l) });
+      const backup = join(root, "notebooks", ".backup", stamp, "04_roc.ipynb");
+      assert.deepEqual(first.movedTo, { [path]: backup });
+      assert.equal(await Deno.readTextFile(backup), withNotes);
+      assert.deepEqual(lines, [
+        `moved notebooks/04_roc.ipynb (answer cell roc, added cell mine) to notebooks/.backup/${stamp}/04_roc.ipynb`,
+        "wrote notebooks/04_roc.ipynb",
+      ]);
+      assert.doesNotMatch(await Deno.readTextFile(path), /mine\(a, b\)/);
+
+      await answerRoc(root, ROC_ANSWER);
+      const second = await releaseNotebooks(root, { force: true, stamp, log: () => {} });
+      const next = join(root, "notebooks", ".backup", `${stamp}-2`, "04_roc.ipynb");
+      assert.deepEqual(
+        second.movedTo,
+        { [path]: next },
+        "a second backup never replaces the first",
+      );
+      assert.equal(await Deno.readTextFile(backup), withNotes);
+      assert.equal(await Deno.readTextFile(next), answered);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "releaseNotebooks() rewrites freely what holds no work: outputs, other cells, a committed file",
+  {
+    ignore: !HAS_SOLUTIONS,
+  },
+  async () => {
+    const root = await labCopy();
+    try {
+      const path = join(root, "notebooks", "04_roc.ipynb");
+      const released = await Deno.readTextFile(path);
+      const notebook = await readNotebook(path);
+      for (const cell of notebook.cells) {
+        if (cell.cell_type === "code") cell.outputs = [{ output_type: "stream", text: "run" }];
+        if (cell.cell_type === "markdown") cell.source = ["an older release's words"];
+      }
+      await writeNotebook(path, notebook);
+      const rewrote = await releaseNotebooks(root, { log: () => {} });
+      assert.deepEqual(rewrote, { stale: [path], movedTo: {} });
+      assert.equal(await Deno.readTextFile(path), released);
+
+      await answerRoc(root, ROC_ANSWER);
+      const git = (...args: string[]) =>
+        new Deno.Command("git", { args, cwd: root, stdout: "null", stderr: "null" }).output();
+      await git("init", "-q");
+      await git("add", ".");
+      await git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "answered");
+      const committed = await releaseNotebooks(root, { log: () => {} });
+      assert.deepEqual(committed.movedTo, {}, "git keeps the committed answers");
+      assert.equal(await Deno.readTextFile(path), released);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
