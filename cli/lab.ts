@@ -32,6 +32,11 @@ const SPEC: CommandSpec = {
       type: "boolean",
       help: "Prepare the kernel and the data, print the Jupyter command, and stop.",
     },
+    verbose: {
+      type: "boolean",
+      help: "Show Jupyter's own informational log (extensions loaded, kernels started, files " +
+        "saved); without it Jupyter prints only its address, warnings and errors.",
+    },
   },
 };
 
@@ -115,12 +120,19 @@ export interface JupyterArgsOptions {
   port?: string;
   /** Do not open a browser window. */
   noBrowser?: boolean;
+  /** Keep Jupyter's informational log; by default it prints only warnings, errors and its address. */
+  verbose?: boolean;
 }
 
 /**
  * The arguments that start Jupyter on `notebookDir`, and for each one added because of where
  * it runs, the line that says so. As root that is `--allow-root`, without which Jupyter exits
  * with "Running as root is not recommended".
+ *
+ * Unless `verbose`, Jupyter logs at WARN: its twenty-odd start-up lines (each extension linked
+ * and loaded, each language server not installed) go, while warnings, errors and the block with
+ * the server's address and token, which Jupyter logs as critical so that it always shows, stay.
+ * JupyterLab's own application logs apart from its server, so it is set too.
  */
 export function jupyterArgs(
   jupyter: Pick<Jupyter, "name">,
@@ -131,6 +143,10 @@ export function jupyterArgs(
   const notes: string[] = [];
   if (options.port) args.push(`--port=${options.port}`);
   if (options.noBrowser) args.push("--no-browser");
+  if (!options.verbose) {
+    args.push("--log-level=WARN");
+    if (jupyter.name === "JupyterLab") args.push("--LabApp.log_level=WARN");
+  }
   if (options.uid === 0) {
     args.push("--allow-root");
     notes.push(`running as root: starting ${jupyter.name} with --allow-root`);
@@ -197,6 +213,7 @@ export async function main(argv: string[]): Promise<void> {
     uid: Deno.uid(),
     port: args.values.port as string | undefined,
     noBrowser: Boolean(args.values["no-browser"]),
+    verbose: Boolean(args.values.verbose),
   });
   notes.forEach((note) => console.log(note));
   const command = `${jupyter.name}: ${jupyter.command} ${serverArgs.join(" ")}`;
@@ -204,7 +221,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`ready; without --check this starts ${command}`);
     return;
   }
-  console.log(`Starting ${command}`);
+  console.log(`Starting ${command} (Ctrl-C stops it)`);
   const server = new Deno.Command(jupyter.command, { args: serverArgs }).spawn();
   const status = await server.status;
   Deno.exit(status.code);

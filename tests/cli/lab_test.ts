@@ -4,7 +4,8 @@ import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
 import { commandWorks, denoKernelDir } from "../support/jupyter.ts";
 import { jupyterArgs, JUPYTERLAB_ENV } from "../../cli/lab.ts";
-import { runDeno } from "../support/run_task.ts";
+import { runDeno, type TaskResult } from "../support/run_task.ts";
+import { LAB_ROOT } from "../../lib/core/paths.ts";
 import { FAST_DATA_DIR, FAST_MODE_LINE } from "../../lib/notebook/setup.ts";
 
 const LAB = new URL("../../cli/lab.ts", import.meta.url).pathname;
@@ -64,12 +65,34 @@ Deno.test("deno task lab without Jupyter says how to install it, in one message"
 Deno.test("jupyterArgs() adds --allow-root as root, says so, and only as root", () => {
   const jupyter = { name: "Jupyter Notebook", command: "jupyter-notebook" };
   const root = jupyterArgs(jupyter, "/lab/notebooks", { uid: 0, noBrowser: true });
-  assert.deepEqual(root.args, ["--notebook-dir=/lab/notebooks", "--no-browser", "--allow-root"]);
+  assert.deepEqual(root.args, [
+    "--notebook-dir=/lab/notebooks",
+    "--no-browser",
+    "--log-level=WARN",
+    "--allow-root",
+  ]);
   assert.deepEqual(root.notes, ["running as root: starting Jupyter Notebook with --allow-root"]);
   for (const uid of [1000, null]) {
     const user = jupyterArgs(jupyter, "/lab/notebooks", { uid, port: "8899" });
-    assert.deepEqual(user.args, ["--notebook-dir=/lab/notebooks", "--port=8899"], `uid ${uid}`);
+    assert.deepEqual(
+      user.args,
+      ["--notebook-dir=/lab/notebooks", "--port=8899", "--log-level=WARN"],
+      `uid ${uid}`,
+    );
     assert.deepEqual(user.notes, [], `uid ${uid}`);
+  }
+});
+
+Deno.test("jupyterArgs() quiets Jupyter's start-up log, JupyterLab's application too, unless verbose", () => {
+  const lab = jupyterArgs({ name: "JupyterLab" }, "/lab/notebooks", { uid: 1000 });
+  assert.deepEqual(lab.args, [
+    "--notebook-dir=/lab/notebooks",
+    "--log-level=WARN",
+    "--LabApp.log_level=WARN",
+  ]);
+  for (const name of ["JupyterLab", "Jupyter Notebook"]) {
+    const verbose = jupyterArgs({ name }, "/lab/notebooks", { uid: 1000, verbose: true });
+    assert.deepEqual(verbose.args, ["--notebook-dir=/lab/notebooks"], name);
   }
 });
 
@@ -118,6 +141,7 @@ Deno.test({
       const args = (await Deno.readTextFile(join(bin, "args.txt"))).trim().split("\n");
       assert.ok(args.includes("--allow-root"), args.join(" "));
       assert.ok(args.includes("--no-browser"), args.join(" "));
+      assert.ok(args.includes("--log-level=WARN"), args.join(" "));
     } finally {
       for (const path of [dir, kernels, bin]) await Deno.remove(path, { recursive: true });
     }
@@ -186,5 +210,33 @@ Deno.test("deno task lab with a $LAB_JUPYTERLAB that does not run says so in one
     `error: ${JUPYTERLAB_ENV}=/nonexistent/jupyter-lab does not run ('/nonexistent/jupyter-lab ` +
       "--version' failed); point it at a jupyter-lab (for example " +
       "/opt/jupyterlab/bin/jupyter-lab) or unset it\n",
+  );
+});
+
+/**
+ * What `deno install` prints for `config` and the lab's lockfile in a folder of their own, with
+ * no node_modules: what a fresh checkout's first `deno task` does before the task runs.
+ */
+async function freshInstall(config: Record<string, unknown>): Promise<TaskResult> {
+  const dir = await Deno.makeTempDir({ prefix: "lab-install-" });
+  try {
+    await Deno.writeTextFile(join(dir, "deno.json"), JSON.stringify(config));
+    await Deno.copyFile(join(LAB_ROOT, "deno.lock"), join(dir, "deno.lock"));
+    return await runDeno(["install"], { cwd: dir });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a fresh checkout's npm install prints no build-script warning: deno.json denies the one script, core-js's funding banner", async () => {
+  const config = JSON.parse(await Deno.readTextFile(join(LAB_ROOT, "deno.json")));
+  const ours = await freshInstall(config);
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.doesNotMatch(ours.stdout + ours.stderr, /build scripts|approve-scripts/);
+  const { allowScripts: _, ...withoutIt } = config;
+  const before = await freshInstall(withoutIt);
+  assert.match(
+    before.stdout + before.stderr,
+    /Ignored build scripts for packages:[\s│]+npm:core-js@/,
   );
 });
