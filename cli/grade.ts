@@ -7,6 +7,7 @@
  */
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
 import {
+  assignmentNotebooks,
   gradePath,
   type GradeReport,
   reportToCsv,
@@ -27,6 +28,11 @@ const SPEC: CommandSpec = {
       help: "Also write a Gradescope results.json (one test per question) to this file.",
     },
     timeout: { type: "string", default: "60", help: "Seconds each question may run." },
+    notebooks: {
+      type: "string",
+      help: "The notebooks of the assignment, by name or number (04_roc,05_cam or 4,5): a " +
+        "student who did not hand one in scores zero on it (default: all six for a folder).",
+    },
   },
 };
 
@@ -41,9 +47,23 @@ function printReport(report: GradeReport): void {
   }
   if (report.students.length > 1) {
     console.log("students:");
-    for (const s of report.students) console.log(`  ${s.student} ${s.score}/${s.max}`);
+    for (const s of report.students) {
+      const missing = s.missing.length > 0 ? ` (missing ${s.missing.join(", ")})` : "";
+      console.log(`  ${s.student} ${s.score}/${s.max}${missing}`);
+    }
+  } else if (report.students[0]?.missing.length) {
+    console.log(`missing: ${report.students[0].missing.join(", ")}`);
   }
   console.log(`total: ${report.score}/${report.max}`);
+}
+
+/** The notebooks `--notebooks` names, or a {@link UsageError} naming the one it does not know. */
+function assignmentOf(flag: string): string[] {
+  try {
+    return assignmentNotebooks(flag.split(",").map((name) => name.trim()));
+  } catch (error) {
+    throw new UsageError(`--notebooks: ${(error as Error).message}`);
+  }
 }
 
 /** Runs the task with the command-line arguments `argv`. */
@@ -56,7 +76,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   const timeoutSeconds = Number(args.values.timeout);
   if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number of seconds");
-  const report = await gradePath(path, { timeoutSeconds });
+  const notebooks = typeof args.values.notebooks === "string"
+    ? assignmentOf(args.values.notebooks)
+    : undefined;
+  const report = await gradePath(path, { timeoutSeconds, notebooks });
   if (typeof args.values.csv === "string") {
     await Deno.writeTextFile(args.values.csv, reportToCsv(report));
   }

@@ -57,18 +57,22 @@ export interface NotebookGrade {
 export interface StudentGrade {
   /** The student (see {@link NotebookGrade.student}). */
   student: string;
-  /** Points scored. */
+  /** Points scored (of a notebook handed in twice, the better copy counts). */
   score: number;
-  /** Points available in the notebooks they handed in. */
+  /** Points available in the whole assignment, handed in or not. */
   max: number;
+  /** The assignment's notebooks they did not hand in (`04_roc`), which score zero. */
+  missing: string[];
 }
 
 /** The grade of a notebook or folder: the JSON `deno task grade --json` prints. */
 export interface GradeReport {
-  /** Points scored. */
+  /** Points scored, summed over the students. */
   score: number;
-  /** Points available. */
+  /** Points available: the assignment's, times the number of students. */
   max: number;
+  /** The notebooks graded (`04_roc`...): every student is graded on all of them. */
+  assignment: string[];
   /** Each student's subtotal, in order of name. */
   students: StudentGrade[];
   /** Each notebook graded. */
@@ -81,6 +85,30 @@ export interface GradeOptions {
   timeoutSeconds?: number;
   /** The folder students are named from (see {@link studentOf}; default the notebook's). */
   root?: string;
+  /** Grade only these question ids (default: every question of the notebook). */
+  questions?: readonly string[];
+  /**
+   * The notebooks of the assignment (`["04_roc", "05_cam"]`): others in a folder are not graded,
+   * and a student who did not hand one in scores zero on it. Default: every lab notebook when a
+   * folder is graded, the notebook itself when a file is.
+   */
+  notebooks?: readonly string[];
+}
+
+/**
+ * The lab notebooks `names` names, each by its name (`04_roc`) or number (`04`, `4`).
+ *
+ * @throws {LabError} naming what is not one of the lab's notebooks
+ */
+export function assignmentNotebooks(names: readonly string[]): string[] {
+  const known = Object.keys(QUESTIONS);
+  return names.map((name) => {
+    const found = known.find((k) => k === name || Number(k.split("_")[0]) === Number(name));
+    if (!found || name.trim() === "") {
+      throw new LabError(`'${name}' is not one of the lab's notebooks (${known.join(", ")})`);
+    }
+    return found;
+  });
 }
 
 /** The lab notebook a file is (`04_roc` for `alice/04_roc.ipynb`), or undefined. */
@@ -153,6 +181,7 @@ export function forbiddenUse(code: string, imports: string[]): string | undefine
 
 /** Writes the small files some checks read: 4 training and 2 test images, a tiny checkpoint. */
 export async function writeFixtures(dir: string): Promise<void> {
+  await tf.ready();
   const image = (n: number) =>
     new Uint8Array(n * IMAGE_SIZE * IMAGE_SIZE).map((_, i) => (i * 7) % 256);
   const labels = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 2);
@@ -255,7 +284,8 @@ export async function gradeNotebook(
       return await runCheck(name, question, answerPath, fixtureDir, seconds);
     };
     const questions: QuestionGrade[] = [];
-    for (const question of QUESTIONS[name]) {
+    const asked = QUESTIONS[name].filter((q) => options.questions?.includes(q.id) ?? true);
+    for (const question of asked) {
       const cell = cells.get(question.id);
       let result: CheckResult;
       if (!cell) {
@@ -319,8 +349,16 @@ export async function gradePath(path: string, options: GradeOptions = {}): Promi
   } catch {
     throw new LabError(`${path}: not found`);
   }
-  const paths = stat.isDirectory ? await findNotebooks(path) : [path];
-  if (paths.length === 0) throw new LabError(`${path}: no lab notebooks in this folder`);
+  const found = stat.isDirectory ? await findNotebooks(path) : [path];
+  const assignment = options.notebooks
+    ? assignmentNotebooks(options.notebooks)
+    : stat.isDirectory
+    ? Object.keys(QUESTIONS)
+    : found.map((p) => notebookName(p)).filter((name) => name !== undefined);
+  const paths = found.filter((p) => assignment.includes(notebookName(p)!));
+  if (paths.length === 0) {
+    throw new LabError(`${path}: no notebook of the assignment (${assignment.join(", ")}) here`);
+  }
   const each = { ...options, root: options.root ?? (stat.isDirectory ? path : dirname(path)) };
   const notebooks: NotebookGrade[] = [];
   for (const notebook of paths) {
@@ -328,32 +366,55 @@ export async function gradePath(path: string, options: GradeOptions = {}): Promi
       stat.isDirectory ? await gradeOrReport(notebook, each) : await gradeNotebook(notebook, each),
     );
   }
-  return { ...totals(notebooks), students: studentTotals(notebooks), notebooks };
-}
-
-/** Points scored and available over some notebooks. */
-function totals(notebooks: NotebookGrade[]): { score: number; max: number } {
-  const all = notebooks.flatMap((n) => n.questions);
+  const students = studentTotals(notebooks, assignment);
   return {
-    score: all.reduce((sum, q) => sum + q.points, 0),
-    max: all.reduce((sum, q) => sum + q.max, 0),
+    score: students.reduce((sum, s) => sum + s.score, 0),
+    max: students.reduce((sum, s) => sum + s.max, 0),
+    assignment,
+    students,
+    notebooks,
   };
 }
 
-function studentTotals(notebooks: NotebookGrade[]): StudentGrade[] {
-  const names = [...new Set(notebooks.map((n) => n.student))].sort();
-  return names.map((student) => ({
-    student,
-    ...totals(notebooks.filter((n) => n.student === student)),
-  }));
+/** Points available in the lab notebook `name`. */
+export function notebookPoints(name: string): number {
+  return QUESTIONS[name].reduce((sum, q) => sum + q.points, 0);
 }
+
+/**
+ * Each student's subtotal over the assignment: the best copy of each notebook they handed in,
+ * zero for each they did not.
+ */
+function studentTotals(notebooks: NotebookGrade[], assignment: string[]): StudentGrade[] {
+  const names = [...new Set(notebooks.map((n) => n.student))].sort();
+  return names.map((student) => {
+    const best = new Map<string, number>();
+    for (const notebook of notebooks.filter((n) => n.student === student)) {
+      const name = notebookName(notebook.path)!;
+      const score = notebook.questions.reduce((sum, q) => sum + q.points, 0);
+      best.set(name, Math.max(best.get(name) ?? 0, score));
+    }
+    return {
+      student,
+      score: [...best.values()].reduce((sum, score) => sum + score, 0),
+      max: assignment.reduce((sum, name) => sum + notebookPoints(name), 0),
+      missing: assignment.filter((name) => !best.has(name)),
+    };
+  });
+}
+
+/** The message of a question whose notebook was not handed in. */
+export const MISSING = "not handed in";
 
 function csvField(value: unknown): string {
   const text = String(value);
   return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** The report as CSV, one row per question, with the paths as the report gives them. */
+/**
+ * The report as CSV, one row per question, with the paths as the report gives them; the
+ * questions of a notebook a student did not hand in follow, as `04_roc (missing)`.
+ */
 export function reportToCsv(report: GradeReport): string {
   const rows = [["student", "notebook", "question", "points", "max", "passed", "message"]];
   for (const notebook of report.notebooks) {
@@ -367,6 +428,13 @@ export function reportToCsv(report: GradeReport): string {
         String(q.passed),
         q.message,
       ]);
+    }
+  }
+  for (const { student, missing } of report.students) {
+    for (const name of missing) {
+      for (const q of QUESTIONS[name]) {
+        rows.push([student, `${name} (missing)`, q.id, "0", String(q.points), "false", MISSING]);
+      }
     }
   }
   return rows.map((row) => row.map(csvField).join(",")).join("\n") + "\n";

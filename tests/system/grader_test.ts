@@ -311,8 +311,78 @@ Deno.test("gradePath() grades the rest of a folder when one notebook is broken",
     ]);
     assert.match(report.notebooks[0].questions[0].message, /01_dataset\.ipynb: not a notebook/);
     assert.equal(report.score, 3);
-    assert.equal(report.max, 4);
-    assert.deepEqual(report.students, [{ student: "-", score: 3, max: 4 }]);
+    assert.equal(report.max, 17);
+    assert.deepEqual(report.students, [{
+      student: "-",
+      score: 3,
+      max: 17,
+      missing: ["02_training", "03_restore", "05_cam", "06_learned"],
+    }]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gradePath() holds every student to the class's notebooks, listing the missing ones", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const handedIn: [string, string[]][] = [["alice", ["01_dataset", "04_roc"]], ["bob", [
+      "04_roc",
+    ]]];
+    for (const [student, names] of handedIn) {
+      await Deno.mkdir(join(dir, student));
+      for (const name of names) {
+        await Deno.copyFile(join(SOLUTIONS, `${name}.ipynb`), join(dir, student, `${name}.ipynb`));
+      }
+    }
+    await Deno.copyFile(
+      join(SOLUTIONS, "04_roc.ipynb"),
+      join(dir, "bob", "bob_04_roc-Copy1.ipynb"),
+    );
+    const all = await gradePath(dir);
+    assert.deepEqual(all.assignment, NAMES);
+    assert.deepEqual(all.students, [
+      {
+        student: "alice",
+        score: 4,
+        max: 17,
+        missing: ["02_training", "03_restore", "05_cam", "06_learned"],
+      },
+      {
+        student: "bob",
+        score: 3,
+        max: 17,
+        missing: ["01_dataset", "02_training", "03_restore", "05_cam", "06_learned"],
+      },
+    ], "3 of 3 points twice (two copies of 04_roc) count once");
+    assert.deepEqual([all.score, all.max], [7, 34]);
+    const csv = reportToCsv(all).trim().split("\n");
+    assert.ok(
+      csv.includes("bob,01_dataset (missing),load,0,1,false,not handed in"),
+      csv.join("\n"),
+    );
+    assert.equal(
+      csv.filter((row) => row.startsWith("bob,")).length,
+      2 + 10,
+      "two copies graded, ten questions missing",
+    );
+
+    const two = await gradePath(dir, { notebooks: ["4", "01_dataset"] });
+    assert.deepEqual(two.assignment, ["04_roc", "01_dataset"]);
+    assert.deepEqual(two.students.map((s) => [s.student, s.score, s.max, s.missing]), [
+      ["alice", 4, 4, []],
+      ["bob", 3, 4, ["01_dataset"]],
+    ]);
+    const one = await gradePath(dir, { notebooks: ["04_roc"] });
+    assert.ok(
+      one.notebooks.every((n) => n.path.endsWith("04_roc.ipynb") || n.path.endsWith("Copy1.ipynb")),
+    );
+    await assert.rejects(
+      () => gradePath(dir, { notebooks: ["07"] }),
+      /'07' is not one of the lab's notebooks/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -322,7 +392,8 @@ Deno.test("reportToCsv() writes one row per question; notebookName() reads submi
   const csv = reportToCsv({
     score: 1,
     max: 3,
-    students: [{ student: "alice", score: 1, max: 3 }],
+    assignment: ["04_roc"],
+    students: [{ student: "alice", score: 1, max: 3, missing: [] }],
     notebooks: [{
       path: "class/alice/04_roc.ipynb",
       student: "alice",
@@ -359,7 +430,8 @@ Deno.test("reportToGradescope() gives one test per question with score and max_s
   const results = reportToGradescope({
     score: 2,
     max: 3,
-    students: [{ student: "bob", score: 2, max: 3 }],
+    assignment: ["02_training"],
+    students: [{ student: "bob", score: 2, max: 3, missing: [] }],
     notebooks: [{
       path: "bob/02_training.ipynb",
       student: "bob",
