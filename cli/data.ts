@@ -19,15 +19,16 @@ const SPEC: CommandSpec = {
   name: "data",
   summary: "Put the lab's pneumothorax_{train,test}.h5 in a folder: the real files (found or " +
     "downloaded), generated phantoms, files built from the full NIH release, files with lesion " +
-    "masks built from SIIM-ACR's DICOMs, or the 302 real NIH X-rays shipped with the lab " +
-    "(samples/nih), split by patient.",
+    "masks built from SIIM-ACR's films, or the real films shipped with the lab: 302 NIH " +
+    "X-rays (samples/nih, split by patient) or 851 SIIM-ACR films with radiologists' masks " +
+    "(samples/siim, split by near-duplicate group).",
   flags: {
     source: {
       type: "string",
       default: "auto",
       help: "auto (use the files in --out, else download the real ones, else generate " +
-        "phantoms) | real | phantom | nih | siim | sample (the real sample shipped in " +
-        "samples/nih)",
+        "phantoms) | real | phantom | nih | siim | sample (the NIH films shipped in " +
+        "samples/nih) | siim-sample (the SIIM films shipped in samples/siim, with masks)",
     },
     out: { type: "string", default: "data", help: "Folder for the two files." },
     "train-url": { type: "string", help: "Address of pneumothorax_train.h5 (real source)." },
@@ -50,11 +51,14 @@ const SPEC: CommandSpec = {
     },
     images: {
       type: "string",
-      help: "NIH and SIIM sources: folder of the release's PNGs (NIH) or DICOMs (SIIM), " +
-        "searched recursively.",
+      help: "NIH and SIIM sources: folder of the release's PNGs (NIH), or of SIIM's films " +
+        "named by ImageId (DICOM, PNG or JPEG), searched recursively.",
     },
     labels: { type: "string", help: "NIH source: Data_Entry_2017.csv." },
-    rle: { type: "string", help: "SIIM source: train-rle.csv, the run-length masks." },
+    rle: {
+      type: "string",
+      help: "SIIM source: train-rle.csv (or .csv.gz), the run-length masks.",
+    },
     seed: { type: "string", default: "0", help: "Seed of every random choice (split, sampling)." },
     "negatives-per-positive": {
       type: "string",
@@ -64,9 +68,8 @@ const SPEC: CommandSpec = {
     "test-fraction": {
       type: "string",
       default: "0.2",
-      help:
-        "NIH and sample sources (and SIIM): share of the images, taken by whole patients, in the " +
-        "test file.",
+      help: "NIH, SIIM and both sample sources: share of the images, taken by whole patients " +
+        "(or near-duplicate groups), in the test file.",
     },
     timeout: {
       type: "string",
@@ -112,7 +115,15 @@ function tubeFlag(args: ParsedArgs, name: string): TubeConfounder | undefined {
 /** Runs the task with the command-line arguments `argv`. */
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommand(SPEC, argv);
-  const source = choiceFlag(args, "source", ["auto", "real", "phantom", "nih", "siim", "sample"]);
+  const source = choiceFlag(args, "source", [
+    "auto",
+    "real",
+    "phantom",
+    "nih",
+    "siim",
+    "sample",
+    "siim-sample",
+  ]);
   const out = String(args.values.out);
   const timeoutSeconds = Number(args.values.timeout);
   if (!(timeoutSeconds > 0)) throw new LabError(`--timeout must be a positive number of seconds`);
@@ -142,7 +153,15 @@ export async function main(argv: string[]): Promise<void> {
     testTube: tubeFlag(args, "test-tube"),
   };
   const sample = { seed, testFraction };
-  const folder = await ensureDataset(out, { source, download, nih, siim, phantom, sample });
+  const folder = await ensureDataset(out, {
+    source,
+    download,
+    nih,
+    siim,
+    phantom,
+    sample,
+    siimSample: sample,
+  });
   console.log(describeDataFolder(folder));
 }
 

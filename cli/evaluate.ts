@@ -1,15 +1,16 @@
 /**
- * `deno task evaluate`: predict every test image of a data folder with a checkpoint, and report
+ * `deno task evaluate`: predict every test image of a data folder (or, with `--split all`, every
+ * image of both its files) with a checkpoint, and report
  * accuracy, ROC AUC with a bootstrap 95% interval, where the class activation maps point when
  * the images have lesion masks, the backend and the speed; optionally draw the ROC curve.
  *
  * @module
  */
 import { extname, join } from "node:path";
-import { type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
+import { choiceFlag, type CommandSpec, integerFlag, parseCommand, runMain } from "./args.ts";
 import { type CheckpointManifest, loadCheckpoint } from "../lib/model/checkpoint/mod.ts";
 import { readSourceRecord, SOURCE_BANNERS } from "../lib/data/source.ts";
-import { readLabFile, TEST_FILE } from "../lib/data/dataset.ts";
+import { joinSplits, readLabFile, TEST_FILE, TRAIN_FILE } from "../lib/data/dataset.ts";
 import {
   evaluateModel,
   type EvaluationReport,
@@ -24,9 +25,10 @@ import { createProgressBar, type ProgressBar } from "../lib/core/progress.ts";
 
 const SPEC: CommandSpec = {
   name: "evaluate",
-  summary: "Evaluate a checkpoint on the test images of a data folder: accuracy, ROC AUC " +
-    "with a bootstrap 95% interval, the pointing game of its class activation maps when the " +
-    "images have lesion masks (phantoms, SIIM-ACR imports), the backend and images per second.",
+  summary: "Evaluate a checkpoint on the test images of a data folder (or all of them): " +
+    "accuracy, ROC AUC with a bootstrap 95% interval (null when the images hold one class), " +
+    "the pointing game of its class activation maps when the images have lesion masks " +
+    "(phantoms, SIIM-ACR), the backend and images per second.",
   flags: {
     checkpoint: {
       type: "string",
@@ -34,6 +36,12 @@ const SPEC: CommandSpec = {
       help: "Checkpoint directory.",
     },
     data: { type: "string", default: "data", help: "Folder with pneumothorax_test.h5." },
+    split: {
+      type: "string",
+      default: "test",
+      help: "test (pneumothorax_test.h5) or all (both files together: for a folder the " +
+        "checkpoint never trained on, such as the NIH sample or a set of lesions).",
+    },
     batch: {
       type: "string",
       default: String(PREDICT_BATCH_SIZE),
@@ -90,6 +98,7 @@ async function saveRocFigure(
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommand(SPEC, argv);
   const batchSize = integerFlag(args, "batch", { min: 1 });
+  const split = choiceFlag(args, "split", ["test", "all"]);
   const dataDir = String(args.values.data);
   const rocPath = args.values.roc === undefined ? undefined : String(args.values.roc);
   if (rocPath !== undefined && extname(rocPath).toLowerCase() !== ".svg") {
@@ -100,9 +109,11 @@ export async function main(argv: string[]): Promise<void> {
   const backend = await selectBackend();
   const { model, manifest } = await loadCheckpoint(String(args.values.checkpoint));
   try {
-    const test = await readLabFile(join(dataDir, TEST_FILE), {
-      imageSize: manifest.model.imageSize,
-    });
+    const read = (name: string) =>
+      readLabFile(join(dataDir, name), { imageSize: manifest.model.imageSize });
+    const test = split === "all"
+      ? joinSplits(await read(TRAIN_FILE), await read(TEST_FILE))
+      : await read(TEST_FILE);
     const record = await readSourceRecord(dataDir);
     const banner = record ? SOURCE_BANNERS[record.source] : "UNKNOWN SOURCE: no SOURCE.json";
     console.error(`${banner} | ${test.source}: ${test.count} images`);

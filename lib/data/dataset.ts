@@ -549,3 +549,43 @@ export interface LabeledImages extends LabArrays {
   /** Side of the square images. */
   imageSize: number;
 }
+
+/**
+ * Both splits of a data folder as one set, the training images first: to score a checkpoint on
+ * every image of a folder that none of its training saw (an external test such as the NIH
+ * sample, or a set of lesions). Masks are kept when both splits have them, else dropped (with a
+ * note), since a set with masks on some images only would score the pointing game on a part.
+ */
+export function joinSplits(first: LabSplit, second: LabSplit): LabSplit {
+  if (first.imageSize !== second.imageSize) {
+    throw new DataFileError(
+      { file: second.source },
+      `images are ${second.imageSize}x${second.imageSize}, those of ${first.source} ` +
+        `${first.imageSize}x${first.imageSize}`,
+    );
+  }
+  const concat = (a: Uint8Array, b: Uint8Array) => {
+    const out = new Uint8Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  };
+  const strings = (a?: string[], b?: string[]) => a && b ? [...a, ...b] : undefined;
+  const bothMasks = first.masks !== undefined && second.masks !== undefined;
+  const oneMask = (first.masks === undefined) !== (second.masks === undefined);
+  return {
+    source: `${first.source} + ${second.source}`,
+    count: first.count + second.count,
+    imageSize: first.imageSize,
+    images: concat(first.images, second.images),
+    labels: concat(first.labels, second.labels),
+    masks: bothMasks ? concat(first.masks!, second.masks!) : undefined,
+    patientIds: strings(first.patientIds, second.patientIds),
+    files: strings(first.files, second.files),
+    notes: [
+      ...first.notes,
+      ...second.notes,
+      ...(oneMask ? ["only one of the two files has lesion masks: masks are not scored"] : []),
+    ],
+  };
+}

@@ -227,15 +227,24 @@ export function startLine(record: CsvRecord): number {
   return record.info.lines - innerBreaks;
 }
 
+/** The text of `path`, gunzipped when its name ends in `.gz` (as SIIM's masks are passed on). */
+async function readText(path: string): Promise<string> {
+  if (!path.endsWith(".gz")) return await Deno.readTextFile(path);
+  const file = await Deno.open(path);
+  const stream = file.readable.pipeThrough(new DecompressionStream("gzip"));
+  return await new Response(stream).text();
+}
+
 /**
- * Reads the CSV at `path` (`what` names it in errors: "label CSV") as records with their lines;
+ * Reads the CSV at `path` (`what` names it in errors: "label CSV"; gzipped when it ends in
+ * `.gz`) as records with their lines;
  * quoting is relaxed and rows may have any number of fields, so a malformed row is the caller's
  * to report, not a failure of the whole file.
  */
 export async function readCsvRecords(path: string, what: string): Promise<CsvRecord[]> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readText(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new DataFileError({ file: path }, `${what} not found`);
@@ -426,6 +435,8 @@ export async function decodeSplit<T>(
 export interface WriteSplitOptions {
   /** Lesion masks of the images, same layout; written as `mask`. */
   masks?: Uint8Array;
+  /** Near-duplicate group per image (films without patient ids); written as `near_duplicate_group`. */
+  groups?: string[];
 }
 
 /**
@@ -445,6 +456,7 @@ export async function writeSplit(
     images,
     labels,
     masks: options.masks,
+    groups: options.groups,
     patientIds: rows.map((row) => row.patientId),
     files: rows.map((row) => row.file),
   }, { imageSize });

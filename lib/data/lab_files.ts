@@ -270,6 +270,8 @@ export interface LabArrays {
   patientIds?: string[];
   /** Source file name per image (NIH imports). */
   files?: string[];
+  /** Near-duplicate group per image, where films carry no patient id (SIIM's shipped films). */
+  groups?: string[];
 }
 
 /** Options of {@link writeLabFile}. */
@@ -280,7 +282,7 @@ export interface WriteLabFileOptions {
 
 /**
  * Writes `arrays` to `path` in the lab's schema: `image` (N,S,S,1) uint8, `label` (N,2) float32
- * one-hot with column 1 = pneumothorax, and the optional `mask`, `patient_id`, `file`.
+ * one-hot with column 1 = pneumothorax, and the optional `mask`, `patient_id`, `file`, `near_duplicate_group`.
  * Writes to `<path>.tmp` and renames, so a reader never sees a half-written file.
  */
 export async function writeLabFile(
@@ -309,6 +311,7 @@ export async function writeLabFile(
     }
     if (arrays.patientIds) file.create_dataset({ name: "patient_id", data: arrays.patientIds });
     if (arrays.files) file.create_dataset({ name: "file", data: arrays.files });
+    if (arrays.groups) file.create_dataset({ name: "near_duplicate_group", data: arrays.groups });
   } finally {
     file.close();
   }

@@ -8,17 +8,21 @@
  * maps point on real lesions, not only on phantoms.
  *
  * An image is a positive when any of its CSV rows has runs (`-1` is no pneumothorax); its rows'
- * masks are united (`rle.ts`). DICOM files are found recursively under the images folder (SIIM's
- * archive nests them by study and series) by their name, `<ImageId>.dcm`, and must carry that
- * SOP Instance UID. Every positive is kept, negatives are sampled (`negativesPerPositive`), and
- * the split is by the DICOM's Patient ID, seeded, as the NIH importer does (`import_common.ts`).
- * Images are read as gray (`dicom.ts`), area-downscaled to 256x256; masks are downscaled so that
- * any covered area survives. The files store `file` (the SOP Instance UID) and `patient_id`.
+ * masks are united (`rle.ts`). Films are found recursively under the images folder (SIIM's
+ * archive nests them by study and series) by their name: `<ImageId>.dcm`, as SIIM published
+ * them, which must carry that SOP Instance UID, or `<ImageId>.png`, `.jpg` or `.jpeg`, as most
+ * copies of the challenge keep them (`siim_image.ts`); where a film has several, the DICOM wins.
+ * Every positive is kept, negatives are sampled (`negativesPerPositive`), and the split is by
+ * patient, seeded, as the NIH importer does (`import_common.ts`): the DICOM's Patient ID, or, for
+ * a PNG or JPEG (which carries no header), the ImageId itself, so that each such film counts as
+ * its own patient. Images are read as gray, area-downscaled to
+ * 256x256; masks are downscaled so that any covered area survives. The files store `file` (the
+ * ImageId) and `patient_id`. The CSV may be gzipped (`train-rle.csv.gz`).
  *
- * Nothing stops the import but a missing CSV, column or folder: a DICOM that cannot be read, a
- * DICOM with no row in the CSV and a malformed CSV row (with the image it belongs to) are skipped
- * and reported with their name or line; images named in the CSV but absent from the folder come as
- * one summary line.
+ * Nothing stops the import but a missing CSV, column or folder: a film that cannot be read (a
+ * truncated JPEG, say), a film with no row in the CSV and a malformed CSV row (with the image it
+ * belongs to) are skipped and reported with their name or line; images named in the CSV but
+ * absent from the folder come as one summary line.
  *
  * Data: SIIM-ACR Pneumothorax Segmentation (Society for Imaging Informatics in Medicine, American
  * College of Radiology, 2019); images from NIH ChestX-ray14, courtesy of the NIH Clinical Center.
@@ -46,7 +50,13 @@ import {
   startLine,
 } from "./import_common.ts";
 import { parseRle } from "./rle.ts";
-import { readSiimImage, type SiimImageRequest } from "./siim_image.ts";
+import {
+  imageIdOfFilm,
+  isDicomFilm,
+  readSiimImage,
+  SIIM_FILM_PATTERN,
+  type SiimImageRequest,
+} from "./siim_image.ts";
 import { createWorkerPool, defaultWorkerCount } from "../core/worker_pool.ts";
 
 /** The columns of SIIM's `train-rle.csv` (its header writes the second with a leading space). */
@@ -54,7 +64,7 @@ export const SIIM_COLUMNS = { image: "ImageId", rle: "EncodedPixels" } as const;
 
 /** Options of {@link importSiim}. */
 export interface SiimImportOptions extends ImportOptions {
-  /** Folder holding SIIM's DICOM files, searched recursively. */
+  /** Folder holding SIIM's films (DICOM, PNG or JPEG named by ImageId), searched recursively. */
   imagesDir: string;
   /** SIIM's `train-rle.csv`. */
   rleCsv: string;
@@ -142,11 +152,25 @@ interface SiimCandidate extends SiimEntry, PatientImage {
   path: string;
 }
 
-/** Maps a DICOM file name to the ImageId it stands for. */
-const imageIdOf = (name: string) => name.replace(/\.dcm$/i, "");
+/**
+ * The film of each ImageId under `dir`, by file name (see the module notes): a DICOM before a PNG
+ * or JPEG of the same ImageId; the other copies are reported as left out.
+ */
+async function indexFilms(dir: string, skipped: SkippedRow[]): Promise<Map<string, string>> {
+  const films = new Map<string, string>();
+  const files = [...(await indexFiles(dir, SIIM_FILM_PATTERN)).entries()]
+    .sort(([a], [b]) => Number(isDicomFilm(b)) - Number(isDicomFilm(a)));
+  for (const [name, path] of files) {
+    const imageId = imageIdOfFilm(name);
+    const kept = films.get(imageId);
+    if (kept === undefined) films.set(imageId, path);
+    else skipped.push({ file: path, reason: `another copy of ${kept}; left out` });
+  }
+  return films;
+}
 
 /**
- * Builds the lab's two files with masks from SIIM-ACR's DICOMs and `train-rle.csv` (see the
+ * Builds the lab's two files with masks from SIIM-ACR's films and `train-rle.csv` (see the
  * module notes). Throws a {@link LabError} when the CSV lacks a column, the images folder is
  * missing, no positive image is found, or too few patients remain to fill both files.
  */
@@ -154,29 +178,33 @@ export async function importSiim(options: SiimImportOptions): Promise<ImportRepo
   const start = performance.now();
   const settings = importSettings(options, "SIIM import");
   const { entries, skipped, count } = await readSiimRows(settings.rleCsv);
-  const index = await indexFiles(settings.imagesDir, /\.dcm$/i);
+  const films = await indexFilms(settings.imagesDir, skipped);
   const listed = new Set(entries.map((entry) => entry.imageId));
   for (const line of skipped) if (line.file) listed.add(line.file);
-  for (const [name, path] of index) {
-    if (!listed.has(imageIdOf(name))) {
+  for (const [imageId, path] of films) {
+    if (!listed.has(imageId)) {
       skipped.push({ file: path, reason: "no row in the CSV names it; left out" });
     }
   }
   const located = locateRows(
     entries,
-    (entry) => index.get(`${entry.imageId}.dcm`),
+    (entry) => films.get(entry.imageId),
     (entry) => entry.imageId,
   );
   const { present } = located;
   if (located.available.positives === 0) {
     throw new LabError(
-      `${settings.rleCsv}: no image with a pneumothorax mask has its DICOM under ` +
+      `${settings.rleCsv}: no image with a pneumothorax mask has its film under ` +
         `${settings.imagesDir} (${entries.length} images in the CSV, ${present.length} found)`,
     );
   }
   const random = createRandom(settings.seed);
   const selected: SiimCandidate[] = [];
   for (const entry of selectRows(present, settings.negativesPerPositive, random)) {
+    if (!isDicomFilm(entry.path)) {
+      selected.push({ ...entry, file: entry.imageId, patientId: entry.imageId });
+      continue;
+    }
     try {
       const header = readDicomHeader(await Deno.readFile(entry.path), entry.path);
       if (header.patientId === "") {
@@ -196,7 +224,7 @@ export async function importSiim(options: SiimImportOptions): Promise<ImportRepo
   }
   const pool = createWorkerPool<SiimImageRequest, Awaited<ReturnType<typeof readSiimImage>>>(
     new URL("./siim_worker.ts", import.meta.url),
-    { workers: options.workers ?? defaultWorkerCount(), handle: readSiimImage, name: "DICOM" },
+    { workers: options.workers ?? defaultWorkerCount(), handle: readSiimImage, name: "film" },
   );
   let files;
   try {

@@ -1,8 +1,8 @@
 /**
  * Where the lab's data come from, and making sure a dataset is there: the lab's real files
  * (already present, or downloaded), the phantom dataset generated offline, files built from
- * the full NIH release, files with lesion masks built from SIIM-ACR's DICOMs, or the real sample
- * shipped with the lab (`samples/nih`). Each data folder records its provenance in `SOURCE.json`,
+ * the full NIH release, files with lesion masks built from SIIM-ACR's films, or the real films
+ * shipped with the lab (`samples/nih`, `samples/siim`). Each data folder records its provenance in `SOURCE.json`,
  * so the notebooks and the CLI can say loudly which data the lab is using.
  *
  * @module
@@ -16,13 +16,18 @@ import type { ImportReport } from "./import_common.ts";
 import { describeSiimImport, importSiim, type SiimImportOptions } from "./siim.ts";
 import { type PhantomDatasetOptions, writePhantomDataset } from "../phantom/generator.ts";
 import {
+  SIIM_SAMPLE_DIR,
+  type SiimSampleFilesOptions,
+  writeSiimSampleFiles,
+} from "./siim_sample.ts";
+import {
   REAL_SAMPLE_DIR,
   type RealSampleFilesOptions,
   writeRealSampleFiles,
 } from "./real_sample.ts";
 
 /** The kinds of data the lab can use. */
-export type DataSourceKind = "real" | "phantom" | "nih" | "siim" | "sample";
+export type DataSourceKind = "real" | "phantom" | "nih" | "siim" | "sample" | "siim-sample";
 
 /** Provenance of a data folder, stored as `SOURCE.json` beside the two files. */
 export interface DataSourceRecord {
@@ -58,6 +63,8 @@ export const SOURCE_BANNERS: Record<DataSourceKind, string> = {
   nih: "REAL DATA: built from the NIH ChestX-ray14 release",
   siim: "REAL DATA: built from SIIM-ACR Pneumothorax Segmentation, with lesion masks",
   sample: "REAL DATA: the NIH ChestX-ray14 sample shipped with the lab (samples/nih)",
+  "siim-sample":
+    "REAL DATA: the SIIM-ACR films shipped with the lab (samples/siim), with radiologists' masks",
 };
 
 /** Writes `SOURCE.json` into `dir`. */
@@ -131,7 +138,8 @@ export async function fetchRealData(
 export interface EnsureDatasetOptions {
   /**
    * `auto` (the default): use the files already in the folder, else download the real ones,
-   * else generate phantoms. `real`, `phantom`, `nih`, `siim` and `sample` force one source.
+   * else generate phantoms. `real`, `phantom`, `nih`, `siim`, `sample` and `siim-sample` force
+   * one source.
    */
   source?: "auto" | DataSourceKind;
   /** Download settings for the real files. */
@@ -144,6 +152,8 @@ export interface EnsureDatasetOptions {
   siim?: Omit<SiimImportOptions, "outDir">;
   /** Split settings for `source: "sample"` (seed, test fraction). */
   sample?: RealSampleFilesOptions;
+  /** Split settings for `source: "siim-sample"` (seed, test fraction). */
+  siimSample?: SiimSampleFilesOptions;
   /** Receives progress notes, such as why a download failed (default: standard error). */
   log?: (message: string) => void;
 }
@@ -162,6 +172,9 @@ export async function ensureDataset(
   if (source === "nih") return await buildNihData(dir, options.nih, log);
   if (source === "siim") return await buildSiimData(dir, options.siim, log);
   if (source === "sample") return await buildSampleData(dir, options.sample ?? {}, log);
+  if (source === "siim-sample") {
+    return await buildSiimSampleData(dir, options.siimSample ?? {}, log);
+  }
   if (source === "real" || source === "auto") {
     try {
       return await fetchRealData(dir, options.download);
@@ -268,6 +281,34 @@ async function buildSampleData(
       "--source sample (split by patient)",
     created: new Date().toISOString(),
     details: { ...sample, sampleDir: sample.dir ?? REAL_SAMPLE_DIR, ...report },
+  });
+  return inspectDataFolder(dir);
+}
+
+/** Writes the shipped SIIM films as the lab's files in `dir`, split by group, and records how. */
+async function buildSiimSampleData(
+  dir: string,
+  options: SiimSampleFilesOptions,
+  log: (message: string) => void,
+): Promise<DataFolder> {
+  const report = await writeSiimSampleFiles(dir, options);
+  for (const name of ["train", "test"] as const) {
+    const split = report[name];
+    log(
+      `  ${name}: ${split.path}: ${split.images} films, ${split.positives} pneumothorax, ` +
+        `${split.patients} near-duplicate groups`,
+    );
+  }
+  log(
+    `  left out: ${report.leftOut.length} films that show a patient of the NIH sample ` +
+      `(${report.leftOut.join(", ")})`,
+  );
+  await writeSourceRecord(dir, {
+    source: "siim-sample",
+    description: "The SIIM-ACR films shipped with the lab, with their masks, written by deno " +
+      "task data --source siim-sample (split by near-duplicate group)",
+    created: new Date().toISOString(),
+    details: { ...options, sampleDir: options.dir ?? SIIM_SAMPLE_DIR, ...report },
   });
   return inspectDataFolder(dir);
 }

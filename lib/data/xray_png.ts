@@ -56,7 +56,11 @@ function firstChannel(
   return out;
 }
 
-function luma(data: ArrayLike<number>, channels: number, pixels: number): Float32Array {
+/**
+ * Gray from interleaved colour samples by the BT.601 luma weights (see the module notes):
+ * `channels` samples per pixel, the first three red, green and blue.
+ */
+export function luma(data: ArrayLike<number>, channels: number, pixels: number): Float32Array {
   const out = new Float32Array(pixels);
   for (let i = 0, j = 0; i < pixels; i++, j += channels) {
     out[i] = LUMA_RED * data[j] + LUMA_GREEN * data[j + 1] + LUMA_BLUE * data[j + 2];

@@ -263,8 +263,9 @@ Deno.test("deno task data documents --source sample and writes the files from th
         cwd: LAB_ROOT,
       }).output();
     const help = new TextDecoder().decode((await run("--help")).stdout);
-    assert.match(help, /\| sample \(the real sample shipped in samples\/nih\)/);
-    assert.match(help, /--test-fraction <test-fraction>\n\s+NIH and sample sources/);
+    assert.match(help, /\| sample \(the NIH films shipped in samples\/nih\)/);
+    assert.match(help, /\| siim-sample \(the SIIM films shipped in samples\/siim, with masks\)/);
+    assert.match(help, /--test-fraction <test-fraction>\n\s+NIH, SIIM and both sample sources/);
     const made = await run("--source", "sample", "--out", dir, "--test-fraction", "0.5");
     const out = new TextDecoder().decode(made.stdout);
     assert.ok(made.success, new TextDecoder().decode(made.stderr));

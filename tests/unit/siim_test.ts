@@ -424,7 +424,7 @@ Deno.test("importSiim() names a missing CSV, a missing column and bad options", 
     );
     await assert.rejects(
       importSiim({ ...base, rleCsv: empty }),
-      /no image with a pneumothorax mask has its DICOM under/,
+      /no image with a pneumothorax mask has its film under/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
