@@ -1,10 +1,11 @@
 /**
  * The autograder: grades one notebook or a folder of them, question by question, without
  * running the heavy cells. Each graded cell (`metadata.lab.question`) is written out as a module
- * with the imports the notebook made before it, and checked in its own Deno process that may
- * only read its answer and the fixtures (no writes, network, subprocesses or other files) and
- * is killed after a time limit; so an answer that throws, loops or misbehaves scores zero with
- * its message, and cannot touch another question's grade or the grader's files.
+ * with the imports the notebook made before it, and checked in a Deno process of its student's
+ * (sandbox.ts) that may only read that student's answers and the fixtures (no writes, network,
+ * subprocesses or other files), with a time limit per question; so an answer that throws, loops
+ * or misbehaves scores zero with its message, and cannot touch another student's grade or the
+ * grader's files. Students are graded in parallel, one process each, one per core by default.
  *
  * No import can fool it: the references live outside `"lab"`, answer cells may not import or
  * reach the file system at all, and the cells before them may import only `"lab"` and
@@ -14,18 +15,16 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { basename, dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { LabError } from "../core/errors.ts";
 import { writeLabFile } from "../data/lab_files.ts";
 import { TEST_FILE, TRAIN_FILE } from "../data/dataset.ts";
 import { cellText, importsBefore, questionCells, readNotebook } from "./ipynb.ts";
-import { type CheckResult, FIXTURE_CHECKPOINT, type Question, QUESTIONS } from "./questions.ts";
+import { FIXTURE_CHECKPOINT, type Question, QUESTIONS } from "./questions.ts";
 import { saveCheckpoint } from "../model/checkpoint/mod.ts";
 import { createModel } from "../model/model.ts";
-import { LAB_ROOT } from "../core/paths.ts";
+import { inPool, runSandboxed, type SandboxJob, type SandboxOptions } from "./sandbox.ts";
 import { IMAGE_SIZE } from "../data/schema.ts";
 
-const WORKER = fileURLToPath(new URL("./grader_worker.ts", import.meta.url));
 /** Seconds a question's check may run before it is stopped. */
 export const QUESTION_TIMEOUT_SECONDS = 60;
 
@@ -87,6 +86,8 @@ export interface GradeOptions {
   root?: string;
   /** Grade only these question ids (default: every question of the notebook). */
   questions?: readonly string[];
+  /** Students graded at once, each in a sandboxed process (default: one per core). */
+  jobs?: number;
   /**
    * The notebooks of the assignment (`["04_roc", "05_cam"]`): others in a folder are not graded,
    * and a student who did not hand one in scores zero on it. Default: every lab notebook when a
@@ -207,61 +208,37 @@ function answerModule(question: Question, imports: string[], code: string) {
   ].join("\n");
 }
 
-async function runCheck(
-  notebook: string,
-  question: Question,
-  answerPath: string,
-  fixtureDir: string,
-  timeoutSeconds: number,
-): Promise<CheckResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      `--config=${join(LAB_ROOT, "deno.json")}`,
-      // Only the answer and the fixtures: the worker loads the lab before the answer, so the
-      // answer can use "lab" but read no other file, the references included.
-      `--allow-read=${dirname(answerPath)},${fixtureDir}`,
-      "--allow-env",
-      WORKER,
-      notebook,
-      question.id,
-      answerPath,
-      fixtureDir,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutSeconds * 1000);
-  const output = await child.output();
-  clearTimeout(timer);
-  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
-  try {
-    return JSON.parse(lines.at(-1) ?? "");
-  } catch {
-    if (output.signal === "SIGKILL") {
-      return {
-        passed: false,
-        message: `stopped after ${timeoutSeconds} s (an endless loop, or very slow code?)`,
-      };
-    }
-    const error = new TextDecoder().decode(output.stderr).trim().split("\n")
-      .find((line) => /error/i.test(line)) ?? "no output";
-    return {
-      passed: false,
-      message: `the cell does not run: ${error}`,
-    };
-  }
+/** A notebook read and its questions prepared: static verdicts now, the rest for a sandbox. */
+interface Prepared {
+  grade: NotebookGrade;
+  /** Questions still to check: their index in `grade.questions`, and the job. */
+  pending: { index: number; job: SandboxJob }[];
 }
 
-/** Grades one notebook file. */
-export async function gradeNotebook(
+/** An unreadable notebook's grade: zero on each of its questions, with the reason. */
+function unreadable(path: string, student: string, message: string): NotebookGrade {
+  const questions = QUESTIONS[notebookName(path)!].map((q) => ({
+    id: q.id,
+    points: 0,
+    max: q.points,
+    passed: false,
+    message,
+  }));
+  return { path, student, questions };
+}
+
+/**
+ * Reads the notebook at `path` and decides what needs no sandbox (a missing cell, a forbidden
+ * import or API); writes the other answers as modules under `answerDir`.
+ *
+ * @throws {LabError} when the file is not a lab notebook or cannot be read
+ */
+async function prepare(
   path: string,
-  options: GradeOptions = {},
-): Promise<NotebookGrade> {
+  student: string,
+  answerDir: string,
+  questions?: readonly string[],
+): Promise<Prepared> {
   const name = notebookName(path);
   if (!name) {
     throw new LabError(
@@ -270,65 +247,114 @@ export async function gradeNotebook(
   }
   const notebook = await readNotebook(path);
   const cells = questionCells(notebook);
+  const asked = QUESTIONS[name].filter((q) => questions?.includes(q.id) ?? true);
+  const grade: NotebookGrade = { path, student, questions: [] };
+  const pending: Prepared["pending"] = [];
+  for (const question of asked) {
+    const cell = cells.get(question.id);
+    const index = grade.questions.length;
+    grade.questions.push({
+      id: question.id,
+      points: 0,
+      max: question.points,
+      passed: false,
+      message: `no cell for question '${question.id}' (deleted?)`,
+    });
+    if (!cell) continue;
+    const imports = importsBefore(notebook, cell);
+    const forbidden = forbiddenUse(cellText(cell), imports);
+    if (forbidden !== undefined) {
+      grade.questions[index].message = forbidden;
+      continue;
+    }
+    const dir = await Deno.makeTempDir({ dir: answerDir, prefix: `${name}-${question.id}-` });
+    const answerPath = join(dir, "answer.ts");
+    await Deno.writeTextFile(answerPath, answerModule(question, imports, cellText(cell)));
+    pending.push({ index, job: { notebook: name, id: question.id, answerPath } });
+  }
+  return { grade, pending };
+}
+
+/** Fills in the sandboxed questions of one student's notebooks. */
+async function checkStudent(prepared: Prepared[], options: SandboxOptions): Promise<void> {
+  const pending = prepared.flatMap(({ grade, pending }) =>
+    pending.map(({ index, job }) => ({ question: grade.questions[index], job }))
+  );
+  const results = await runSandboxed(pending.map((p) => p.job), options);
+  pending.forEach(({ question }, i) => {
+    question.passed = results[i].passed;
+    question.points = results[i].passed ? question.max : 0;
+    question.message = results[i].message;
+  });
+}
+
+/** Options of {@link gradeFiles}. */
+interface GradeFilesOptions extends GradeOptions {
+  /** Score an unreadable notebook zero, with the reason, instead of throwing (a folder). */
+  tolerant: boolean;
+  /** The folder students are named from. */
+  root: string;
+}
+
+/**
+ * Grades notebook files: one sandboxed process per student at a time, up to
+ * {@link GradeOptions.jobs} at once, on fixtures written once.
+ */
+async function gradeFiles(paths: string[], options: GradeFilesOptions): Promise<NotebookGrade[]> {
   tf.enableProdMode(); // tfjs's banner on first use of its cpu backend is not for graders
   const work = await Deno.makeTempDir({ prefix: "lab-grade-" });
   try {
     const fixtureDir = join(work, "fixtures");
     await Deno.mkdir(fixtureDir);
     await writeFixtures(fixtureDir);
-    const checkCell = async (question: Question, imports: string[], code: string) => {
-      const answerDir = await Deno.makeTempDir({ dir: work, prefix: `${question.id}-` });
-      const answerPath = join(answerDir, "answer.ts");
-      await Deno.writeTextFile(answerPath, answerModule(question, imports, code));
-      const seconds = options.timeoutSeconds ?? QUESTION_TIMEOUT_SECONDS;
-      return await runCheck(name, question, answerPath, fixtureDir, seconds);
-    };
-    const questions: QuestionGrade[] = [];
-    const asked = QUESTIONS[name].filter((q) => options.questions?.includes(q.id) ?? true);
-    for (const question of asked) {
-      const cell = cells.get(question.id);
-      let result: CheckResult;
-      if (!cell) {
-        result = { passed: false, message: `no cell for question '${question.id}' (deleted?)` };
-      } else {
-        const imports = importsBefore(notebook, cell);
-        const forbidden = forbiddenUse(cellText(cell), imports);
-        result = forbidden === undefined
-          ? await checkCell(question, imports, cellText(cell))
-          : { passed: false, message: forbidden };
+    const byStudent = new Map<string, Prepared[]>();
+    const grades: NotebookGrade[] = [];
+    for (const path of paths) {
+      const student = studentOf(path, options.root);
+      if (!byStudent.has(student)) byStudent.set(student, []);
+      const answerDir = join(work, `student-${[...byStudent.keys()].indexOf(student)}`);
+      await Deno.mkdir(answerDir, { recursive: true });
+      let prepared: Prepared;
+      try {
+        prepared = await prepare(path, student, answerDir, options.questions);
+      } catch (error) {
+        if (!(error instanceof LabError) || !options.tolerant) throw error;
+        prepared = { grade: unreadable(path, student, error.message), pending: [] };
       }
-      questions.push({
-        id: question.id,
-        points: result.passed ? question.points : 0,
-        max: question.points,
-        passed: result.passed,
-        message: result.message,
-      });
+      byStudent.get(student)!.push(prepared);
+      grades.push(prepared.grade);
     }
-    return { path, student: studentOf(path, options.root ?? dirname(path)), questions };
+    const timeoutSeconds = options.timeoutSeconds ?? QUESTION_TIMEOUT_SECONDS;
+    const tasks = [...byStudent.values()].map((prepared, k) => () =>
+      checkStudent(prepared, {
+        answerDir: join(work, `student-${k}`),
+        fixtureDir,
+        timeoutSeconds,
+      })
+    );
+    await inPool(tasks, options.jobs ?? defaultJobs());
+    return grades;
   } finally {
     await Deno.remove(work, { recursive: true });
   }
 }
 
-/**
- * Grades one notebook of a folder; a notebook that cannot be read scores zero on each of its
- * questions with the reason, and the folder's other notebooks are still graded.
- */
-async function gradeOrReport(path: string, options: GradeOptions): Promise<NotebookGrade> {
-  try {
-    return await gradeNotebook(path, options);
-  } catch (error) {
-    if (!(error instanceof LabError)) throw error;
-    const questions = QUESTIONS[notebookName(path)!].map((q) => ({
-      id: q.id,
-      points: 0,
-      max: q.points,
-      passed: false,
-      message: error.message,
-    }));
-    return { path, student: studentOf(path, options.root ?? dirname(path)), questions };
-  }
+/** Sandboxes run at once by default: one per core. */
+export function defaultJobs(): number {
+  return Math.max(1, navigator.hardwareConcurrency ?? 1);
+}
+
+/** Grades one notebook file. */
+export async function gradeNotebook(
+  path: string,
+  options: GradeOptions = {},
+): Promise<NotebookGrade> {
+  const [grade] = await gradeFiles([path], {
+    ...options,
+    tolerant: false,
+    root: options.root ?? dirname(path),
+  });
+  return grade;
 }
 
 async function findNotebooks(dir: string): Promise<string[]> {
@@ -341,7 +367,11 @@ async function findNotebooks(dir: string): Promise<string[]> {
   return found.sort();
 }
 
-/** Grades a notebook, or every lab notebook in a folder and its subfolders. */
+/**
+ * Grades a notebook, or every lab notebook of the assignment in a folder and its subfolders; in
+ * a folder, a notebook that cannot be read scores zero on each of its questions with the reason,
+ * and the others are still graded.
+ */
 export async function gradePath(path: string, options: GradeOptions = {}): Promise<GradeReport> {
   let stat;
   try {
@@ -359,13 +389,11 @@ export async function gradePath(path: string, options: GradeOptions = {}): Promi
   if (paths.length === 0) {
     throw new LabError(`${path}: no notebook of the assignment (${assignment.join(", ")}) here`);
   }
-  const each = { ...options, root: options.root ?? (stat.isDirectory ? path : dirname(path)) };
-  const notebooks: NotebookGrade[] = [];
-  for (const notebook of paths) {
-    notebooks.push(
-      stat.isDirectory ? await gradeOrReport(notebook, each) : await gradeNotebook(notebook, each),
-    );
-  }
+  const notebooks = await gradeFiles(paths, {
+    ...options,
+    tolerant: stat.isDirectory,
+    root: options.root ?? (stat.isDirectory ? path : dirname(path)),
+  });
   const students = studentTotals(notebooks, assignment);
   return {
     score: students.reduce((sum, s) => sum + s.score, 0),

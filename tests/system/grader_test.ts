@@ -210,6 +210,73 @@ function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc
   }
 });
 
+Deno.test(
+  "gradePath() keeps a student's other questions, and other students, clear of a loop or a crash",
+  {
+    ignore: !HAS_SOLUTIONS,
+  },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const cam = (code: string) =>
+        `${code}\nfunction computeCam(c: number, f: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor2D { ` +
+        "return f.sum(2) as tf.Tensor2D; }";
+      const answers: [string, string][] = [
+        ["alice", cam("while (true) {}")],
+        ["bob", cam('(self as any)["De" + "no"].exit(3);')],
+        ["dave", cam('(self as any)["clo" + "se"]();')],
+      ];
+      for (const [student, code] of answers) {
+        await Deno.mkdir(join(dir, student));
+        const path = await withAnswer(dir, "05_cam", "cam", code);
+        await Deno.rename(path, join(dir, student, "05_cam.ipynb"));
+      }
+      await Deno.mkdir(join(dir, "carol"));
+      await Deno.copyFile(join(SOLUTIONS, "05_cam.ipynb"), join(dir, "carol", "05_cam.ipynb"));
+      const report = await gradePath(dir, { notebooks: ["05_cam"], timeoutSeconds: 5, jobs: 4 });
+      const questions = (student: string) =>
+        report.notebooks.find((n) => n.student === student)!.questions;
+      for (const [student] of answers) {
+        assert.deepEqual(questions(student).map((q) => [q.id, q.passed]), [
+          ["features", true],
+          ["cam", false],
+          ["class", true],
+          ["upsample", true],
+        ], `${student}: ${JSON.stringify(questions(student))}`);
+      }
+      assert.ok(questions("carol").every((q) => q.passed), "carol, graded beside them, full marks");
+      assert.match(questions("alice")[1].message, /stopped after 5 s/);
+      assert.match(questions("bob")[1].message, /the cell does not run/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "gradeNotebook() cannot be told a forged result: printed lines and planted toJSON score zero",
+  {
+    ignore: !HAS_SOLUTIONS,
+  },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const forged = `console.log('{"passed":true,"message":"ok"}');
+Object.defineProperty(Object.prototype, "toJSON", {
+  value() { return { passed: true, message: "ok" }; },
+  configurable: true,
+});
+function computeRoc(a: number[], b: number[]) { return { fpr: [0, 1], tpr: [0, 1], auroc: 0.5 }; }
+console.log('{"passed":true,"message":"ok"}');`;
+      const grade = await gradeNotebook(await withAnswer(dir, "04_roc", "roc", forged));
+      assert.equal(grade.questions[0].points, 0, grade.questions[0].message);
+      assert.match(grade.questions[0].message, /gave auroc 0\.5, expected 0\.7500/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
 /** A copy of 04_roc's solution with a cell of `code` inserted before its answer cell. */
 async function withCellBeforeAnswer(dir: string, code: string): Promise<string> {
   const notebook: Notebook = await readNotebook(join(SOLUTIONS, "04_roc.ipynb"));
