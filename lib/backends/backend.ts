@@ -11,6 +11,10 @@
  * | `cpu` | the pure-JavaScript backend, the last resort |
  *
  * `LAB_BACKEND=<rung>` (or {@link BackendOptions.backend}) skips the ladder and insists on one.
+ * `LAB_PRECISION=auto|fp32|bf16` (or {@link BackendOptions.precision}) chooses what the onednn
+ * rung computes in (lib/backends/precision.ts): `auto` is bfloat16 with float32 weights where the
+ * CPU multiplies bfloat16 natively, else float32; the backend's description says which. Every
+ * other rung computes in float32.
  *
  * @module
  */
@@ -26,6 +30,16 @@ import {
   unregisterOneDnnKernels,
 } from "./onednn/mod.ts";
 import { registerWasmGradients, type WasmGradientOptions } from "./wasm_gradients.ts";
+import {
+  choosePrecision,
+  type CpuFeatureProbe,
+  type Precision,
+  PRECISION_ENV,
+  type PrecisionChoice,
+  type PrecisionSetting,
+  probeCpuFeatures,
+  readPrecisionEnv,
+} from "./precision.ts";
 
 /** Environment variable that chooses the backend (`auto` or a rung of {@link BACKEND_RUNGS}). */
 export const BACKEND_ENV = "LAB_BACKEND";
@@ -50,6 +64,13 @@ export interface BackendOptions {
    * Default: one per core.
    */
   threads?: number;
+  /**
+   * What the onednn rung computes in: `auto` (bfloat16 where the CPU has it), `fp32` or `bf16`.
+   * Default: the `LAB_PRECISION` environment variable, else `"auto"`.
+   */
+  precision?: PrecisionSetting;
+  /** Reports the CPU's bfloat16 features (default: /proc/cpuinfo); tests pass their own. */
+  cpuFeatures?: CpuFeatureProbe;
 }
 
 /** What {@link selectBackend} chose, and why it passed over the faster rungs. */
@@ -58,8 +79,13 @@ export interface BackendInfo {
   rung: BackendRung;
   /** The TensorFlow.js backend name (`tf.getBackend()`): `tensorflow`, `webgpu`, `wasm`, `cpu`. */
   tfBackend: string;
-  /** One line for people, e.g. `wasm (SIMD, 1 thread; convolution gradients from lib/backends/wasm_gradients.ts)`. */
+  /**
+   * One line for people, e.g. `wasm (SIMD, 1 thread; convolution gradients from
+   * lib/backends/wasm_gradients.ts)`; on onednn it ends with the precision.
+   */
   description: string;
+  /** What convolutions and matrix products compute in: `bf16` only on the onednn rung. */
+  precision: Precision;
   /** The faster rungs that were tried and passed over, each with the reason. */
   skipped: Array<{ rung: BackendRung; reason: string }>;
   /** How to get a faster rung, when an install would (oneDNN, not found, on a CPU rung). */
@@ -108,17 +134,28 @@ const NATIVE_MODULES: Record<"node-gpu" | "node", string> = {
  */
 export async function selectBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const choice = options.backend ?? readBackendEnv();
+  const setting = options.precision ?? readPrecisionEnv();
   const rungs = choice === "auto" ? BACKEND_RUNGS : [choice];
   const skipped: BackendInfo["skipped"] = [];
   for (const rung of rungs) {
-    const reason = await tryRung(rung, options);
+    const reason = await tryRung(rung, { ...options, precision: setting });
     if (reason === undefined) {
+      if (setting === "bf16" && rung !== "onednn") {
+        const why = skipped.find((s) => s.rung === "onednn")?.reason;
+        throw new LabError(
+          `${PRECISION_ENV}=bf16 needs the onednn backend, and ${rung} runs` +
+            (why === undefined ? "" : ` (onednn: ${why})`),
+        );
+      }
       selected = { rung, tfBackend: tf.getBackend() };
       const missing = skipped.find((s) => s.rung === "onednn" && /not found/.test(s.reason));
+      const precision = rung === "onednn" ? onednnPrecision! : undefined;
       return {
         rung,
         tfBackend: tf.getBackend(),
-        description: await describe(rung),
+        description: await describe(rung) +
+          (precision === undefined ? "" : `; ${precision.description}`),
+        precision: precision?.precision ?? "fp32",
         skipped,
         ...(missing ? { hint: ONEDNN_HINT } : {}),
       };
@@ -199,8 +236,14 @@ async function startNative(specifier: string): Promise<string | undefined> {
 /** The oneDNN library, loaded once per thread (a worker loads its own) and per LAB_ONEDNN. */
 let onednn: OneDnn | undefined;
 let onednnSetting: string | undefined;
+/** The precision the onednn kernels were last registered with. */
+let onednnPrecision: PrecisionChoice | undefined;
 
 async function startOneDnn(options: BackendOptions): Promise<string | undefined> {
+  const precision = choosePrecision(
+    options.precision ?? readPrecisionEnv(),
+    options.cpuFeatures ?? probeCpuFeatures,
+  );
   const setting = Deno.env.get(ONEDNN_ENV) ?? "";
   if (onednn === undefined || setting !== onednnSetting) {
     onednn = undefined; // a load that fails leaves none, and the next selection tries again
@@ -209,7 +252,8 @@ async function startOneDnn(options: BackendOptions): Promise<string | undefined>
   }
   unregisterOneDnnKernels();
   registerWasmGradients(options.wasmGradients);
-  registerOneDnnKernels(onednn);
+  registerOneDnnKernels(onednn, { precision: precision.precision });
+  onednnPrecision = precision;
   if (options.threads !== undefined) onednn.setThreads(options.threads);
   const reason = await start("wasm");
   if (reason !== undefined) unregisterOneDnnKernels();

@@ -9,6 +9,13 @@ import {
   selectBackend,
 } from "../../lib/backends/backend.ts";
 import { LabError, UsageError } from "../../lib/core/errors.ts";
+import {
+  choosePrecision,
+  type CpuFeatureProbe,
+  PRECISION_ENV,
+  probeCpuFeatures,
+  readPrecisionEnv,
+} from "../../lib/backends/precision.ts";
 
 /** Runs `fn` with `LAB_BACKEND` set to `value` (or unset), restoring it afterwards. */
 async function withBackendEnv<T>(value: string | undefined, fn: () => Promise<T> | T): Promise<T> {
@@ -107,4 +114,70 @@ Deno.test("selectBackend() auto walks the ladder and never picks a software GPU 
     assert.match(info.skipped[0].reason, /tfjs-node-gpu is not installed/);
   }
   assert.equal(tf.getBackend(), info.tfBackend);
+});
+
+const WITH_BF16: CpuFeatureProbe = () => ({ bf16: true, flags: ["avx512_bf16"] });
+const WITHOUT_BF16: CpuFeatureProbe = () => ({ bf16: false, flags: [] });
+
+Deno.test("probeCpuFeatures() finds bfloat16 products in /proc/cpuinfo's flags", () => {
+  const cpuinfo = (flags: string) => `processor\t: 0\nmodel name\t: A CPU\nflags\t\t: ${flags}\n`;
+  assert.deepEqual(probeCpuFeatures(cpuinfo("fpu avx2 avx512f avx512_bf16 avx512_vnni")), {
+    bf16: true,
+    flags: ["avx512_bf16"],
+  });
+  assert.deepEqual(probeCpuFeatures(cpuinfo("fpu avx512f amx_bf16 amx_tile")).flags, [
+    "amx_bf16",
+  ]);
+  assert.deepEqual(probeCpuFeatures(cpuinfo("fpu avx2 avx512f avx512_vnni")), {
+    bf16: false,
+    flags: [],
+  });
+  assert.equal(probeCpuFeatures("no flags line").bf16, false);
+});
+
+Deno.test("choosePrecision() takes bf16 only where the CPU has it, and fp32 when asked", () => {
+  assert.equal(choosePrecision("auto", WITH_BF16).precision, "bf16");
+  assert.match(choosePrecision("auto", WITH_BF16).description, /^bf16 compute, fp32 weights/);
+  assert.equal(choosePrecision("auto", WITHOUT_BF16).precision, "fp32");
+  assert.match(choosePrecision("auto", WITHOUT_BF16).description, /no bfloat16 products/);
+  assert.equal(choosePrecision("fp32", WITH_BF16).precision, "fp32");
+  assert.equal(choosePrecision("bf16", WITH_BF16).precision, "bf16");
+  assert.throws(
+    () => choosePrecision("bf16", WITHOUT_BF16),
+    (error: Error) =>
+      error instanceof LabError &&
+      /^LAB_PRECISION=bf16, but this CPU multiplies no bfloat16 natively/.test(error.message) &&
+      !error.message.includes("\n"),
+  );
+});
+
+Deno.test("readPrecisionEnv() reads LAB_PRECISION, defaulting to auto, a bad value in one line", () => {
+  const saved = Deno.env.get(PRECISION_ENV);
+  try {
+    Deno.env.delete(PRECISION_ENV);
+    assert.equal(readPrecisionEnv(), "auto");
+    Deno.env.set(PRECISION_ENV, "fp32");
+    assert.equal(readPrecisionEnv(), "fp32");
+    Deno.env.set(PRECISION_ENV, "fp16");
+    assert.throws(
+      readPrecisionEnv,
+      (error: Error) =>
+        error instanceof UsageError &&
+        error.message === "LAB_PRECISION=fp16 is not a precision; use auto, fp32, bf16",
+    );
+  } finally {
+    if (saved === undefined) Deno.env.delete(PRECISION_ENV);
+    else Deno.env.set(PRECISION_ENV, saved);
+  }
+});
+
+Deno.test("bf16 needs the onednn rung: other rungs compute in fp32 and refuse LAB_PRECISION=bf16", async () => {
+  const wasm = await selectBackend({ backend: "wasm", precision: "auto", cpuFeatures: WITH_BF16 });
+  assert.equal(wasm.precision, "fp32");
+  await assert.rejects(
+    selectBackend({ backend: "wasm", precision: "bf16", cpuFeatures: WITH_BF16 }),
+    (error: Error) =>
+      error instanceof LabError &&
+      /^LAB_PRECISION=bf16 needs the onednn backend/.test(error.message),
+  );
 });

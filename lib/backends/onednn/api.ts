@@ -47,6 +47,13 @@ export interface ConvShape {
   padRight: number;
 }
 
+/**
+ * The numbers a convolution or matrix product computes with: `fp32`, or `bf16` (bfloat16 inputs
+ * and weights, reordered from float32 inside the operation; products accumulated and results
+ * written in float32).
+ */
+export type Precision = "fp32" | "bf16";
+
 /** Shape of a max-pool on NHWC arrays: a {@link ConvShape} whose channels pass through. */
 export type PoolShape = Omit<ConvShape, "outChannels">;
 
@@ -86,6 +93,8 @@ export interface Tags {
   nhwc: number;
   /** `hwio` (`cdba`) for an `[o, i, h, w]` descriptor: tfjs's filter layout. */
   hwio: number;
+  /** `ba` for an `[m, k]` descriptor: a row-major `[k, m]` array read as its transpose. */
+  transposed: number;
 }
 
 /** One version's C API, as the binding calls it. Every call throws a {@link LabError} on failure. */
@@ -96,7 +105,8 @@ export interface Driver {
   engine(): Handle;
   stream(engine: Handle): Handle;
   wait(stream: Handle): void;
-  descriptor(dims: number[], tag: number): MemoryDesc;
+  /** A memory descriptor of `dims` in layout `tag`, of `C.f32` numbers unless `dataType` says. */
+  descriptor(dims: number[], tag: number, dataType?: number): MemoryDesc;
   equal(a: MemoryDesc, b: MemoryDesc): boolean;
   bytes(md: MemoryDesc): number;
   /** A memory object over `buffer` (null: set later; {@link allocateHandle}: oneDNN allocates). */
@@ -154,7 +164,14 @@ export interface Driver {
     src: MemoryDesc,
     hint: Handle,
   ): Handle;
-  matMul(engine: Handle, a: MemoryDesc, b: MemoryDesc, c: MemoryDesc): Handle;
+  /** `c = a b`, plus `bias` (a `[1, n]` row) where given. */
+  matMul(
+    engine: Handle,
+    a: MemoryDesc,
+    b: MemoryDesc,
+    bias: MemoryDesc | null,
+    c: MemoryDesc,
+  ): Handle;
   reorder(engine: Handle, from: MemoryDesc, to: MemoryDesc): Handle;
   /** Primitive attributes that apply a ReLU to the result (a post-op). */
   reluAttr(): Handle;
@@ -170,6 +187,7 @@ export interface Driver {
 /** Constants with the same value in oneDNN 2 and 3 (dnnl_types.h, dnnl_common_types.h). */
 export const C = {
   maxDims: 12,
+  bf16: 2,
   f32: 3,
   cpuEngine: 1,
   inOrderStream: 1,

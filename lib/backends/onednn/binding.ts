@@ -9,6 +9,13 @@
  * read directly); only the small filters are reordered between tfjs's `[kh, kw, in, out]` and
  * the blocked layout the chosen kernel wants. Primitives are built once per shape and kept.
  *
+ * Convolutions, their gradients and matrix products also run in bfloat16 ({@link Precision}
+ * `bf16`), where the CPU multiplies bfloat16 natively (AVX512_BF16, AMX): the float32 inputs and
+ * weights are reordered to bfloat16 in scratch buffers, oneDNN accumulates in float32 and writes
+ * float32 results, so the caller's arrays (tfjs tensors, the weights the optimizer updates) stay
+ * float32. This is mixed precision as PyTorch's autocast does it: bfloat16 keeps float32's range
+ * and 8 bits of mantissa, and halves the bytes each product reads.
+ *
  * @module
  */
 
@@ -25,6 +32,7 @@ import {
   OPENMP_LIBRARY,
   type PoolGeometry,
   type PoolShape,
+  type Precision,
 } from "./api.ts";
 
 /** A memory object whose buffer is set on each call (a tfjs tensor's data), or owned by oneDNN. */
@@ -50,15 +58,34 @@ interface Prepared {
 
 /**
  * How a convolution runs: Winograd's algorithm on activations in the blocked layout it picks, or
- * oneDNN's direct kernels on tfjs's NHWC arrays.
+ * oneDNN's direct kernels on tfjs's NHWC arrays; in float32 or with bfloat16 inputs and weights
+ * (`dataType`; results and gradients of weights are float32 either way).
  */
 interface ConvPlan {
   algorithm: number;
   activations: "nhwc" | "any";
+  dataType: number;
 }
 
-const WINOGRAD: ConvPlan = { algorithm: C.convolutionWinograd, activations: "any" };
-const DIRECT: ConvPlan = { algorithm: C.convolutionDirect, activations: "nhwc" };
+const WINOGRAD: ConvPlan = {
+  algorithm: C.convolutionWinograd,
+  activations: "any",
+  dataType: C.f32,
+};
+const DIRECT: ConvPlan = { algorithm: C.convolutionDirect, activations: "nhwc", dataType: C.f32 };
+const DIRECT_BF16: ConvPlan = { ...DIRECT, dataType: C.bf16 };
+
+/** Options of {@link OneDnn.matMul}. */
+export interface MatMulOptions {
+  /** `a` is stored as its transpose, a row-major `[k, m]` (default false). */
+  transposeA?: boolean;
+  /** `b` is stored as its transpose, a row-major `[n, k]` (default false). */
+  transposeB?: boolean;
+  /** A row `[n]` added to every row of the product. */
+  bias?: Float32Array;
+  /** The numbers it multiplies in (default `fp32`). */
+  precision?: Precision;
+}
 
 /** What load.ts found: the library, its version, and the driver of its C API. */
 export interface OneDnnLibrary {
@@ -109,19 +136,20 @@ export class OneDnn {
 
   /**
    * `y = conv(x, filter)`: x `[n, h, w, in]`, filter `[kh, kw, in, out]`, y `[n, oh, ow, out]`;
-   * with `bias` (`[out]`) added and `relu` applied in the same pass when given.
+   * with `bias` (`[out]`) added and `relu` applied in the same pass when given; in `precision`
+   * (default `fp32`).
    */
   conv2d(
     shape: ConvShape,
     x: Float32Array,
     filter: Float32Array,
     y: Float32Array,
-    fused: { bias?: Float32Array; relu?: boolean } = {},
+    fused: { bias?: Float32Array; relu?: boolean; precision?: Precision } = {},
   ): void {
-    const { bias, relu = false } = fused;
+    const { bias, relu = false, precision = "fp32" } = fused;
     this.#run(
-      `conv ${key(shape)} bias ${bias !== undefined} relu ${relu}`,
-      () => this.#prepareConvForward(shape, bias !== undefined, relu),
+      `conv ${precision} ${key(shape)} bias ${bias !== undefined} relu ${relu}`,
+      () => this.#prepareConvForward(shape, bias !== undefined, relu, precision),
       bias === undefined ? [x, filter, y] : [x, filter, bias, y],
     );
   }
@@ -132,12 +160,13 @@ export class OneDnn {
     dy: Float32Array,
     filter: Float32Array,
     dx: Float32Array,
+    precision: Precision = "fp32",
   ): void {
-    this.#run(`conv-dx ${key(shape)}`, () => this.#prepareConvBackwardData(shape), [
-      dy,
-      filter,
-      dx,
-    ]);
+    this.#run(
+      `conv-dx ${precision} ${key(shape)}`,
+      () => this.#prepareConvBackwardData(shape, precision),
+      [dy, filter, dx],
+    );
   }
 
   /** The filter gradient `[kh, kw, in, out]` of {@link conv2d} from `x` and `dy`. */
@@ -146,12 +175,13 @@ export class OneDnn {
     x: Float32Array,
     dy: Float32Array,
     dFilter: Float32Array,
+    precision: Precision = "fp32",
   ): void {
-    this.#run(`conv-dw ${key(shape)}`, () => this.#prepareConvBackwardWeights(shape), [
-      x,
-      dy,
-      dFilter,
-    ]);
+    this.#run(
+      `conv-dw ${precision} ${key(shape)}`,
+      () => this.#prepareConvBackwardWeights(shape, precision),
+      [x, dy, dFilter],
+    );
   }
 
   /**
@@ -229,9 +259,26 @@ export class OneDnn {
     this.#run(`relu-dx ${size}`, () => this.#prepareReluBackward(size), [x, dy, dx]);
   }
 
-  /** `c = a b` for row-major float32 matrices a `[m, k]`, b `[k, n]`, c `[m, n]`. */
-  matMul(m: number, k: number, n: number, a: Float32Array, b: Float32Array, c: Float32Array) {
-    this.#run(`matmul ${m}x${k}x${n}`, () => this.#prepareMatMul(m, k, n), [a, b, c]);
+  /**
+   * `c = a b` (plus a bias row, with `options.bias`) for row-major float32 matrices a `[m, k]`
+   * (or its transpose), b `[k, n]` (or its transpose), c `[m, n]`.
+   */
+  matMul(
+    m: number,
+    k: number,
+    n: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    options: MatMulOptions = {},
+  ) {
+    const { transposeA = false, transposeB = false, bias, precision = "fp32" } = options;
+    const layout = { transposeA, transposeB, bias: bias !== undefined, precision };
+    this.#run(
+      `matmul ${m}x${k}x${n} ${JSON.stringify(layout)}`,
+      () => this.#prepareMatMul(m, k, n, layout),
+      bias === undefined ? [a, b, c] : [a, b, bias, c],
+    );
   }
 
   /**
@@ -309,10 +356,19 @@ export class OneDnn {
     this.#api.wait(this.#stream);
   }
 
-  #prepareConvForward(shape: ConvShape, withBias: boolean, relu: boolean): Prepared {
+  #prepareConvForward(
+    shape: ConvShape,
+    withBias: boolean,
+    relu: boolean,
+    precision: Precision,
+  ): Prepared {
     const biasMd = withBias ? this.#plain([shape.outChannels]) : null;
     const attr = relu ? this.#api.reluAttr() : null;
-    const forward = this.#planned(shape, (plan) => this.#convForward(shape, plan, biasMd, attr));
+    const forward = this.#planned(
+      shape,
+      precision,
+      (plan) => this.#convForward(shape, plan, biasMd, attr),
+    );
     const x = this.#userMemory(this.#nhwc(shape, "in")), y = this.#userMemory(this.#nhwc(shape));
     const filter = this.#filterIn(forward, shape);
     const bias = biasMd === null ? [] : [this.#userMemory(biasMd)];
@@ -336,13 +392,46 @@ export class OneDnn {
     };
   }
 
-  #prepareMatMul(m: number, k: number, n: number): Prepared {
-    const [aMd, bMd, cMd] = [[m, k], [k, n], [m, n]].map((dims) => this.#plain(dims));
-    const product = this.#api.matMul(this.#engine, aMd, bMd, cMd);
-    const [a, b, c] = [aMd, bMd, cMd].map((md) => this.#userMemory(md));
+  /**
+   * A matrix product; in `bf16`, `a` and `b` are reordered to bfloat16 first, into memory oneDNN
+   * owns (the lab's products in bfloat16 are the dense layer's, a few thousand numbers).
+   */
+  #prepareMatMul(
+    m: number,
+    k: number,
+    n: number,
+    layout: { transposeA: boolean; transposeB: boolean; bias: boolean; precision: Precision },
+  ): Prepared {
+    const { tags } = this.#api;
+    const dataType = layout.precision === "bf16" ? C.bf16 : C.f32;
+    const aTag = layout.transposeA ? tags.transposed : tags.plain[1];
+    const bTag = layout.transposeB ? tags.transposed : tags.plain[1];
+    const aUserMd = this.#api.descriptor([m, k], aTag);
+    const bUserMd = this.#api.descriptor([k, n], bTag);
+    const aMd = this.#api.descriptor([m, k], aTag, dataType);
+    const bMd = this.#api.descriptor([k, n], bTag, dataType);
+    const cMd = this.#plain([m, n]);
+    const biasMd = layout.bias ? this.#plain([1, n]) : null;
+    const product = this.#api.matMul(this.#engine, aMd, bMd, biasMd, cMd);
+    const a = this.#userMemory(aUserMd), b = this.#userMemory(bUserMd), c = this.#userMemory(cMd);
+    const bias = biasMd === null ? [] : [this.#userMemory(biasMd)];
+    const steps: Execution[] = [];
+    const converted = (user: Memory, userMd: MemoryDesc, md: MemoryDesc) => {
+      if (dataType === C.f32) return user;
+      const memory = this.#ownedMemory(md);
+      steps.push(this.#reorder(userMd, user, md, memory));
+      return memory;
+    };
+    const src = converted(a, aUserMd, aMd), weights = converted(b, bUserMd, bMd);
+    steps.push(this.#execution(product, [
+      [ARG.src, src],
+      [ARG.weights, weights],
+      ...bias.map((memory): [number, Memory] => [ARG.bias, memory]),
+      [ARG.dst, c],
+    ]));
     return {
-      inputs: [a, b, c],
-      steps: [this.#execution(product, [[ARG.src, a], [ARG.weights, b], [ARG.dst, c]])],
+      inputs: [a, b, ...bias, c],
+      steps,
       implementation: this.#api.implementation(product),
     };
   }
@@ -381,8 +470,13 @@ export class OneDnn {
     };
   }
 
-  #prepareConvBackwardData(shape: ConvShape): Prepared {
-    const backward = this.#convBackward(shape, this.#api.convBackwardData);
+  #prepareConvBackwardData(shape: ConvShape, precision: Precision): Prepared {
+    const backward = this.#convBackward(
+      shape,
+      precision,
+      (plan) => ({ in: C.f32, filter: plan.dataType, out: plan.dataType }),
+      this.#api.convBackwardData,
+    );
     const dy = this.#userMemory(this.#nhwc(shape)), dx = this.#userMemory(this.#nhwc(shape, "in"));
     const filter = this.#filterIn(backward, shape);
     const diffDst = this.#activation(backward, ARG.diffDst, dy, this.#nhwc(shape), "into", 0);
@@ -411,8 +505,13 @@ export class OneDnn {
     };
   }
 
-  #prepareConvBackwardWeights(shape: ConvShape): Prepared {
-    const backward = this.#convBackward(shape, this.#api.convBackwardWeights);
+  #prepareConvBackwardWeights(shape: ConvShape, precision: Precision): Prepared {
+    const backward = this.#convBackward(
+      shape,
+      precision,
+      (plan) => ({ in: plan.dataType, filter: C.f32, out: plan.dataType }),
+      this.#api.convBackwardWeights,
+    );
     const x = this.#userMemory(this.#nhwc(shape, "in")), dy = this.#userMemory(this.#nhwc(shape));
     const src = this.#activation(backward, ARG.src, x, this.#nhwc(shape, "in"), "into", 0);
     const diffDst = this.#activation(backward, ARG.diffDst, dy, this.#nhwc(shape), "into", 1);
@@ -511,23 +610,31 @@ export class OneDnn {
     return this.#api.convForward(
       this.#engine,
       C.forwardTraining,
-      this.#activationMd(shape, "in", plan),
-      this.#anyFilter(shape),
+      this.#activationMd(shape, "in", plan, plan.dataType),
+      this.#anyFilter(shape, plan.dataType),
       biasMd,
-      this.#activationMd(shape, "out", plan),
+      this.#activationMd(shape, "out", plan, C.f32),
       convGeometry(shape, plan),
       attr,
     );
   }
 
-  /** A convolution's backward primitive (`convBackwardData` or `convBackwardWeights`), planned. */
-  #convBackward(shape: ConvShape, create: Driver["convBackwardData"]): Handle {
-    return this.#planned(shape, (plan) =>
+  /**
+   * A convolution's backward primitive (`convBackwardData` or `convBackwardWeights`), planned,
+   * with the data types `types` gives its input side, filter and output side under the plan.
+   */
+  #convBackward(
+    shape: ConvShape,
+    precision: Precision,
+    types: (plan: ConvPlan) => { in: number; filter: number; out: number },
+    create: Driver["convBackwardData"],
+  ): Handle {
+    return this.#planned(shape, precision, (plan) =>
       create(
         this.#engine,
-        this.#activationMd(shape, "in", plan),
-        this.#anyFilter(shape),
-        this.#activationMd(shape, "out", plan),
+        this.#activationMd(shape, "in", plan, types(plan).in),
+        this.#anyFilter(shape, types(plan).filter),
+        this.#activationMd(shape, "out", plan, types(plan).out),
         convGeometry(shape, plan),
         this.#convForward(shape, plan),
       ));
@@ -535,12 +642,15 @@ export class OneDnn {
 
   /**
    * Builds a convolution's primitive with Winograd's algorithm where it may apply (3x3 filters,
-   * stride 1) and this oneDNN has it, else with the direct one. Winograd's F(4x4, 3x3) does a
-   * quarter of the multiplies: oneDNN 2 has it for AVX-512 (`jit_wino_4x3`), where it ran the lab's
-   * 3x3 convolutions, both gradients included, 1.1-4.7x as fast as the direct kernels, reorders to
-   * and from its blocked layout counted; oneDNN 3 dropped it, and there the direct one runs.
+   * stride 1) and this oneDNN has it, else with the direct one, in float32 or (`bf16`) with
+   * bfloat16 inputs and weights. Winograd's F(4x4, 3x3) does a quarter of the multiplies: oneDNN 2
+   * has it for AVX-512 (`jit_wino_4x3`, float32 only), where it ran the lab's 3x3 convolutions,
+   * both gradients included, 1.1-4.7x as fast as the direct float32 kernels, reorders to and from
+   * its blocked layout counted, and faster than the direct bfloat16 ones too (width 64 here:
+   * 256 to 256 channels forward 304 ms against 522, 512 to 512 304 against 488), so it keeps
+   * them in float32 under `bf16` as well; oneDNN 3 dropped it, and there the direct kernels run.
    */
-  #planned(shape: ConvShape, build: (plan: ConvPlan) => Handle): Handle {
+  #planned(shape: ConvShape, precision: Precision, build: (plan: ConvPlan) => Handle): Handle {
     const threeByThree = shape.filterHeight === 3 && shape.filterWidth === 3 &&
       shape.strideHeight === 1 && shape.strideWidth === 1;
     if (threeByThree) {
@@ -550,16 +660,18 @@ export class OneDnn {
         if (!(error instanceof LabError)) throw error;
       }
     }
-    return build(DIRECT);
+    return build(precision === "bf16" ? DIRECT_BF16 : DIRECT);
   }
 
   /** Descriptor of a convolution's activations on one side, as the plan lays them out. */
-  #activationMd(shape: ConvShape, side: "in" | "out", plan: ConvPlan): MemoryDesc {
-    if (plan.activations === "nhwc") return this.#nhwc(shape, side);
-    const dims = side === "in"
-      ? [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth]
-      : [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
-    return this.#api.descriptor(dims, this.#api.tags.any);
+  #activationMd(
+    shape: ConvShape,
+    side: "in" | "out",
+    plan: ConvPlan,
+    dataType: number,
+  ): MemoryDesc {
+    const tag = plan.activations === "nhwc" ? this.#api.tags.nhwc : this.#api.tags.any;
+    return this.#api.descriptor(activationDims(shape, side), tag, dataType);
   }
 
   /**
@@ -664,20 +776,17 @@ export class OneDnn {
     return ones;
   }
 
-  /** Descriptor of an NHWC array: a convolution's input side (`in`) or output side. */
+  /** Descriptor of a float32 NHWC array: a convolution's input side (`in`) or output side. */
   #nhwc(shape: ConvShape, side: "in" | "out" = "out"): MemoryDesc {
-    const dims = side === "in"
-      ? [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth]
-      : [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
-    return this.#api.descriptor(dims, this.#api.tags.nhwc);
+    return this.#api.descriptor(activationDims(shape, side), this.#api.tags.nhwc);
   }
 
   #hwio(shape: ConvShape): MemoryDesc {
     return this.#api.descriptor(filterDims(shape), this.#api.tags.hwio);
   }
 
-  #anyFilter(shape: ConvShape): MemoryDesc {
-    return this.#api.descriptor(filterDims(shape), this.#api.tags.any);
+  #anyFilter(shape: ConvShape, dataType: number): MemoryDesc {
+    return this.#api.descriptor(filterDims(shape), this.#api.tags.any, dataType);
   }
 }
 
@@ -688,6 +797,13 @@ function key(shape: PoolShape): string {
 /** A pool's shape as a convolution's whose channels pass through (output channels = input's). */
 function passThrough(pool: PoolShape): ConvShape {
   return { ...pool, outChannels: pool.inChannels };
+}
+
+/** oneDNN's `[n, c, h, w]` dims of a convolution's input side (`in`) or output side. */
+function activationDims(shape: ConvShape, side: "in" | "out"): number[] {
+  return side === "in"
+    ? [shape.batch, shape.inChannels, shape.inHeight, shape.inWidth]
+    : [shape.batch, shape.outChannels, shape.outHeight, shape.outWidth];
 }
 
 /** oneDNN's `[out, in, kh, kw]` dims of a filter (its physical layout set by the tag). */

@@ -99,7 +99,7 @@ export const SYMBOLS_V2 = {
     result: "i32",
   },
   dnnl_matmul_desc_init: {
-    parameters: ["buffer", "buffer", "buffer", "pointer", "buffer"],
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
   dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
@@ -166,8 +166,9 @@ export function driverV2(library: Deno.DynamicLibrary<typeof SYMBOLS_V2>): Drive
   ];
   return {
     major: 2,
-    // dnnl_format_tag_t of oneDNN 2: a = 2, ab = 3, abc = 4, abcd = 5, (acbd = 6), abcde = 7.
-    tags: { any: 1, plain: [2, 3, 4, 5, 7], nhwc: 20, hwio: 30 },
+    // dnnl_format_tag_t of oneDNN 2: a = 2, ab = 3, abc = 4, abcd = 5, (acbd = 6), abcde = 7,
+    // then the permutations: acdb (nhwc) = 20, ba = 22, cdba (hwio) = 30.
+    tags: { any: 1, plain: [2, 3, 4, 5, 7], nhwc: 20, hwio: 30, transposed: 22 },
     engine: () =>
       out("dnnl_engine_create", (engine) => fn.dnnl_engine_create(engine, C.cpuEngine, 0n)),
     stream: (engine) =>
@@ -176,11 +177,11 @@ export function driverV2(library: Deno.DynamicLibrary<typeof SYMBOLS_V2>): Drive
         (stream) => fn.dnnl_stream_create(stream, engine, C.inOrderStream),
       ),
     wait: (stream) => check("dnnl_stream_wait", fn.dnnl_stream_wait(stream)),
-    descriptor(shape, tag) {
+    descriptor(shape, tag, dataType = C.f32) {
       const desc = new Uint8Array(MEMORY_DESC_BYTES);
       check(
         "dnnl_memory_desc_init_by_tag",
-        fn.dnnl_memory_desc_init_by_tag(desc, shape.length, dims(shape), C.f32, tag),
+        fn.dnnl_memory_desc_init_by_tag(desc, shape.length, dims(shape), dataType, tag),
       );
       return desc;
     },
@@ -292,10 +293,11 @@ export function driverV2(library: Deno.DynamicLibrary<typeof SYMBOLS_V2>): Drive
         engine,
         hint,
       ),
-    matMul: (engine, a, b, c) =>
+    matMul: (engine, a, b, bias, c) =>
       primitiveDesc(
         "dnnl_matmul_desc_init",
-        (desc) => fn.dnnl_matmul_desc_init(desc, md(a), md(b), null, md(c)),
+        (desc) =>
+          fn.dnnl_matmul_desc_init(desc, md(a), md(b), bias === null ? null : md(bias), md(c)),
         engine,
       ),
     reorder: (engine, from, to) =>

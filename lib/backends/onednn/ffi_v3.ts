@@ -202,9 +202,9 @@ export function driverV3(library: Deno.DynamicLibrary<typeof SYMBOLS_V3>): Drive
   ];
   return {
     major: 3,
-    // dnnl_format_tag_t of oneDNN 3: a = 2 ... abcde = 6, then the permutations from ba = 14:
-    // acdb (nhwc) = 22, cdba (hwio) = 28.
-    tags: { any: 1, plain: [2, 3, 4, 5, 6], nhwc: 22, hwio: 28 },
+    // dnnl_format_tag_t of oneDNN 3: a = 2 ... abcde = 6, then the permutations from ba:
+    // ba = 14, acdb (nhwc) = 22, cdba (hwio) = 28.
+    tags: { any: 1, plain: [2, 3, 4, 5, 6], nhwc: 22, hwio: 28, transposed: 14 },
     engine: () =>
       out("dnnl_engine_create", (engine) => fn.dnnl_engine_create(engine, C.cpuEngine, 0n)),
     stream: (engine) =>
@@ -213,10 +213,11 @@ export function driverV3(library: Deno.DynamicLibrary<typeof SYMBOLS_V3>): Drive
         (stream) => fn.dnnl_stream_create(stream, engine, C.inOrderStream),
       ),
     wait: (stream) => check("dnnl_stream_wait", fn.dnnl_stream_wait(stream)),
-    descriptor(shape, tag) {
+    descriptor(shape, tag, dataType = C.f32) {
       const desc = out(
         "dnnl_memory_desc_create_with_tag",
-        (slot) => fn.dnnl_memory_desc_create_with_tag(slot, shape.length, dims(shape), C.f32, tag),
+        (slot) =>
+          fn.dnnl_memory_desc_create_with_tag(slot, shape.length, dims(shape), dataType, tag),
       );
       return desc!;
     },
@@ -348,10 +349,19 @@ export function driverV3(library: Deno.DynamicLibrary<typeof SYMBOLS_V3>): Drive
             null,
           ),
       ),
-    matMul: (engine, a, b, c) =>
+    matMul: (engine, a, b, bias, c) =>
       out(
         "dnnl_matmul_primitive_desc_create",
-        (pd) => fn.dnnl_matmul_primitive_desc_create(pd, engine, md(a), md(b), null, md(c), null),
+        (pd) =>
+          fn.dnnl_matmul_primitive_desc_create(
+            pd,
+            engine,
+            md(a),
+            md(b),
+            mdOrNull(bias),
+            md(c),
+            null,
+          ),
       ),
     reorder: (engine, from, to) =>
       out(

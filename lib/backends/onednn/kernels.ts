@@ -10,6 +10,12 @@
  * (pairing.ts), and a bias of fewer than 16 numbers is added 16 at a time: both fill AVX-512
  * registers that 8 channels would leave half empty.
  *
+ * With {@link OneDnnKernelOptions.precision} `bf16`, the convolutions, both their gradients and
+ * the float32 matrix products of two dimensions (`_FusedMatMul`, `BatchMatMul`: the dense layer
+ * and its gradients) compute in bfloat16 with float32 accumulation (binding.ts); tensors, and so
+ * the weights the optimizer updates and the checkpoints, stay float32. In `fp32` the matrix
+ * products stay on wasm, as they were before bfloat16.
+ *
  * Cases oneDNN is not given (other dtypes, dilations, small elementwise arrays, sums over middle
  * axes) go to the kernels that were registered before (the wasm backend's own, and
  * lib/backends/wasm_gradients.ts's gradients), which {@link unregisterOneDnnKernels} puts back.
@@ -19,6 +25,8 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type {
+  _FusedMatMulAttrs,
+  BatchMatMulAttrs,
   Conv2DAttrs,
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
@@ -32,7 +40,7 @@ import type {
   TensorInfo,
 } from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import type { ConvShape, PoolShape } from "./api.ts";
+import type { ConvShape, PoolShape, Precision } from "./api.ts";
 import type { OneDnn } from "./binding.ts";
 import {
   pairBias,
@@ -66,29 +74,43 @@ interface Args<Inputs, Attrs> {
   attrs: Attrs;
 }
 
+/** Options of {@link registerOneDnnKernels}. */
+export interface OneDnnKernelOptions {
+  /**
+   * What convolutions, their gradients and matrix products compute in (default `fp32`); `bf16`
+   * only where the CPU multiplies bfloat16 natively (lib/backends/precision.ts decides).
+   */
+  precision?: Precision;
+}
+
 /**
  * Registers the oneDNN kernels on the wasm backend (replacing any registered by an earlier
  * call). Register lib/backends/wasm_gradients.ts's kernels first: they serve what oneDNN is not given.
  *
  * @returns the names of the kernels registered.
  */
-export function registerOneDnnKernels(onednn: OneDnn): string[] {
+export function registerOneDnnKernels(onednn: OneDnn, options: OneDnnKernelOptions = {}): string[] {
   unregisterOneDnnKernels();
+  const precision = options.precision ?? "fp32";
   const kernels: Array<[string, (args: never) => TensorInfo]> = [
     [
       tf.Conv2D,
-      (args: Args<{ x: TensorInfo; filter: TensorInfo }, Conv2DAttrs>) => conv2D(onednn, args),
+      (args: Args<{ x: TensorInfo; filter: TensorInfo }, Conv2DAttrs>) =>
+        conv2D(onednn, precision, args),
     ],
-    [tf.FusedConv2D, (args: Args<FusedInputs, FusedConv2DAttrs>) => fusedConv2D(onednn, args)],
+    [
+      tf.FusedConv2D,
+      (args: Args<FusedInputs, FusedConv2DAttrs>) => fusedConv2D(onednn, precision, args),
+    ],
     [
       tf.Conv2DBackpropInput,
       (args: Args<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>) =>
-        conv2DBackpropInput(onednn, args),
+        conv2DBackpropInput(onednn, precision, args),
     ],
     [
       tf.Conv2DBackpropFilter,
       (args: Args<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>) =>
-        conv2DBackpropFilter(onednn, args),
+        conv2DBackpropFilter(onednn, precision, args),
     ],
     [tf.MaxPool, (args: Args<{ x: TensorInfo }, MaxPoolAttrs>) => maxPool(onednn, args)],
     [
@@ -101,6 +123,20 @@ export function registerOneDnnKernels(onednn: OneDnn): string[] {
     [tf.Multiply, (args: Args<BinaryInputs, unknown>) => binary(onednn, "mul", tf.Multiply, args)],
     [tf.Relu, (args: Args<{ x: TensorInfo }, unknown>) => relu(onednn, args)],
   ];
+  if (precision === "bf16") {
+    kernels.push(
+      [
+        tf.BatchMatMul,
+        (args: Args<MatMulInputs, BatchMatMulAttrs>) =>
+          matMul(onednn, tf.BatchMatMul, precision, args),
+      ],
+      [
+        tf._FusedMatMul,
+        (args: Args<MatMulInputs, _FusedMatMulAttrs>) =>
+          matMul(onednn, tf._FusedMatMul, precision, args),
+      ],
+    );
+  }
   for (const [kernelName, kernelFunc] of kernels) {
     const before = tf.getKernel(kernelName, BACKEND);
     if (before === undefined) {
@@ -140,7 +176,11 @@ export function unregisterOneDnnKernels(): void {
   }
 }
 
-function conv2D(onednn: OneDnn, args: Args<{ x: TensorInfo; filter: TensorInfo }, Conv2DAttrs>) {
+function conv2D(
+  onednn: OneDnn,
+  precision: Precision,
+  args: Args<{ x: TensorInfo; filter: TensorInfo }, Conv2DAttrs>,
+) {
   const { x, filter } = args.inputs;
   const shape = convShape(x, filter.shape, args.attrs);
   if (shape === undefined || filter.dtype !== "float32") return fallBack(tf.Conv2D, args);
@@ -150,7 +190,7 @@ function conv2D(onednn: OneDnn, args: Args<{ x: TensorInfo; filter: TensorInfo }
     "float32",
   );
   const run = onColumnPairs(shape, view(backend, filter));
-  onednn.conv2d(run.shape, view(backend, x), run.filter, view(backend, y));
+  onednn.conv2d(run.shape, view(backend, x), run.filter, view(backend, y), { precision });
   return y;
 }
 
@@ -161,7 +201,11 @@ interface FusedInputs {
   preluActivationWeights?: TensorInfo;
 }
 
-function fusedConv2D(onednn: OneDnn, args: Args<FusedInputs, FusedConv2DAttrs>) {
+function fusedConv2D(
+  onednn: OneDnn,
+  precision: Precision,
+  args: Args<FusedInputs, FusedConv2DAttrs>,
+) {
   const { x, filter, bias, preluActivationWeights } = args.inputs;
   const { activation } = args.attrs;
   const shape = convShape(x, filter.shape, args.attrs);
@@ -180,12 +224,14 @@ function fusedConv2D(onednn: OneDnn, args: Args<FusedInputs, FusedConv2DAttrs>) 
   onednn.conv2d(run.shape, view(backend, x), run.filter, view(backend, y), {
     bias: biasView !== undefined && run.shape !== shape ? pairBias(biasView) : biasView,
     relu: activation === "relu",
+    precision,
   });
   return y;
 }
 
 function conv2DBackpropInput(
   onednn: OneDnn,
+  precision: Precision,
   args: Args<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>,
 ) {
   const { dy, filter } = args.inputs;
@@ -197,12 +243,19 @@ function conv2DBackpropInput(
   const { backend } = args;
   const dx = backend.makeOutput([...inputShape], "float32");
   const run = onColumnPairs(shape, view(backend, filter));
-  onednn.conv2dBackpropInput(run.shape, view(backend, dy), run.filter, view(backend, dx));
+  onednn.conv2dBackpropInput(
+    run.shape,
+    view(backend, dy),
+    run.filter,
+    view(backend, dx),
+    precision,
+  );
   return dx;
 }
 
 function conv2DBackpropFilter(
   onednn: OneDnn,
+  precision: Precision,
   args: Args<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>,
 ) {
   const { x, dy } = args.inputs;
@@ -214,10 +267,22 @@ function conv2DBackpropFilter(
   const dFilter = backend.makeOutput([...args.attrs.filterShape], "float32");
   const paired = pairColumns(shape);
   if (paired === undefined) {
-    onednn.conv2dBackpropFilter(shape, view(backend, x), view(backend, dy), view(backend, dFilter));
+    onednn.conv2dBackpropFilter(
+      shape,
+      view(backend, x),
+      view(backend, dy),
+      view(backend, dFilter),
+      precision,
+    );
   } else {
     const pairedGradient = pairedFilterBuffer(paired);
-    onednn.conv2dBackpropFilter(paired, view(backend, x), view(backend, dy), pairedGradient);
+    onednn.conv2dBackpropFilter(
+      paired,
+      view(backend, x),
+      view(backend, dy),
+      pairedGradient,
+      precision,
+    );
     unpairFilterGradient(shape, paired, pairedGradient, view(backend, dFilter));
   }
   return dFilter;
@@ -281,6 +346,48 @@ function maxPoolGrad(
     );
   }
   return dx;
+}
+
+interface MatMulInputs {
+  a: TensorInfo;
+  b: TensorInfo;
+  bias?: TensorInfo;
+  preluActivationWeights?: TensorInfo;
+}
+
+/**
+ * `BatchMatMul` and `_FusedMatMul` (without activation) of two float32 matrices, as rank 2 or as
+ * rank 3 with one batch (tfjs's `matMul` makes 2-D products rank 3), with a bias row where given.
+ */
+function matMul(
+  onednn: OneDnn,
+  kernelName: string,
+  precision: Precision,
+  args: Args<MatMulInputs, Partial<_FusedMatMulAttrs>>,
+) {
+  const { a, b, bias, preluActivationWeights } = args.inputs;
+  const { transposeA = false, transposeB = false, activation = "linear" } = args.attrs;
+  const rank = a.shape.length;
+  const m = a.shape[transposeA ? rank - 1 : rank - 2],
+    k = a.shape[transposeA ? rank - 2 : rank - 1];
+  const n = b.shape[transposeB ? rank - 2 : rank - 1];
+  const supported = a.dtype === "float32" && b.dtype === "float32" &&
+    b.shape.length === rank &&
+    (rank === 2 || (rank === 3 && a.shape[0] === 1 && b.shape[0] === 1)) &&
+    [m, k, n].every((size) => size > 0) && activation === "linear" &&
+    preluActivationWeights === undefined &&
+    (bias === undefined ||
+      (bias.dtype === "float32" && bias.shape.length === 1 && bias.shape[0] === n));
+  if (!supported) return fallBack(kernelName, args);
+  const { backend } = args;
+  const c = backend.makeOutput(rank === 2 ? [m, n] : [1, m, n], "float32");
+  onednn.matMul(m, k, n, view(backend, a), view(backend, b), view(backend, c), {
+    transposeA,
+    transposeB,
+    bias: bias === undefined ? undefined : view(backend, bias),
+    precision,
+  });
+  return c;
 }
 
 /** Whether tfjs records the operations run now for a gradient (inside `tf.grads`, `minimize`). */

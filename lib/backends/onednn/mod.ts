@@ -12,7 +12,7 @@
  * @module
  */
 
-export type { ConvShape, PoolShape } from "./api.ts";
-export { OneDnn } from "./binding.ts";
+export type { ConvShape, PoolShape, Precision } from "./api.ts";
+export { type MatMulOptions, OneDnn } from "./binding.ts";
 export { loadOneDnn, ONEDNN_ENV, ONEDNN_LIBRARIES, ONEDNN_VERSIONS } from "./load.ts";
 export { registerOneDnnKernels, unregisterOneDnnKernels } from "./kernels.ts";
