@@ -1,6 +1,7 @@
 /**
- * `deno task grade PATH [--json] [--csv FILE] [--gradescope FILE]`: grade a notebook or a folder
- * of submissions, with a subtotal per student. Paths, given and printed, are relative to the
+ * `deno task grade PATH [--json] [--csv FILE] [--gradescope FILE] [--notebooks LIST]
+ * [--submission] [--jobs N]`: grade a notebook or a folder of submissions, with a subtotal per
+ * student over the whole assignment. Paths, given and printed, are relative to the
  * folder the user ran the task from (`deno task` itself runs in the repository).
  *
  * @module
@@ -10,6 +11,7 @@ import {
   assignmentNotebooks,
   gradePath,
   type GradeReport,
+  GRADESCOPE_VISIBILITY,
   reportToCsv,
   reportToGradescope,
 } from "../lib/grading/grader.ts";
@@ -27,6 +29,17 @@ const SPEC: CommandSpec = {
       type: "string",
       help: "Also write a Gradescope results.json (one test per question) to this file.",
     },
+    visibility: {
+      type: "string",
+      default: "visible",
+      help: `Who sees the Gradescope tests when: ${GRADESCOPE_VISIBILITY.join(", ")}.`,
+    },
+    submission: {
+      type: "boolean",
+      help: "PATH is one student's submission: every notebook in it is theirs, and none at all " +
+        "scores zero (Gradescope's submission/ folder).",
+    },
+    jobs: { type: "string", help: "Students graded at once (default: one per core)." },
     timeout: { type: "string", default: "60", help: "Seconds each question may run." },
     notebooks: {
       type: "string",
@@ -79,14 +92,25 @@ export async function main(argv: string[]): Promise<void> {
   const notebooks = typeof args.values.notebooks === "string"
     ? assignmentOf(args.values.notebooks)
     : undefined;
-  const report = await gradePath(path, { timeoutSeconds, notebooks });
+  const visibility = String(args.values.visibility);
+  if (!GRADESCOPE_VISIBILITY.includes(visibility)) {
+    throw new UsageError(
+      `--visibility ${visibility}: expected one of ${GRADESCOPE_VISIBILITY.join(", ")}`,
+    );
+  }
+  const jobs = args.values.jobs === undefined ? undefined : Number(args.values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) {
+    throw new UsageError("--jobs must be a positive whole number");
+  }
+  const student = args.values.submission ? "submission" : undefined;
+  const report = await gradePath(path, { timeoutSeconds, notebooks, jobs, student });
   if (typeof args.values.csv === "string") {
     await Deno.writeTextFile(args.values.csv, reportToCsv(report));
   }
   if (typeof args.values.gradescope === "string") {
     await Deno.writeTextFile(
       args.values.gradescope,
-      JSON.stringify(reportToGradescope(report), null, 2) + "\n",
+      JSON.stringify(reportToGradescope(report, { visibility }), null, 2) + "\n",
     );
   }
   if (args.values.json) console.log(JSON.stringify(report, null, 2));

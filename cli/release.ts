@@ -5,6 +5,8 @@
  * notebook that holds work (answers, added cells) is never overwritten: release refuses and says
  * how to keep it, and `--force` moves it to a backup folder it names first (lib/grading/release.ts).
  *
+ * `--autograder FILE.zip` writes Gradescope's autograder bundle (lib/grading/autograder.ts).
+ *
  * `--handout DIR` writes what a class gets: the project's tracked files without
  * `notebooks/solutions/`, so that Jupyter's file list never shows the answers and the README's
  * two commands (`task lab`, `task test`) work in it as they do here. Tracked files only, as
@@ -15,7 +17,10 @@
  * @module
  */
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { type CommandSpec, parseCommand, runMain } from "./args.ts";
+import { type CommandSpec, parseCommand, type ParsedArgs, runMain } from "./args.ts";
+import { existsSync } from "node:fs";
+import { writeAutograder } from "../lib/grading/autograder.ts";
+import { assignmentNotebooks, GRADESCOPE_VISIBILITY } from "../lib/grading/grader.ts";
 import { releaseNotebooks } from "../lib/grading/release.ts";
 import { LabError, UsageError } from "../lib/core/errors.ts";
 import { LAB_ROOT } from "../lib/core/paths.ts";
@@ -27,7 +32,23 @@ const SPEC: CommandSpec = {
     check: { type: "boolean", help: "Only check that the student notebooks are up to date." },
     force: {
       type: "boolean",
-      help: "Move student notebooks that hold answers to notebooks/.backup/<time>/, then write.",
+      help: "Move student notebooks that hold answers to notebooks/.backup/<time>/, then write " +
+        "(with --autograder: replace an existing file).",
+    },
+    autograder: {
+      type: "string",
+      help: "Write Gradescope's autograder bundle (setup.sh, run_autograder, the grader and its " +
+        "references) to this .zip file.",
+    },
+    notebooks: {
+      type: "string",
+      help: "With --autograder: the notebooks of the assignment, by name or number (4,5); " +
+        "default all six.",
+    },
+    visibility: {
+      type: "string",
+      default: "visible",
+      help: `With --autograder: when students see each test (${GRADESCOPE_VISIBILITY.join(", ")}).`,
     },
     handout: {
       type: "string",
@@ -152,9 +173,51 @@ function userCwd(): string {
   return Deno.env.get("INIT_CWD") ?? Deno.cwd();
 }
 
+/** Writes the Gradescope bundle the flags describe to `file` (relative to the user's folder). */
+async function releaseAutograder(file: string, values: ParsedArgs["values"]): Promise<void> {
+  const target = resolve(userCwd(), file);
+  if (!target.endsWith(".zip")) throw new UsageError(`--autograder ${file}: name a .zip file`);
+  if (existsSync(target) && !values.force) {
+    throw new UsageError(
+      `--autograder ${file} exists; choose another name, or add --force to replace it`,
+    );
+  }
+  const visibility = String(values.visibility);
+  if (!GRADESCOPE_VISIBILITY.includes(visibility)) {
+    throw new UsageError(
+      `--visibility ${visibility}: expected one of ${GRADESCOPE_VISIBILITY.join(", ")}`,
+    );
+  }
+  let notebooks: string[] | undefined;
+  if (typeof values.notebooks === "string") {
+    try {
+      notebooks = assignmentNotebooks(values.notebooks.split(",").map((name) => name.trim()));
+    } catch (error) {
+      throw new UsageError(`--notebooks: ${(error as Error).message}`);
+    }
+  }
+  const entries = await writeAutograder(LAB_ROOT, target, {
+    notebooks,
+    visibility,
+  });
+  console.log(
+    `wrote ${target}: Gradescope's autograder (setup.sh, run_autograder and ${
+      entries.length - 2
+    } files of the grader), grading ${(notebooks ?? ["all six notebooks"]).join(", ")}. ` +
+      "Upload it under Configure Autograder (Ubuntu 22.04 base image)",
+  );
+}
+
 /** Runs the task with the command-line arguments `argv`. */
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommand(SPEC, argv);
+  if (typeof args.values.autograder === "string") {
+    if (typeof args.values.handout === "string") {
+      throw new UsageError("--autograder and --handout are separate runs; give one");
+    }
+    await releaseAutograder(args.values.autograder, args.values);
+    return;
+  }
   const handout = args.values.handout;
   if (typeof handout === "string") {
     const target = resolve(userCwd(), handout);

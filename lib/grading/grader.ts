@@ -89,6 +89,11 @@ export interface GradeOptions {
   /** Students graded at once, each in a sandboxed process (default: one per core). */
   jobs?: number;
   /**
+   * Grade the folder as one student's submission, under this name: every notebook in it is
+   * theirs, whatever its folder (Gradescope's `submission/`); none at all scores zero, all missing.
+   */
+  student?: string;
+  /**
    * The notebooks of the assignment (`["04_roc", "05_cam"]`): others in a folder are not graded,
    * and a student who did not hand one in scores zero on it. Default: every lab notebook when a
    * folder is graded, the notebook itself when a file is.
@@ -310,7 +315,7 @@ async function gradeFiles(paths: string[], options: GradeFilesOptions): Promise<
     const byStudent = new Map<string, Prepared[]>();
     const grades: NotebookGrade[] = [];
     for (const path of paths) {
-      const student = studentOf(path, options.root);
+      const student = options.student ?? studentOf(path, options.root);
       if (!byStudent.has(student)) byStudent.set(student, []);
       const answerDir = join(work, `student-${[...byStudent.keys()].indexOf(student)}`);
       await Deno.mkdir(answerDir, { recursive: true });
@@ -386,15 +391,17 @@ export async function gradePath(path: string, options: GradeOptions = {}): Promi
     ? Object.keys(QUESTIONS)
     : found.map((p) => notebookName(p)).filter((name) => name !== undefined);
   const paths = found.filter((p) => assignment.includes(notebookName(p)!));
-  if (paths.length === 0) {
+  if (paths.length === 0 && options.student === undefined) {
     throw new LabError(`${path}: no notebook of the assignment (${assignment.join(", ")}) here`);
   }
-  const notebooks = await gradeFiles(paths, {
+  const notebooks = paths.length === 0 ? [] : await gradeFiles(paths, {
     ...options,
     tolerant: stat.isDirectory,
     root: options.root ?? (stat.isDirectory ? path : dirname(path)),
   });
-  const students = studentTotals(notebooks, assignment);
+  const students = notebooks.length === 0 && options.student !== undefined
+    ? [{ student: options.student, score: 0, max: points(assignment), missing: assignment }]
+    : studentTotals(notebooks, assignment);
   return {
     score: students.reduce((sum, s) => sum + s.score, 0),
     max: students.reduce((sum, s) => sum + s.max, 0),
@@ -404,9 +411,9 @@ export async function gradePath(path: string, options: GradeOptions = {}): Promi
   };
 }
 
-/** Points available in the lab notebook `name`. */
-export function notebookPoints(name: string): number {
-  return QUESTIONS[name].reduce((sum, q) => sum + q.points, 0);
+/** Points available in the lab notebooks `names`. */
+function points(names: readonly string[]): number {
+  return names.flatMap((name) => QUESTIONS[name]).reduce((sum, q) => sum + q.points, 0);
 }
 
 /**
@@ -425,7 +432,7 @@ function studentTotals(notebooks: NotebookGrade[], assignment: string[]): Studen
     return {
       student,
       score: [...best.values()].reduce((sum, score) => sum + score, 0),
-      max: assignment.reduce((sum, name) => sum + notebookPoints(name), 0),
+      max: points(assignment),
       missing: assignment.filter((name) => !best.has(name)),
     };
   });
@@ -468,17 +475,53 @@ export function reportToCsv(report: GradeReport): string {
   return rows.map((row) => row.map(csvField).join(",")).join("\n") + "\n";
 }
 
-/** A Gradescope autograder `results.json`: one test per question, named by student and path. */
-export function reportToGradescope(report: GradeReport): Record<string, unknown> {
+/** Who sees a Gradescope test: Gradescope's `visibility` values. */
+export const GRADESCOPE_VISIBILITY = ["visible", "after_due_date", "after_published", "hidden"];
+
+/** Options of {@link reportToGradescope}. */
+export interface GradescopeOptions {
+  /** When students see each test and its message (default `visible`). */
+  visibility?: string;
+}
+
+/**
+ * A Gradescope autograder `results.json`: one test per question of the assignment, with its
+ * score, maximum and the grader's message as output; a notebook handed in twice counts its
+ * better copy, and one not handed in scores zero on each question, saying so. Test names start
+ * with the student's name when the report holds several.
+ */
+export function reportToGradescope(
+  report: GradeReport,
+  options: GradescopeOptions = {},
+): Record<string, unknown> {
+  const visibility = options.visibility ?? "visible";
+  const tests = report.students.flatMap(({ student }) =>
+    report.assignment.flatMap((name) => {
+      const copies = report.notebooks.filter((n) =>
+        n.student === student && notebookName(n.path) === name
+      );
+      const score = (n: NotebookGrade) => n.questions.reduce((sum, q) => sum + q.points, 0);
+      const best = copies.reduce<NotebookGrade | undefined>(
+        (a, b) => (a === undefined || score(b) > score(a) ? b : a),
+        undefined,
+      );
+      const who = report.students.length > 1 ? `${student} ` : "";
+      return QUESTIONS[name].map((question) => {
+        const graded = best?.questions.find((q) => q.id === question.id);
+        return {
+          name: `${who}${name} ${question.id}: ${question.title}`,
+          score: graded?.points ?? 0,
+          max_score: question.points,
+          output: graded ? graded.message : `${name}.ipynb was ${MISSING}`,
+          visibility,
+        };
+      });
+    })
+  );
   return {
-    score: report.score,
-    tests: report.notebooks.flatMap((notebook) =>
-      notebook.questions.map((q) => ({
-        name: `${notebook.student} ${notebook.path} ${q.id}`,
-        score: q.points,
-        max_score: q.max,
-        output: q.message,
-      }))
-    ),
+    score: tests.reduce((sum, t) => sum + t.score, 0),
+    visibility,
+    stdout_visibility: "hidden",
+    tests,
   };
 }

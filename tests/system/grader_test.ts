@@ -493,12 +493,12 @@ Deno.test("forbiddenUse() ignores comments and allows the notebook's own imports
   assert.match(forbiddenUse("const x = 1;", ['import x from "npm:lodash";'])!, /"npm:lodash"/);
 });
 
-Deno.test("reportToGradescope() gives one test per question with score and max_score", () => {
+Deno.test("reportToGradescope() gives one test per question of the assignment, missing notebooks too", () => {
   const results = reportToGradescope({
     score: 2,
-    max: 3,
-    assignment: ["02_training"],
-    students: [{ student: "bob", score: 2, max: 3, missing: [] }],
+    max: 5,
+    assignment: ["02_training", "03_restore"],
+    students: [{ student: "bob", score: 2, max: 5, missing: ["03_restore"] }],
     notebooks: [{
       path: "bob/02_training.ipynb",
       student: "bob",
@@ -507,17 +507,32 @@ Deno.test("reportToGradescope() gives one test per question with score and max_s
         { id: "prediction", points: 0, max: 1, passed: false, message: "not answered" },
       ],
     }],
+  }, { visibility: "after_due_date" });
+  const test = (name: string, score: number, max_score: number, output: string) => ({
+    name,
+    score,
+    max_score,
+    output,
+    visibility: "after_due_date",
   });
   assert.deepEqual(results, {
     score: 2,
+    visibility: "after_due_date",
+    stdout_visibility: "hidden",
     tests: [
-      { name: "bob bob/02_training.ipynb cost", score: 2, max_score: 2, output: "ok" },
-      {
-        name: "bob bob/02_training.ipynb prediction",
-        score: 0,
-        max_score: 1,
-        output: "not answered",
-      },
+      test("02_training cost: the cost: softmax cross-entropy on the logits", 2, 2, "ok"),
+      test(
+        "02_training prediction: the prediction: the class with the largest logit",
+        0,
+        1,
+        "not answered",
+      ),
+      test(
+        "03_restore restore: restore the trained model from its checkpoint",
+        0,
+        2,
+        "03_restore.ipynb was not handed in",
+      ),
     ],
   });
 });
