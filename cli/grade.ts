@@ -15,7 +15,8 @@ import {
   reportToCsv,
   reportToGradescope,
 } from "../lib/grading/grader.ts";
-import { UsageError } from "../lib/core/errors.ts";
+import { LabError, UsageError } from "../lib/core/errors.ts";
+import { QUESTIONS } from "../lib/grading/questions.ts";
 
 const SPEC: CommandSpec = {
   name: "grade",
@@ -40,6 +41,11 @@ const SPEC: CommandSpec = {
         "scores zero (Gradescope's submission/ folder).",
     },
     jobs: { type: "string", help: "Students graded at once (default: one per core)." },
+    question: {
+      type: "string",
+      help: "Grade only this question (roc, cam...), and exit 1 unless it passed everywhere " +
+        "(GitHub Classroom's one test per question).",
+    },
     timeout: { type: "string", default: "60", help: "Seconds each question may run." },
     notebooks: {
       type: "string",
@@ -103,7 +109,13 @@ export async function main(argv: string[]): Promise<void> {
     throw new UsageError("--jobs must be a positive whole number");
   }
   const student = args.values.submission ? "submission" : undefined;
-  const report = await gradePath(path, { timeoutSeconds, notebooks, jobs, student });
+  const question = typeof args.values.question === "string" ? args.values.question : undefined;
+  const known = Object.values(QUESTIONS).flat().map((q) => q.id);
+  if (question !== undefined && !known.includes(question)) {
+    throw new UsageError(`--question ${question}: the lab's questions are ${known.join(", ")}`);
+  }
+  const questions = question === undefined ? undefined : [question];
+  const report = await gradePath(path, { timeoutSeconds, notebooks, jobs, student, questions });
   if (typeof args.values.csv === "string") {
     await Deno.writeTextFile(args.values.csv, reportToCsv(report));
   }
@@ -115,6 +127,12 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (args.values.json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);
+  if (question !== undefined) {
+    const graded = report.notebooks.flatMap((n) => n.questions).filter((q) => q.id === question);
+    if (graded.length === 0) throw new LabError(`${path}: no notebook here asks '${question}'`);
+    const failed = graded.find((q) => !q.passed);
+    if (failed) throw new LabError(`question ${question} failed: ${failed.message}`);
+  }
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

@@ -20,6 +20,13 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { type CommandSpec, parseCommand, type ParsedArgs, runMain } from "./args.ts";
 import { existsSync } from "node:fs";
 import { writeAutograder } from "../lib/grading/autograder.ts";
+import {
+  CLASSROOM_CONFIG,
+  CLASSROOM_WORKFLOW,
+  classroomConfig,
+  classroomTests,
+  classroomWorkflow,
+} from "../lib/grading/classroom.ts";
 import { assignmentNotebooks, GRADESCOPE_VISIBILITY } from "../lib/grading/grader.ts";
 import { releaseNotebooks } from "../lib/grading/release.ts";
 import { LabError, UsageError } from "../lib/core/errors.ts";
@@ -42,8 +49,8 @@ const SPEC: CommandSpec = {
     },
     notebooks: {
       type: "string",
-      help: "With --autograder: the notebooks of the assignment, by name or number (4,5); " +
-        "default all six.",
+      help: "With --autograder or --handout: the notebooks the autograder grades, by name or " +
+        "number (4,5); default all six.",
     },
     visibility: {
       type: "string",
@@ -117,6 +124,8 @@ async function checkHandoutDir(dir: string, root: string): Promise<void> {
 export interface HandoutOptions {
   /** Receives a line per skipped file and the summary (default: standard output). */
   log?: (line: string) => void;
+  /** The notebooks GitHub Classroom's tests grade (default: all six). */
+  notebooks?: readonly string[];
 }
 
 /** What {@link writeHandout} wrote. */
@@ -129,7 +138,8 @@ export interface Handout {
 
 /**
  * Writes the class's copy of the repository at `root` into `dir`: every tracked file (as it is
- * in the working tree, modes kept) except those under `notebooks/solutions/`. A tracked file
+ * in the working tree, modes kept) except those under `notebooks/solutions/`, and GitHub
+ * Classroom's autograding workflow and configuration (lib/grading/classroom.ts). A tracked file
  * deleted from the working tree is left out, and said so.
  *
  * @throws {UsageError} when `dir` is inside the repository's `notebooks/`, contains the
@@ -158,6 +168,17 @@ export async function writeHandout(
     }
     files.push(path);
   }
+  const tests = classroomTests(options.notebooks);
+  for (
+    const [path, text] of [
+      [CLASSROOM_WORKFLOW, classroomWorkflow(tests)],
+      [CLASSROOM_CONFIG, classroomConfig(tests)],
+    ]
+  ) {
+    await Deno.mkdir(dirname(join(target, path)), { recursive: true });
+    await Deno.writeTextFile(join(target, path), text);
+    files.push(path);
+  }
   return { dir: target, files };
 }
 
@@ -171,6 +192,15 @@ function staleError(stale: string[], fix: string): LabError {
 /** The folder the user ran the task from (`deno task` runs tasks in the repository root). */
 function userCwd(): string {
   return Deno.env.get("INIT_CWD") ?? Deno.cwd();
+}
+
+/** The notebooks `--notebooks` names, or a {@link UsageError} naming the one it does not know. */
+function notebooksFlag(flag: string): string[] {
+  try {
+    return assignmentNotebooks(flag.split(",").map((name) => name.trim()));
+  } catch (error) {
+    throw new UsageError(`--notebooks: ${(error as Error).message}`);
+  }
 }
 
 /** Writes the Gradescope bundle the flags describe to `file` (relative to the user's folder). */
@@ -188,14 +218,9 @@ async function releaseAutograder(file: string, values: ParsedArgs["values"]): Pr
       `--visibility ${visibility}: expected one of ${GRADESCOPE_VISIBILITY.join(", ")}`,
     );
   }
-  let notebooks: string[] | undefined;
-  if (typeof values.notebooks === "string") {
-    try {
-      notebooks = assignmentNotebooks(values.notebooks.split(",").map((name) => name.trim()));
-    } catch (error) {
-      throw new UsageError(`--notebooks: ${(error as Error).message}`);
-    }
-  }
+  const notebooks = typeof values.notebooks === "string"
+    ? notebooksFlag(values.notebooks)
+    : undefined;
   const entries = await writeAutograder(LAB_ROOT, target, {
     notebooks,
     visibility,
@@ -224,9 +249,13 @@ export async function main(argv: string[]): Promise<void> {
     await checkHandoutDir(target, LAB_ROOT);
     const { stale } = await releaseNotebooks(LAB_ROOT, { check: true });
     if (stale.length > 0) throw staleError(stale, "run 'deno task release', then make the handout");
-    const { dir, files } = await writeHandout(LAB_ROOT, target);
+    const notebooks = typeof args.values.notebooks === "string"
+      ? notebooksFlag(args.values.notebooks)
+      : undefined;
+    const { dir, files } = await writeHandout(LAB_ROOT, target, { notebooks });
     console.log(
-      `wrote the handout to ${dir}: ${files.length} files, without notebooks/solutions/. ` +
+      `wrote the handout to ${dir}: ${files.length} files, without notebooks/solutions/, with ` +
+        `GitHub Classroom's autograding in ${CLASSROOM_WORKFLOW}. ` +
         `Students run there: npx -y deno@2.9.6 task lab`,
     );
     return;
