@@ -1,48 +1,44 @@
 /**
  * The benchmark of `deno task bench`: training and inference throughput of the lab's model on
- * the backend the lab picks, side by side with the same model, cost, optimizer and batch in
- * PyTorch on the CPU, run the ways a careful PyTorch user would: PyTorch 2 (`python3` on the PATH,
- * e.g. `pip install torch`) when it has it, else Debian's `python3-torch` (1.13).
+ * the backend the lab picks, in float32 and, where the CPU multiplies bfloat16 natively, in
+ * bfloat16 (`LAB_PRECISION`, lib/backends/precision.ts), side by side with the same model, cost,
+ * optimizer and batch in PyTorch on the CPU, run the ways a careful PyTorch user would: PyTorch 2
+ * (`python3` on the PATH, e.g. `pip install torch`) when it has it, else Debian's `python3-torch`.
  *
- * For each width it measures, each in a process of its own (bench/case.ts,
- * bench/torch_reference.py):
- * - `lab`: the lab's loop as it is (lib/training/train.ts, one thread); skipped when a batch's
- *   activations would not fit the wasm heap (width 64 at batch 15), with the reason;
- * - `oneWorker`: one replica in a module worker, micro-batched as needed (lib/training/parallel.ts);
- * - the data-parallel run, one replica per core;
- * - `reference`: PyTorch with as many threads as cores, each of bench/torch_reference.py's ways
- *   (NCHW eager, channels_last eager, channels_last through a frozen TorchScript graph for
- *   inference, channels_last through `torch.compile`), each in a process of its own. The ratio
- *   of a case is against the fastest way for training and for inference, named in `best`.
- *
- * Each run measures {@link REPEATS} times after a warm-up and reports the median with the
- * slowest and fastest (`spread`), ours and PyTorch's alike, so that one noisy measurement does
- * not make the headline.
- *
- * A case's training numbers are those of whichever of the three runs trains fastest, or, of runs
- * within {@link HEADLINE_TIE} of it, takes the least memory; its inference numbers those of the
- * run that predicts fastest, as PyTorch's fastest way is taken for each (`method` says which):
- * each is a way the lab runs (`deno task train --workers 0`, `1` or `N`). On
- * wasm the replicas win (the loop has one core); on onednn the loop, or one replica where the
- * batch needs micro-batches, already uses every core and spares the transfers of N replicas.
+ * Each width has its contestants, each a process of its own that warms up once and then waits
+ * for commands (bench/case.ts `serve`, bench/torch_reference.py `serve`): the lab in each
+ * precision, trained as `deno task train` trains it, and PyTorch each of {@link TORCH_VARIANTS}
+ * (NCHW eager, channels_last eager, channels_last as a frozen TorchScript graph for inference,
+ * channels_last through `torch.compile`, channels_last under bfloat16 autocast). Then come the
+ * rounds: in each, every contestant trains `steps` steps in turn, the lab's and PyTorch's
+ * alternating (lab, PyTorch, lab, PyTorch, ...), then each predicts `steps` batches in the same
+ * order. A round's ratio is the lab's rate over the fastest PyTorch way's in that round, at the
+ * same precision and at any precision; a case reports the median of its rounds' ratios and their
+ * range (`ratioRange`, `[min, max]`). Load from other programs comes and goes over seconds to
+ * minutes; within a round both sides meet nearly the same load, so the ratios vary far less than
+ * either side's rate (`spread`). Why interleaved: measured one side after the other, a rerun moved
+ * a ratio by up to 30% on this machine.
  *
  * GFLOP/s are images per second times the operations per image counted from the layer shapes
  * (bench/flops.ts). The machine's peak is measured, not assumed: the best of five float32
  * matrix products `[2048, 2304] x [2304, 512]` with all cores, in PyTorch (native GEMM) and in
  * oneDNN, the higher of the two; the wasm backend's own ceiling is the same product on wasm in
- * one thread, times the cores.
+ * one thread, times the cores. Peak memory is each process's peak resident set (its workers
+ * included): `VmHWM` for the lab, `ru_maxrss` for PyTorch.
  *
  * @module
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { version_core as tfVersion } from "@tensorflow/tfjs";
-import { maxThreadBatchSize } from "../lib/training/parallel.ts";
+import { PRECISION_ENV, probeCpuFeatures } from "../lib/backends/precision.ts";
 import {
   BENCH_LEARNING_RATE,
-  type CaseResult,
-  type CaseSpec,
+  type LabReady,
+  type LabSpec,
   type MatMulResult,
   type MatMulShape,
+  type Measurement,
+  median,
   type OneDnnInfo,
 } from "./case.ts";
 import { modelFlops } from "./flops.ts";
@@ -53,23 +49,28 @@ export const BENCH_WIDTHS = [8, 16, 64];
 export const BENCH_BATCH = 15;
 /** Side of the images: the lab's. */
 export const BENCH_IMAGE_SIZE = 256;
-/** Steps per timed measurement (after one warm-up step) by width: fewer where a step is long. */
+/** Steps per timed measurement by width: fewer where a step is long. */
 const MEASURED_STEPS: Record<number, number> = { 8: 3, 16: 2 };
-/** Timed measurements of each run and each PyTorch way; the median is the result. */
-export const REPEATS = 3;
+/** Rounds of the full run: each contestant measured once per round. */
+export const BENCH_ROUNDS = 5;
 /** The matrix product that measures the peaks. */
 const PEAK_MATMUL: MatMulShape = { m: 2048, k: 2304, n: 512 };
 /**
- * The quick run: small images, one width, one step, and no `torch.compile` (its compilation
- * alone takes a minute or two).
+ * The quick run: small images, one width, one step, two rounds, and no `torch.compile` (its
+ * compilation alone takes a minute or two).
  */
 const QUICK = {
-  variants: ["nchw", "channels_last", "channels_last_torchscript"] as TorchVariant[],
+  variants: [
+    "nchw",
+    "channels_last",
+    "channels_last_torchscript",
+    "bf16_autocast",
+  ] as TorchVariant[],
   widths: [8],
   batch: 4,
   imageSize: 64,
   steps: 1,
-  repeats: 2,
+  rounds: 2,
   matmul: { m: 256, k: 256, n: 256 },
 };
 
@@ -83,14 +84,27 @@ const TORCH_SCRIPT = fromFileUrl(new URL("bench/torch_reference.py", ROOT));
  */
 const PYTHONS = ["python3", "/usr/bin/python3"];
 
+/** The lab's precisions. */
+export type Precision = "fp32" | "bf16";
+
 /** Options of {@link runBenchmark}. */
 export interface BenchOptions {
-  /** A smoke run: width 8, batch 4, 64 x 64 images, one step (default false). */
+  /** A smoke run: width 8, batch 4, 64 x 64 images, one step, two rounds (default false). */
   quick?: boolean;
   /** Widths to measure (default {@link BENCH_WIDTHS}; `[8]` when quick). */
   widths?: number[];
-  /** Replicas of the data-parallel run (default: one per core). */
+  /** Rounds (default {@link BENCH_ROUNDS}; 2 when quick). */
+  rounds?: number;
+  /**
+   * Replicas the lab trains with (default: none where a batch fits one pass, else one, as
+   * `deno task train` picks).
+   */
   workers?: number;
+  /**
+   * The lab's precisions (default: `fp32`, and `bf16` where the CPU multiplies bfloat16
+   * natively).
+   */
+  precisions?: Precision[];
   /** Progress lines, e.g. to standard error (default none). */
   log?: (line: string) => void;
 }
@@ -101,104 +115,130 @@ export const TORCH_VARIANTS = [
   "channels_last",
   "channels_last_torchscript",
   "channels_last_compile",
+  "bf16_autocast",
 ] as const;
 
 /** One of {@link TORCH_VARIANTS}. */
 export type TorchVariant = typeof TORCH_VARIANTS[number];
 
-/** One way of running PyTorch (bench/torch_reference.py), measured. */
+/** The precision each PyTorch way computes in. */
+export const TORCH_PRECISION: Record<TorchVariant, Precision> = {
+  nchw: "fp32",
+  channels_last: "fp32",
+  channels_last_torchscript: "fp32",
+  channels_last_compile: "fp32",
+  bf16_autocast: "bf16",
+};
+
+/** Per-round rates of one contestant: images per second, one number per round. */
+export interface Rates {
+  /** Training, one per round; null for a way that only predicts (TorchScript). */
+  train: number[] | null;
+  /** Inference, one per round. */
+  infer: number[];
+}
+
+/** One way of running PyTorch (bench/torch_reference.py), measured round by round. */
 export interface ReferenceVariant {
-  /** e.g. `channels_last`. */
-  name: TorchVariant;
-  /** Training images per second (median), or null for a way that only predicts (TorchScript). */
+  /** e.g. `channels_last` or `bf16_autocast`. */
+  variant: TorchVariant;
+  /** What it computes in. */
+  precision: Precision;
+  /** Training images per second, the median of the rounds; null for inference only. */
   trainImagesPerSecond: number | null;
-  /** Inference images per second (median). */
+  /** Inference images per second, the median of the rounds. */
   inferImagesPerSecond: number;
-  /** The slowest and fastest measurement of each. */
+  /** The slowest and fastest round of each. */
   spread: { train: [number, number] | null; infer: [number, number] };
-  /** CPU seconds (all threads, OpenMP's spinning included) per wall second while training. */
+  /** Each round's rates. */
+  rounds: Rates;
+  /** CPU seconds per wall second while training (median of the rounds), null for inference only. */
   trainCoresUsed: number | null;
-  /** The same while predicting. */
-  inferCoresUsed: number;
   /** Seconds of the warm-up (compilation included, for `torch.compile` and TorchScript). */
   warmUpSeconds: number;
   /** Peak resident memory of the Python process. */
   peakMemoryBytes: number;
-  /** Parameters of the PyTorch model (equal to the lab model's: the same network). */
-  params: number;
 }
 
 /** PyTorch's numbers for one case: every way it ran, and the fastest. */
 export interface ReferenceResult {
   /** e.g. `PyTorch 2.13.0+cpu CPU, 2 threads`. */
   engine: string;
-  /** Training images per second of the fastest-training way (`best.train`). */
-  trainImagesPerSecond: number;
-  /** Inference images per second of the fastest-predicting way (`best.infer`). */
-  inferImagesPerSecond: number;
-  /** Each way that ran. */
+  /** Training images per second of the fastest way at the case's precision (`best.train`). */
+  trainImagesPerSecond: number | null;
+  /** Inference images per second of the fastest way at the case's precision (`best.infer`). */
+  inferImagesPerSecond: number | null;
+  /** Each way that ran, at every precision. */
   variants: ReferenceVariant[];
   /** The ways that could not run, each with the reason (e.g. no C++ compiler for Inductor). */
-  notRun: Array<{ name: string; reason: string }>;
-  /** The fastest way for training and for inference. */
-  best: { train: string; infer: string };
-  /** Peak resident memory of the fastest-training way. */
-  peakMemoryBytes: number;
-  /** Parameters of the PyTorch model. */
+  notRun: Array<{ variant: string; reason: string }>;
+  /** The fastest way (by median) at the case's precision, for training and for inference. */
+  best: { train: string | null; infer: string | null };
+  /** The fastest way at any precision. */
+  bestAnyPrecision: { train: string; infer: string };
+  /** Peak resident memory of the fastest-training way at the case's precision. */
+  peakMemoryBytes: number | null;
+  /** Parameters of the PyTorch model (equal to the lab model's: the same network). */
   params: number;
-  /** CPU seconds per wall second of the fastest-training way while training. */
-  trainCoresUsed: number;
 }
 
-/** One width's results. */
+/** A ratio of ours to PyTorch's: the median of the rounds' ratios, and their range. */
+export interface RatioPair {
+  train: number;
+  infer: number;
+}
+
+/** One width at one precision of the lab. */
 export interface BenchCase {
-  /** e.g. `width 8`. */
+  /** e.g. `width 8, bf16`. */
   name: string;
   /** Filters of the first block. */
   width: number;
+  /** What the lab computed in. */
+  precision: Precision;
   /** Images per step and per inference batch. */
   batch: number;
   /** Side of the images. */
   imageSize: number;
-  /** Training images per second of the headline run (see {@link pickHeadline}). */
+  /** Training images per second, the median of the rounds. */
   trainImagesPerSecond: number;
-  /** Inference images per second of the run that predicts fastest. */
+  /** Inference images per second, the median of the rounds. */
   inferImagesPerSecond: number;
-  /** The slowest and fastest measurement of those runs. */
-  spread: CaseResult["spread"];
-  /** How the headline numbers were run: backend, and the loop or the replicas and micro-batch. */
+  /** The slowest and fastest round of each. */
+  spread: { train: [number, number]; infer: [number, number] };
+  /** Each round's rates. */
+  rounds: { train: number[]; infer: number[] };
+  /** The backend, and how the lab trained (the loop, or replicas and their passes). */
   method: string;
   /** Achieved GFLOP/s of training and inference (operations from the layer shapes). */
-  gflops: { train: number; infer: number };
-  /** Achieved GFLOP/s as a percentage of the machine's measured peak. */
-  percentOfPeak: { train: number; infer: number } | null;
+  gflops: RatioPair;
+  /** Achieved GFLOP/s as a percentage of the machine's measured float32 peak. */
+  percentOfPeak: RatioPair | null;
   /** Operations per image (bench/flops.ts). */
-  flopsPerImage: { train: number; infer: number };
-  /** Peak resident memory of the headline run. */
+  flopsPerImage: RatioPair;
+  /** Peak resident memory of the lab's process. */
   peakMemoryBytes: number | null;
-  /** Steps and inference batches per timed measurement. */
+  /** Cores the lab's process kept busy while training (median of the rounds). */
+  trainCoresUsed: number | null;
+  /** Steps and inference batches per measurement. */
   steps: number;
-  /** Timed measurements of each run. */
-  repeats: number;
-  /** The lab's loop in one thread, or why it was not run. */
-  lab: CaseResult | { skipped: string };
-  /** One replica in one worker (the speed-up's baseline). */
-  oneWorker: CaseResult;
-  /** The data-parallel run. */
-  parallel: CaseResult;
-  /** Data-parallel over one worker. */
-  speedup: { train: number; infer: number };
   /** PyTorch CPU, or null with `referenceMissing` saying why. */
   reference: ReferenceResult | null;
   /** Why there is no reference. */
   referenceMissing?: string;
-  /** Ours over PyTorch's fastest way (at least 1 means as fast or faster). */
-  ratio: { train: number; infer: number } | null;
   /**
-   * The same ratio from the slowest of our measurements over the fastest of PyTorch's, and from
-   * our fastest over PyTorch's slowest: how far noise could move the headline ratio.
+   * Ours over PyTorch's fastest way at the same precision, round by round: the median; null
+   * without a reference at that precision.
    */
+  ratio: RatioPair | null;
+  /** The smallest and largest of those rounds' ratios. */
   ratioRange: { train: [number, number]; infer: [number, number] } | null;
+  /** `(max - min) / median` of the rounds' ratios, in percent. */
+  ratioSpreadPercent: RatioPair | null;
+  /** Ours over PyTorch's fastest way at any precision, round by round: the median. */
+  ratioAnyPrecision: RatioPair | null;
+  /** The smallest and largest of those rounds' ratios. */
+  ratioAnyPrecisionRange: { train: [number, number]; infer: [number, number] } | null;
 }
 
 /** What the machine is and could do while the benchmark ran. */
@@ -213,6 +253,8 @@ export interface MachineInfo {
   os: string;
   /** The widest vector instructions the CPU has for float32: `AVX-512`, `AVX2` or another. */
   isa: string;
+  /** The CPU's native bfloat16 products (`avx512_bf16`, `amx_bf16`), empty without. */
+  bf16Flags: string[];
   /** Deno and TensorFlow.js versions. */
   runtime: string;
   /** 1-, 5- and 15-minute load averages when the run started and ended (Linux). */
@@ -238,12 +280,84 @@ export interface MachineInfo {
 export interface BenchReport {
   /** The machine. */
   machine: MachineInfo;
-  /** One case per width. */
+  /** One case per width and precision of the lab. */
   cases: BenchCase[];
+  /** Rounds of each width. */
+  rounds: number;
   /** Seconds the benchmark took. */
   seconds: number;
   /** Whether this was a `--quick` smoke run. */
   quick: boolean;
+}
+
+/**
+ * A contestant: a process that warmed up and answers one JSON line per command. Lines that are
+ * not JSON objects (tfjs's greeting) are skipped.
+ */
+class Contestant {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncGenerator<string>;
+
+  constructor(command: string, args: string[], env: Record<string, string> = {}) {
+    this.#child = new Deno.Command(command, {
+      args,
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#lines = jsonLines(this.#child.stdout);
+  }
+
+  /** The next answer. */
+  async read<T>(): Promise<T> {
+    const next = await this.#lines.next();
+    if (next.done) {
+      const status = await this.#child.status;
+      throw new Error(`a contestant ended with exit ${status.code} before answering`);
+    }
+    return JSON.parse(next.value) as T;
+  }
+
+  /** Sends a command and reads its answer. */
+  async ask<T>(command: string): Promise<T> {
+    await this.#writer.write(new TextEncoder().encode(`${command}\n`));
+    return await this.read<T>();
+  }
+
+  /** Asks for the peak memory, and waits for the process to end. */
+  async finish(): Promise<number | null> {
+    const { peakMemoryBytes } = await this.ask<{ peakMemoryBytes: number | null }>("done");
+    await this.#writer.close();
+    await this.#child.status;
+    return peakMemoryBytes;
+  }
+
+  /** Ends a contestant that will not be asked again. */
+  async kill(): Promise<void> {
+    try {
+      this.#child.kill();
+    } catch {
+      // already ended
+    }
+    await this.#child.status;
+  }
+}
+
+/** The lines of a stream that hold JSON objects. */
+async function* jsonLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let pending = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    let end: number;
+    while ((end = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, end).trim();
+      pending = pending.slice(end + 1);
+      if (line.startsWith("{")) yield line;
+    }
+  }
 }
 
 async function runJson<T>(command: string, args: string[]): Promise<T> {
@@ -256,7 +370,7 @@ async function runJson<T>(command: string, args: string[]): Promise<T> {
   return JSON.parse(text.split("\n").at(-1)!) as T;
 }
 
-function runDenoCase<T>(command: string, spec: CaseSpec | MatMulShape): Promise<T> {
+function runDenoCase<T>(command: string, spec: MatMulShape): Promise<T> {
   return runJson<T>(Deno.execPath(), [
     "run",
     "-A",
@@ -298,56 +412,6 @@ async function runTorch<T>(torch: Torch, command: string, spec: object): Promise
     command,
     JSON.stringify(spec),
   ]);
-}
-
-/** Runs each PyTorch way of `ways`; the fastest for training and for inference. */
-async function measureReference(
-  torch: Torch,
-  ways: TorchVariant[],
-  spec: {
-    width: number;
-    batch: number;
-    imageSize: number;
-    steps: number;
-    repeats: number;
-    learningRate: number;
-  },
-  log: (line: string) => void,
-): Promise<TorchAnswer<ReferenceResult>> {
-  if ("unavailable" in torch) return torch;
-  const variants: ReferenceVariant[] = [];
-  const notRun: ReferenceResult["notRun"] = [];
-  for (const name of ways) {
-    const answer = await runTorch<ReferenceVariant>(torch, "case", { ...spec, variant: name });
-    if ("unavailable" in answer) {
-      notRun.push({ name, reason: answer.unavailable });
-      log(`width ${spec.width}: PyTorch ${name}: ${answer.unavailable}`);
-    } else {
-      variants.push({ ...answer, name });
-      log(`width ${spec.width}: PyTorch ${name}: ${rate(answer)}`);
-    }
-  }
-  const trains = variants.filter((v) => v.trainImagesPerSecond !== null);
-  if (trains.length === 0) {
-    return { unavailable: notRun.map((u) => `${u.name}: ${u.reason}`).join("; ") };
-  }
-  const fastest = (
-    key: "trainImagesPerSecond" | "inferImagesPerSecond",
-    among: ReferenceVariant[],
-  ) => among.reduce((best, v) => (v[key] ?? 0) > (best[key] ?? 0) ? v : best);
-  const train = fastest("trainImagesPerSecond", trains);
-  const infer = fastest("inferImagesPerSecond", variants);
-  return {
-    engine: torch.engine,
-    trainImagesPerSecond: train.trainImagesPerSecond!,
-    inferImagesPerSecond: infer.inferImagesPerSecond,
-    variants,
-    notRun,
-    best: { train: train.name, infer: infer.name },
-    peakMemoryBytes: train.peakMemoryBytes,
-    params: train.params,
-    trainCoresUsed: train.trainCoresUsed!,
-  };
 }
 
 function loadAverage(): number[] | null {
@@ -406,202 +470,6 @@ async function measurePeaks(torch: Torch, shape: MatMulShape, log: (line: string
   return peak;
 }
 
-function rate(result: CaseResult | ReferenceVariant): string {
-  const cores = result.trainCoresUsed === null
-    ? ""
-    : ` (${result.trainCoresUsed.toFixed(2)} cores busy)`;
-  const range = (spread: [number, number] | null) =>
-    spread === null ? "" : ` (${spread[0].toFixed(2)}-${spread[1].toFixed(2)})`;
-  const train = result.trainImagesPerSecond === null
-    ? "train n/a (inference only)"
-    : `train ${fixed(result.trainImagesPerSecond)}${range(result.spread.train)} img/s${cores}`;
-  return `${train}, infer ${fixed(result.inferImagesPerSecond)}${range(result.spread.infer)} img/s`;
-}
-
-interface CaseSettings {
-  torch: Torch;
-  torchVariants: TorchVariant[];
-  width: number;
-  batch: number;
-  imageSize: number;
-  steps: number;
-  repeats: number;
-  workers: number;
-  peakGflops: number | null;
-  log: (line: string) => void;
-}
-
-async function benchCase(settings: CaseSettings): Promise<BenchCase> {
-  const { width, batch, imageSize, steps, repeats, workers, log } = settings;
-  const base = { width, batch, imageSize, steps, repeats };
-  const torchSpec = { ...base, learningRate: BENCH_LEARNING_RATE };
-  const name = `width ${width}`;
-  const torch = await measureReference(settings.torch, settings.torchVariants, torchSpec, log);
-  if ("unavailable" in torch) log(`${name}: no PyTorch reference: ${torch.unavailable}`);
-  const fits = batch <= maxThreadBatchSize(width, imageSize);
-  const lab = fits ? await runDenoCase<CaseResult>("case", { ...base, mode: "lab" }) : {
-    skipped: `a batch of ${batch} needs more than the wasm heap holds in one pass ` +
-      `(at most ${maxThreadBatchSize(width, imageSize)} images by lib/training/parallel.ts)`,
-  };
-  log(`${name}: lab loop, one thread: ${"skipped" in lab ? lab.skipped : rate(lab)}`);
-  const oneWorker = await runDenoCase<CaseResult>("case", {
-    ...base,
-    mode: "replicas",
-    workers: 1,
-  });
-  log(`${name}: 1 worker (micro-batch ${oneWorker.microBatchSize}): ${rate(oneWorker)}`);
-  const parallel = await runDenoCase<CaseResult>("case", { ...base, mode: "replicas", workers });
-  log(`${name}: ${workers} workers (micro-batch ${parallel.microBatchSize}): ${rate(parallel)}`);
-  const runs: Array<[CaseResult, string]> = [
-    [parallel, `${workers} replicas`],
-    [oneWorker, "1 replica"],
-  ];
-  if (!("skipped" in lab)) runs.push([lab, "the lab's loop in one thread, the batch in one pass"]);
-  const [headline, how] = pickHeadline(runs);
-  const [predictor, predictedHow] = runs.reduce((best, run) =>
-    run[0].inferImagesPerSecond > best[0].inferImagesPerSecond ? run : best
-  );
-  const describe = (run: CaseResult, runHow: string) =>
-    run === lab
-      ? runHow
-      : `${runHow}, passes of at most ${run.microBatchSize} images, gradients accumulated`;
-  const method = `${headline.backend}: ${describe(headline, how)}` +
-    (predictor === headline ? "" : `; inference: ${predictedHow}`);
-  const flopsPerImage = modelFlops(width, imageSize);
-  const gflops = {
-    train: (headline.trainImagesPerSecond * flopsPerImage.train) / 1e9,
-    infer: (predictor.inferImagesPerSecond * flopsPerImage.infer) / 1e9,
-  };
-  const spread = { train: headline.spread.train, infer: predictor.spread.infer };
-  const reference = "unavailable" in torch ? null : torch;
-  return {
-    name,
-    width,
-    batch,
-    imageSize,
-    trainImagesPerSecond: headline.trainImagesPerSecond,
-    inferImagesPerSecond: predictor.inferImagesPerSecond,
-    spread,
-    method,
-    gflops,
-    percentOfPeak: settings.peakGflops === null ? null : {
-      train: (100 * gflops.train) / settings.peakGflops,
-      infer: (100 * gflops.infer) / settings.peakGflops,
-    },
-    flopsPerImage,
-    peakMemoryBytes: headline.peakMemoryBytes,
-    steps,
-    repeats,
-    lab,
-    oneWorker,
-    parallel,
-    speedup: {
-      train: parallel.trainImagesPerSecond / oneWorker.trainImagesPerSecond,
-      infer: parallel.inferImagesPerSecond / oneWorker.inferImagesPerSecond,
-    },
-    reference,
-    ...(reference === null
-      ? { referenceMissing: (torch as { unavailable: string }).unavailable }
-      : {}),
-    ratio: reference === null ? null : {
-      train: headline.trainImagesPerSecond / reference.trainImagesPerSecond,
-      infer: predictor.inferImagesPerSecond / reference.inferImagesPerSecond,
-    },
-    ratioRange: reference === null ? null : ratioRange(spread, reference),
-  };
-}
-
-/**
- * Training rates closer than this (relative to the fastest) are taken as equal: the repeats of
- * one run on this machine differ by as much.
- */
-export const HEADLINE_TIE = 0.05;
-
-/**
- * The run that trains fastest; of those within {@link HEADLINE_TIE} of it, the one that takes the
- * least memory (two replicas at width 64 took 3.7 GiB against one replica's 2.1 for a rate 1.5%
- * higher, within noise).
- */
-export function pickHeadline<
-  T extends Pick<CaseResult, "trainImagesPerSecond" | "peakMemoryBytes">,
->(
-  runs: Array<[T, string]>,
-): [T, string] {
-  const fastest = Math.max(...runs.map(([run]) => run.trainImagesPerSecond));
-  const tied = runs.filter(([run]) => run.trainImagesPerSecond >= (1 - HEADLINE_TIE) * fastest);
-  const memory = (run: T) => run.peakMemoryBytes ?? Infinity;
-  return tied.reduce((best, run) => memory(run[0]) < memory(best[0]) ? run : best);
-}
-
-/**
- * Our slowest measurement over PyTorch's fastest, and our fastest over PyTorch's slowest, of the
- * best ways for training and for inference.
- */
-function ratioRange(
-  ours: CaseResult["spread"],
-  reference: ReferenceResult,
-): { train: [number, number]; infer: [number, number] } {
-  const spreadOf = (name: string, key: "train" | "infer") =>
-    reference.variants.find((v) => v.name === name)!.spread[key]!;
-  const range = (mine: [number, number], theirs: [number, number]): [number, number] => [
-    mine[0] / theirs[1],
-    mine[1] / theirs[0],
-  ];
-  return {
-    train: range(ours.train, spreadOf(reference.best.train, "train")),
-    infer: range(ours.infer, spreadOf(reference.best.infer, "infer")),
-  };
-}
-
-/** Runs the benchmark (each measurement in a child process) and returns its report. */
-export async function runBenchmark(options: BenchOptions = {}): Promise<BenchReport> {
-  const quick = options.quick ?? false;
-  const log = options.log ?? (() => {});
-  const widths = options.widths ?? (quick ? QUICK.widths : BENCH_WIDTHS);
-  const workers = options.workers ?? navigator.hardwareConcurrency;
-  const started = performance.now();
-  const start = loadAverage();
-  const torch = await findTorch();
-  log(
-    `reference: ${
-      "unavailable" in torch ? torch.unavailable : `${torch.engine} (${torch.python})`
-    }`,
-  );
-  const peak = await measurePeaks(torch, quick ? QUICK.matmul : PEAK_MATMUL, log);
-  const cases: BenchCase[] = [];
-  for (const width of widths) {
-    cases.push(
-      await benchCase({
-        torch,
-        torchVariants: quick ? QUICK.variants : [...TORCH_VARIANTS],
-        width,
-        batch: quick ? QUICK.batch : BENCH_BATCH,
-        imageSize: quick ? QUICK.imageSize : BENCH_IMAGE_SIZE,
-        steps: quick ? QUICK.steps : MEASURED_STEPS[width] ?? 1,
-        repeats: quick ? QUICK.repeats : REPEATS,
-        workers,
-        peakGflops: highest(peak.nativeGflops, peak.onednnGflops),
-        log,
-      }),
-    );
-  }
-  return {
-    machine: {
-      cpu: cpuName(),
-      cores: navigator.hardwareConcurrency,
-      memoryBytes: Deno.systemMemoryInfo().total,
-      os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
-      isa: vectorIsa(),
-      runtime: `Deno ${Deno.version.deno}, TensorFlow.js ${tfVersion}`,
-      loadAverage: { start, end: loadAverage() },
-      peak,
-    },
-    cases,
-    seconds: (performance.now() - started) / 1000,
-    quick,
-  };
-}
-
 function onednnName(onednn: OneDnnInfo | null): string {
   return onednn === null
     ? "no oneDNN"
@@ -617,7 +485,372 @@ function fixed(value: number | undefined | null, digits = 2): string {
   return value === undefined || value === null ? "-" : value.toFixed(digits);
 }
 
-/** The report as a Markdown table (one row per width) with the machine and peaks below it. */
+/** What bench/torch_reference.py answers once a way has warmed up. */
+interface TorchReady {
+  ready: true;
+  engine: string;
+  params: number;
+  warmUpSeconds: number;
+}
+
+/** A contestant that warmed up, and what it measured so far. */
+interface Entrant {
+  side: "lab" | "torch";
+  precision: Precision;
+  contestant: Contestant;
+  /** The PyTorch way (`torch` side). */
+  variant?: TorchVariant;
+  /** One measurement per round and phase. */
+  train: Measurement[];
+  infer: Measurement[];
+  peakMemoryBytes: number | null;
+}
+
+interface WidthSettings {
+  torch: Torch;
+  torchVariants: TorchVariant[];
+  precisions: Precision[];
+  width: number;
+  batch: number;
+  imageSize: number;
+  steps: number;
+  rounds: number;
+  workers?: number;
+  peakGflops: number | null;
+  log: (line: string) => void;
+}
+
+/** Starts the lab in `precision` and waits for its warm-up; why not where it cannot run. */
+async function startLab(
+  spec: LabSpec,
+  precision: Precision,
+): Promise<{ entrant: Entrant; ready: LabReady } | { skipped: string }> {
+  const contestant = new Contestant(Deno.execPath(), [
+    "run",
+    "-A",
+    "--quiet",
+    "--config",
+    CONFIG,
+    CASE_SCRIPT,
+    "serve",
+    JSON.stringify(spec),
+  ], { [PRECISION_ENV]: precision });
+  let ready: LabReady;
+  try {
+    ready = await contestant.read<LabReady>();
+  } catch (error) {
+    await contestant.kill();
+    return { skipped: (error as Error).message };
+  }
+  return {
+    entrant: { side: "lab", precision, contestant, train: [], infer: [], peakMemoryBytes: null },
+    ready,
+  };
+}
+
+/** Starts one PyTorch way and waits for its warm-up (compilation included). */
+async function startTorch(
+  torch: Torch,
+  spec: object,
+  variant: TorchVariant,
+): Promise<{ entrant: Entrant; ready: TorchReady } | { unavailable: string }> {
+  if ("unavailable" in torch) return torch;
+  const contestant = new Contestant(torch.python, [
+    TORCH_SCRIPT,
+    "serve",
+    JSON.stringify({ ...spec, variant }),
+  ]);
+  const ready = await contestant.read<TorchReady | { unavailable: string }>();
+  if ("unavailable" in ready) {
+    await contestant.kill();
+    return ready;
+  }
+  return {
+    entrant: {
+      side: "torch",
+      precision: TORCH_PRECISION[variant],
+      variant,
+      contestant,
+      train: [],
+      infer: [],
+      peakMemoryBytes: null,
+    },
+    ready,
+  };
+}
+
+/** The lab's and PyTorch's contestants alternating: lab, PyTorch, lab, PyTorch, ... */
+export function interleave<T>(labs: T[], torches: T[]): T[] {
+  const order: T[] = [];
+  for (let i = 0; i < Math.max(labs.length, torches.length); i++) {
+    if (i < labs.length) order.push(labs[i]);
+    if (i < torches.length) order.push(torches[i]);
+  }
+  return order;
+}
+
+/**
+ * Round by round, ours over the fastest of `theirs` in that round: the median and the range of
+ * those ratios, and their spread in percent of the median. Null when none of `theirs` ran.
+ */
+export function roundRatios(
+  ours: number[],
+  theirs: Array<Array<number | null>>,
+): { ratio: number; range: [number, number]; spreadPercent: number } | null {
+  const ratios = ours.map((rate, round) => {
+    const fastest = Math.max(...theirs.map((rates) => rates[round] ?? 0));
+    return fastest > 0 ? rate / fastest : null;
+  });
+  if (ratios.some((ratio) => ratio === null) || ratios.length === 0) return null;
+  const values = ratios as number[];
+  const ratio = median(values);
+  const range: [number, number] = [Math.min(...values), Math.max(...values)];
+  return { ratio, range, spreadPercent: (100 * (range[1] - range[0])) / ratio };
+}
+
+/** The rates of a phase, one per round (null for a way that does not train). */
+function ratesOf(entrant: Entrant, phase: "train" | "infer"): Array<number | null> {
+  return entrant[phase].map((m) => m.imagesPerSecond);
+}
+
+function summary(rates: number[]): { median: number; spread: [number, number] } {
+  return { median: median(rates), spread: [Math.min(...rates), Math.max(...rates)] };
+}
+
+/** Measures one width: every contestant warms up, then the rounds interleave them. */
+async function benchWidth(settings: WidthSettings): Promise<BenchCase[]> {
+  const { width, batch, imageSize, steps, rounds, log } = settings;
+  const spec: LabSpec = {
+    width,
+    batch,
+    imageSize,
+    steps,
+    ...(settings.workers === undefined ? {} : { workers: settings.workers }),
+  };
+  const labs: Array<{ entrant: Entrant; ready: LabReady }> = [];
+  const torches: Array<{ entrant: Entrant; ready: TorchReady }> = [];
+  const notRun: ReferenceResult["notRun"] = [];
+  try {
+    for (const precision of settings.precisions) {
+      const started = await startLab(spec, precision);
+      if ("skipped" in started) {
+        log(`width ${width}: lab ${precision} cannot run: ${started.skipped}`);
+      } else if (started.ready.precision !== precision) {
+        log(`width ${width}: lab ${precision} ran ${started.ready.precision}; left out`);
+        await started.entrant.contestant.kill();
+      } else {
+        labs.push(started);
+        log(
+          `width ${width}: lab ${precision} ready (${started.ready.method}; warm-up ` +
+            `${started.ready.warmUpSeconds.toFixed(0)} s)`,
+        );
+      }
+    }
+    if (labs.length === 0) throw new Error(`width ${width}: the lab could not run`);
+    const torchSpec = { width, batch, imageSize, steps, learningRate: BENCH_LEARNING_RATE };
+    for (const variant of settings.torchVariants) {
+      const started = await startTorch(settings.torch, torchSpec, variant);
+      if ("unavailable" in started) {
+        notRun.push({ variant, reason: started.unavailable });
+        log(`width ${width}: PyTorch ${variant}: ${started.unavailable}`);
+      } else {
+        torches.push(started);
+        log(
+          `width ${width}: PyTorch ${variant} ready (warm-up ` +
+            `${started.ready.warmUpSeconds.toFixed(0)} s)`,
+        );
+      }
+    }
+    const order = interleave(labs.map((l) => l.entrant), torches.map((t) => t.entrant));
+    for (let round = 0; round < rounds; round++) {
+      for (const phase of ["train", "infer"] as const) {
+        for (const entrant of order) {
+          entrant[phase].push(await entrant.contestant.ask<Measurement>(phase));
+        }
+      }
+      log(
+        `width ${width}, round ${round + 1}/${rounds} (train / infer img/s): ` +
+          order.map((e) =>
+            `${e.side === "lab" ? `lab ${e.precision}` : e.variant} ` +
+            `${fixed(e.train[round].imagesPerSecond)} / ${fixed(e.infer[round].imagesPerSecond)}`
+          ).join(", "),
+      );
+    }
+    for (const entrant of order) entrant.peakMemoryBytes = await entrant.contestant.finish();
+  } catch (error) {
+    await Promise.all([...labs, ...torches].map((c) => c.entrant.contestant.kill()));
+    throw error;
+  }
+  const variants: ReferenceVariant[] = torches.map(({ entrant, ready }) => {
+    const train = ratesOf(entrant, "train");
+    const trains = train.every((rate) => rate !== null) ? train as number[] : null;
+    const infer = ratesOf(entrant, "infer") as number[];
+    return {
+      variant: entrant.variant!,
+      precision: entrant.precision,
+      trainImagesPerSecond: trains === null ? null : median(trains),
+      inferImagesPerSecond: median(infer),
+      spread: {
+        train: trains === null ? null : summary(trains).spread,
+        infer: summary(infer).spread,
+      },
+      rounds: { train: trains, infer },
+      trainCoresUsed: trains === null ? null : median(entrant.train.map((m) => m.coresUsed ?? 0)),
+      warmUpSeconds: ready.warmUpSeconds,
+      peakMemoryBytes: entrant.peakMemoryBytes ?? 0,
+    };
+  });
+  const engine = torches[0]?.ready.engine;
+  const params = torches[0]?.ready.params;
+  return labs.map(({ entrant, ready }) =>
+    labCase(entrant, ready, variants, { engine, params, notRun }, settings)
+  );
+}
+
+/** One width at one of the lab's precisions, from the rounds' measurements. */
+function labCase(
+  lab: Entrant,
+  ready: LabReady,
+  variants: ReferenceVariant[],
+  torch: { engine?: string; params?: number; notRun: ReferenceResult["notRun"] },
+  settings: WidthSettings,
+): BenchCase {
+  const { width, batch, imageSize, steps, precision } = { ...settings, ...lab };
+  const train = ratesOf(lab, "train") as number[], infer = ratesOf(lab, "infer") as number[];
+  const trained = summary(train), inferred = summary(infer);
+  const flopsPerImage = modelFlops(width, imageSize);
+  const gflops = {
+    train: (trained.median * flopsPerImage.train) / 1e9,
+    infer: (inferred.median * flopsPerImage.infer) / 1e9,
+  };
+  const same = variants.filter((v) => v.precision === precision);
+  const trainsOf = (among: ReferenceVariant[]) =>
+    among.filter((v) => v.rounds.train !== null).map((v) => v.rounds.train!);
+  const infersOf = (among: ReferenceVariant[]) => among.map((v) => v.rounds.infer);
+  const against = (among: ReferenceVariant[]) => {
+    const t = roundRatios(train, trainsOf(among)), i = roundRatios(infer, infersOf(among));
+    return t === null || i === null ? null : { train: t, infer: i };
+  };
+  const sameRatio = against(same), anyRatio = against(variants);
+  const fastest = (
+    among: ReferenceVariant[],
+    key: "trainImagesPerSecond" | "inferImagesPerSecond",
+  ) =>
+    among.filter((v) => v[key] !== null).reduce<ReferenceVariant | null>(
+      (best, v) => best === null || v[key]! > best[key]! ? v : best,
+      null,
+    );
+  const bestTrain = fastest(same, "trainImagesPerSecond");
+  const bestInfer = fastest(same, "inferImagesPerSecond");
+  const reference: ReferenceResult | null = variants.length === 0 ? null : {
+    engine: torch.engine!,
+    trainImagesPerSecond: bestTrain?.trainImagesPerSecond ?? null,
+    inferImagesPerSecond: bestInfer?.inferImagesPerSecond ?? null,
+    variants,
+    notRun: torch.notRun,
+    best: { train: bestTrain?.variant ?? null, infer: bestInfer?.variant ?? null },
+    bestAnyPrecision: {
+      train: fastest(variants, "trainImagesPerSecond")?.variant ?? "-",
+      infer: fastest(variants, "inferImagesPerSecond")!.variant,
+    },
+    peakMemoryBytes: bestTrain?.peakMemoryBytes ?? null,
+    params: torch.params!,
+  };
+  const pair = (
+    ratios: typeof sameRatio,
+    key: "ratio" | "range" | "spreadPercent",
+  ) => ratios === null ? null : { train: ratios.train[key], infer: ratios.infer[key] };
+  return {
+    name: `width ${width}, ${precision}`,
+    width,
+    precision,
+    batch,
+    imageSize,
+    trainImagesPerSecond: trained.median,
+    inferImagesPerSecond: inferred.median,
+    spread: { train: trained.spread, infer: inferred.spread },
+    rounds: { train, infer },
+    method: ready.method,
+    gflops,
+    percentOfPeak: settings.peakGflops === null ? null : {
+      train: (100 * gflops.train) / settings.peakGflops,
+      infer: (100 * gflops.infer) / settings.peakGflops,
+    },
+    flopsPerImage,
+    peakMemoryBytes: lab.peakMemoryBytes,
+    trainCoresUsed: median(lab.train.map((m) => m.coresUsed ?? 0)),
+    steps,
+    reference,
+    ...(reference === null ? { referenceMissing: torchMissing(settings.torch, torch.notRun) } : {}),
+    ratio: pair(sameRatio, "ratio") as RatioPair | null,
+    ratioRange: pair(sameRatio, "range") as BenchCase["ratioRange"],
+    ratioSpreadPercent: pair(sameRatio, "spreadPercent") as RatioPair | null,
+    ratioAnyPrecision: pair(anyRatio, "ratio") as RatioPair | null,
+    ratioAnyPrecisionRange: pair(anyRatio, "range") as BenchCase["ratioAnyPrecisionRange"],
+  };
+}
+
+function torchMissing(torch: Torch, notRun: ReferenceResult["notRun"]): string {
+  if ("unavailable" in torch) return torch.unavailable;
+  return notRun.map((n) => `${n.variant}: ${n.reason}`).join("; ") || "no PyTorch way ran";
+}
+
+/** Runs the benchmark (each contestant in a child process) and returns its report. */
+export async function runBenchmark(options: BenchOptions = {}): Promise<BenchReport> {
+  const quick = options.quick ?? false;
+  const log = options.log ?? (() => {});
+  const widths = options.widths ?? (quick ? QUICK.widths : BENCH_WIDTHS);
+  const rounds = options.rounds ?? (quick ? QUICK.rounds : BENCH_ROUNDS);
+  const features = probeCpuFeatures();
+  const precisions = options.precisions ??
+    (features.bf16 ? ["fp32", "bf16"] as Precision[] : ["fp32"] as Precision[]);
+  const started = performance.now();
+  const start = loadAverage();
+  const torch = await findTorch();
+  log(
+    `reference: ${
+      "unavailable" in torch ? torch.unavailable : `${torch.engine} (${torch.python})`
+    }`,
+  );
+  const peak = await measurePeaks(torch, quick ? QUICK.matmul : PEAK_MATMUL, log);
+  const cases: BenchCase[] = [];
+  for (const width of widths) {
+    cases.push(
+      ...await benchWidth({
+        torch,
+        torchVariants: quick ? QUICK.variants : [...TORCH_VARIANTS],
+        precisions,
+        width,
+        batch: quick ? QUICK.batch : BENCH_BATCH,
+        imageSize: quick ? QUICK.imageSize : BENCH_IMAGE_SIZE,
+        steps: quick ? QUICK.steps : MEASURED_STEPS[width] ?? 1,
+        rounds,
+        workers: options.workers,
+        peakGflops: highest(peak.nativeGflops, peak.onednnGflops),
+        log,
+      }),
+    );
+  }
+  return {
+    machine: {
+      cpu: cpuName(),
+      cores: navigator.hardwareConcurrency,
+      memoryBytes: Deno.systemMemoryInfo().total,
+      os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
+      isa: vectorIsa(),
+      bf16Flags: features.flags,
+      runtime: `Deno ${Deno.version.deno}, TensorFlow.js ${tfVersion}`,
+      loadAverage: { start, end: loadAverage() },
+      peak,
+    },
+    cases,
+    rounds,
+    seconds: (performance.now() - started) / 1000,
+    quick,
+  };
+}
+
+/** The report as a Markdown table (one row per width and precision), the machine below it. */
 export function formatReport(report: BenchReport): string {
   const { machine } = report;
   const pair = (a: number | null | undefined, b: number | null | undefined, digits = 2) =>
@@ -626,12 +859,22 @@ export function formatReport(report: BenchReport): string {
     spread === null || spread === undefined ? "" : ` (${fixed(spread[0])}-${fixed(spread[1])})`;
   const gib = (bytes: number | null | undefined) =>
     bytes === null || bytes === undefined ? "-" : (bytes / 2 ** 30).toFixed(2);
+  const ratio = (
+    value: RatioPair | null,
+    ranges: { train: [number, number]; infer: [number, number] } | null,
+  ) =>
+    value === null
+      ? "-"
+      : `${fixed(value.train)}${range(ranges?.train)} / ${fixed(value.infer)}${
+        range(ranges?.infer)
+      }`;
   const variant = (c: BenchCase, name: string) =>
-    c.reference?.variants.find((v) => v.name === name);
+    c.reference?.variants.find((v) => v.variant === name);
   const columns: Array<[string, (c: BenchCase) => string]> = [
     ["width", (c) => String(c.width)],
+    ["precision", (c) => c.precision],
     [
-      "ours train / infer img/s (slowest-fastest)",
+      "ours train / infer img/s (slowest-fastest round)",
       (c) =>
         `${fixed(c.trainImagesPerSecond)}${range(c.spread.train)} / ` +
         `${fixed(c.inferImagesPerSecond)}${range(c.spread.infer)}`,
@@ -644,20 +887,26 @@ export function formatReport(report: BenchReport): string {
       },
     ]),
     [
-      "ratio to PyTorch's best train / infer (range)",
-      (c) =>
-        c.ratio === null ? "-" : `${fixed(c.ratio.train)}${range(c.ratioRange?.train)} / ` +
-          `${fixed(c.ratio.infer)}${range(c.ratioRange?.infer)}`,
+      "ratio to PyTorch's best at the same precision, train / infer (range of rounds)",
+      (c) => ratio(c.ratio, c.ratioRange),
     ],
     [
-      "GFLOP/s train / infer (% of peak)",
+      "ratio to PyTorch's best at any precision (range)",
+      (c) => ratio(c.ratioAnyPrecision, c.ratioAnyPrecisionRange),
+    ],
+    [
+      "spread of the ratio train / infer %",
+      (c) => pair(c.ratioSpreadPercent?.train, c.ratioSpreadPercent?.infer, 0),
+    ],
+    [
+      "GFLOP/s train / infer (% of fp32 peak)",
       (c) =>
         `${pair(c.gflops.train, c.gflops.infer, 1)} (${
           pair(c.percentOfPeak?.train, c.percentOfPeak?.infer, 0)
         } %)`,
     ],
     [
-      "peak memory ours / PyTorch GiB",
+      "peak memory ours / PyTorch's best GiB",
       (c) => `${gib(c.peakMemoryBytes)} / ${gib(c.reference?.peakMemoryBytes)}`,
     ],
   ];
@@ -669,22 +918,28 @@ export function formatReport(report: BenchReport): string {
   ];
   const load = (values: number[] | null) => values?.map((v) => v.toFixed(2)).join(" ") ?? "n/a";
   const first = report.cases[0];
+  const notRun = first?.reference?.notRun ?? [];
   return [
-    `${machine.cpu} (${machine.isa}), ${machine.cores} cores, ` +
+    `${machine.cpu} (${machine.isa}${
+      machine.bf16Flags.length ? `, ${machine.bf16Flags.join(", ")}` : ""
+    }), ${machine.cores} cores, ` +
     `${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB; ${machine.os}; ${machine.runtime}; ` +
     `${onednnName(machine.peak.onednn)}; batch ${first?.batch ?? "-"}, ${
       first?.imageSize ?? "-"
-    } px, median of ${first?.repeats ?? "-"}` + (report.quick ? " (quick smoke run)" : ""),
+    } px, ${report.rounds} interleaved rounds, medians` +
+    (report.quick ? " (quick smoke run)" : ""),
     "",
     ...table,
     "",
     ...report.cases.map((c) =>
-      `ours, ${c.name}: ${c.method}; PyTorch's best: ${c.reference?.best.train ?? "-"} ` +
-      `(training), ${c.reference?.best.infer ?? "-"} (inference)` +
-      (c.reference?.notRun.length
-        ? `; not run: ${c.reference.notRun.map((n) => `${n.name} (${n.reason})`).join(", ")}`
-        : "")
+      `ours, ${c.name}: ${c.method}; PyTorch's best at ${c.precision}: ` +
+      `${c.reference?.best.train ?? "-"} (training), ${c.reference?.best.infer ?? "-"} ` +
+      `(inference); at any precision: ${c.reference?.bestAnyPrecision.train ?? "-"}, ` +
+      `${c.reference?.bestAnyPrecision.infer ?? "-"}`
     ),
+    ...(notRun.length
+      ? [`not run: ${notRun.map((n) => `${n.variant} (${n.reason})`).join(", ")}`]
+      : []),
     `PyTorch: ${first?.reference?.engine ?? first?.referenceMissing ?? "-"}`,
     `peak: native ${fixed(machine.peak.nativeGflops, 1)} GFLOP/s (${
       fixed(machine.peak.nativeGflopsOneThread, 1)

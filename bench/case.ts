@@ -1,15 +1,21 @@
 /**
- * One measurement of `deno task bench`, run in a process of its own (so that its peak memory is
- * its own, and a wasm heap grown by one case does not carry into the next). Given a
- * {@link CaseSpec} as JSON in the first argument, it prints a {@link CaseResult} (or, for
- * `matmul`, a {@link MatMulResult}) as JSON on standard output.
+ * The lab's side of `deno task bench`, run in a process of its own (so that its peak memory is
+ * its own, and a wasm heap grown by one case does not carry into the next).
  *
- * Modes:
- * - `lab`: the lab's loop as it is, in this thread on the backend the lab picks: `train()` of
- *   lib/training/train.ts, and `predictLogitsInBatches()` of lib/model/predict.ts for inference.
- * - `replicas`: data-parallel training and inference across module workers
- *   (lib/training/parallel.ts), `workers` replicas with passes of at most `microBatchSize` images.
- * - `matmul`: the backend's float32 matrix product, one thread.
+ * Commands (the first argument; the second a JSON spec):
+ * - `serve` ({@link LabSpec}): builds the lab's model on the backend the lab picks (`LAB_BACKEND`,
+ *   and `LAB_PRECISION`, which the benchmark sets per contestant), warms up, answers a
+ *   {@link LabReady} line on standard output, then reads commands on standard input, one a line:
+ *   `train` and `infer` time `steps` training steps or inference batches and answer a
+ *   {@link Measurement}; `done` answers the peak resident memory and ends. The benchmark
+ *   interleaves these with PyTorch's (bench/torch_reference.py), round by round, so that both
+ *   sides see the same load.
+ *   It trains as `deno task train` does: the lab's loop in this thread (lib/training/train.ts,
+ *   inference through lib/model/predict.ts) where a batch fits the wasm heap in one pass, else
+ *   replicas in module workers (lib/training/parallel.ts) with passes that fit; `workers` asks
+ *   for replicas.
+ * - `matmul` ({@link MatMulShape}): the backend's float32 matrix product, one thread, and
+ *   oneDNN's with all cores; answers a {@link MatMulResult}.
  *
  * Images are seeded random uint8 pixels: a step's cost does not depend on what the pixels show.
  *
@@ -20,7 +26,11 @@ import { selectBackend } from "../lib/backends/backend.ts";
 import { PneumothoraxDataset } from "../lib/data/dataset.ts";
 import { predictLogitsInBatches } from "../lib/model/predict.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../lib/model/model.ts";
-import { createParallelTrainer, maxMicroBatchSize } from "../lib/training/parallel.ts";
+import {
+  createParallelTrainer,
+  maxMicroBatchSize,
+  maxThreadBatchSize,
+} from "../lib/training/parallel.ts";
 import { loadOneDnn, type OneDnn } from "../lib/backends/onednn/mod.ts";
 import { createRandom } from "../lib/core/random.ts";
 import { createOptimizer, disposeOptimizer, train } from "../lib/training/train.ts";
@@ -32,10 +42,8 @@ import { createOptimizer, disposeOptimizer, train } from "../lib/training/train.
  */
 export const BENCH_LEARNING_RATE = 0.001;
 
-/** What to measure. */
-export interface CaseSpec {
-  /** `lab` (the lab's loop, this thread) or `replicas` (module workers). */
-  mode: "lab" | "replicas";
+/** One contestant of the lab's side. */
+export interface LabSpec {
   /** Filters of the first block. */
   width: number;
   /** Images per training step and per inference batch. */
@@ -44,38 +52,32 @@ export interface CaseSpec {
   imageSize: number;
   /** Training steps and inference batches per timed measurement. */
   steps: number;
-  /** Timed measurements of each (after one step and one batch to warm up); default 1. */
-  repeats?: number;
-  /** Replicas (`replicas` mode). */
+  /** Replicas in module workers; default: none where a batch fits one pass, else one. */
   workers?: number;
-  /** Most images per pass in a replica (`replicas` mode); default from the memory estimate. */
-  microBatchSize?: number;
 }
 
-/** What one case measured. */
-export interface CaseResult {
-  /** The backend that ran, described. */
+/** What a contestant answers once it has warmed up. */
+export interface LabReady {
+  ready: true;
+  /** The backend that runs, described (with its precision on onednn). */
   backend: string;
-  /** Training images per second: the median of the timed measurements. */
-  trainImagesPerSecond: number;
-  /** Inference images per second: the median of the timed measurements. */
-  inferImagesPerSecond: number;
-  /** The slowest and fastest measurement of each, images per second. */
-  spread: { train: [number, number]; infer: [number, number] };
+  /** `fp32` or `bf16`. */
+  precision: "fp32" | "bf16";
+  /** How it trains: the loop, or replicas and their passes. */
+  method: string;
+  /** Seconds of the warm-up. */
+  warmUpSeconds: number;
+}
+
+/** One timed measurement: `steps` steps or batches. */
+export interface Measurement {
+  /** Images per second; null where the way does not train (PyTorch's frozen graph). */
+  imagesPerSecond: number | null;
   /**
-   * CPU seconds per wall-clock second while training: the cores the process kept busy (its
-   * workers included), which falls short of the workers when other programs hold cores. Null
-   * where /proc is missing.
+   * CPU seconds per wall-clock second meanwhile: the cores the process kept busy (its workers
+   * included), which falls short of the cores when other programs hold them. Null without /proc.
    */
-  trainCoresUsed: number | null;
-  /** The same while predicting. */
-  inferCoresUsed: number | null;
-  /** Peak resident memory of the process (its workers included), or null where unknown. */
-  peakMemoryBytes: number | null;
-  /** Replicas (`replicas` mode). */
-  workers?: number;
-  /** Most images per pass in a replica (`replicas` mode). */
-  microBatchSize?: number;
+  coresUsed?: number | null;
 }
 
 /** The backend's float32 matrix product. */
@@ -148,35 +150,16 @@ export function processCpuSeconds(): number | null {
   }
 }
 
-/** Throughput of some runs (the median of the measurements), and how many cores were busy. */
-interface Throughput {
-  imagesPerSecond: number;
-  spread: [number, number];
-  coresUsed: number | null;
-}
-
-/** Times `repeats` measurements of `runs` calls of `run` that handle `count` images in all. */
-async function throughput(
-  count: number,
-  runs: number,
-  repeats: number,
-  run: () => Promise<unknown>,
-): Promise<Throughput> {
-  const rates: number[] = [];
-  const cores: number[] = [];
-  for (let repeat = 0; repeat < repeats; repeat++) {
-    const cpuBefore = processCpuSeconds();
-    const started = performance.now();
-    for (let i = 0; i < runs; i++) await run();
-    const seconds = (performance.now() - started) / 1000;
-    const cpuAfter = processCpuSeconds();
-    rates.push(count / seconds);
-    if (cpuBefore !== null && cpuAfter !== null) cores.push((cpuAfter - cpuBefore) / seconds);
-  }
+/** Times `runs` calls of `run` that handle `images` images in all. */
+async function timed(images: number, runs: number, run: () => Promise<unknown>) {
+  const cpuBefore = processCpuSeconds();
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await run();
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = processCpuSeconds();
   return {
-    imagesPerSecond: median(rates),
-    spread: [Math.min(...rates), Math.max(...rates)],
-    coresUsed: cores.length === 0 ? null : median(cores),
+    imagesPerSecond: images / seconds,
+    coresUsed: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / seconds,
   };
 }
 
@@ -187,95 +170,105 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-function results(trained: Throughput, inferred: Throughput) {
-  return {
-    trainImagesPerSecond: trained.imagesPerSecond,
-    inferImagesPerSecond: inferred.imagesPerSecond,
-    spread: { train: trained.spread, infer: inferred.spread },
-    trainCoresUsed: trained.coresUsed,
-    inferCoresUsed: inferred.coresUsed,
-  };
+/** A training step and an inference batch of the lab's model, the way `deno task train` runs. */
+interface LabWay {
+  method: string;
+  train: () => Promise<unknown>;
+  infer: () => Promise<unknown>;
+  dispose: () => void;
 }
 
-async function measureLab(
-  spec: CaseSpec,
-  model: PneumothoraxDetectionModel,
-  data: PneumothoraxDataset,
-) {
+function loopWay(spec: LabSpec, model: PneumothoraxDetectionModel, data: PneumothoraxDataset) {
   const options = {
     batchSize: spec.batch,
     evalEvery: spec.steps + 1,
     evalSize: 1,
     learningRate: BENCH_LEARNING_RATE,
   };
-  await train(model, data, { ...options, steps: 1 });
-  const repeats = spec.repeats ?? 1;
-  const trained = await throughput(
-    spec.batch * spec.steps,
-    1,
-    repeats,
-    () => train(model, data, { ...options, steps: spec.steps }),
-  );
   const [images, labels] = data.getTrainBatch(spec.batch);
-  const predict = () =>
-    Promise.resolve(predictLogitsInBatches(model, images, spec.batch).dispose());
-  await predict();
-  const inferred = await throughput(spec.batch * spec.steps, spec.steps, repeats, predict);
-  tf.dispose([images, labels]);
-  return results(trained, inferred);
+  return {
+    method: "the lab's loop in one thread, the batch in one pass",
+    train: () => train(model, data, { ...options, steps: 1 }),
+    infer: () => Promise.resolve(predictLogitsInBatches(model, images, spec.batch).dispose()),
+    dispose: () => tf.dispose([images, labels]),
+  };
 }
 
-async function measureReplicas(
-  spec: CaseSpec,
+async function replicaWay(
+  spec: LabSpec,
   model: PneumothoraxDetectionModel,
   data: PneumothoraxDataset,
-) {
-  const workers = spec.workers ?? navigator.hardwareConcurrency;
-  const microBatchSize = spec.microBatchSize ?? maxMicroBatchSize(spec.width, spec.imageSize);
+  workers: number,
+): Promise<LabWay> {
+  const microBatchSize = maxMicroBatchSize(spec.width, spec.imageSize);
   const trainer = await createParallelTrainer(model, { workers, microBatchSize });
   const optimizer = createOptimizer(BENCH_LEARNING_RATE);
-  const step = async (size: number) => {
-    const [images, labels] = data.getTrainBatch(size);
-    try {
-      await trainer.trainStep(optimizer, images, labels);
-    } finally {
+  const [images, labels] = data.getTrainBatch(spec.batch);
+  return {
+    method: `${workers} replica${workers === 1 ? "" : "s"}, passes of at most ${microBatchSize} ` +
+      "images, gradients accumulated",
+    train: () => trainer.trainStep(optimizer, images, labels),
+    infer: async () => (await trainer.predictLogits(images)).dispose(),
+    dispose: () => {
+      trainer.dispose();
+      disposeOptimizer(optimizer);
       tf.dispose([images, labels]);
-    }
+    },
   };
-  try {
-    // Warm-up: one full pass in every replica grows each heap to what the measured steps need.
-    await step(Math.min(spec.batch, workers * microBatchSize));
-    const repeats = spec.repeats ?? 1;
-    const trained = await throughput(
-      spec.batch * spec.steps,
-      spec.steps,
-      repeats,
-      () => step(spec.batch),
-    );
-    const [images, labels] = data.getTrainBatch(spec.batch);
-    const predict = async () => (await trainer.predictLogits(images)).dispose();
-    await predict();
-    const inferred = await throughput(spec.batch * spec.steps, spec.steps, repeats, predict);
-    tf.dispose([images, labels]);
-    return { ...results(trained, inferred), workers, microBatchSize };
-  } finally {
-    trainer.dispose();
-    disposeOptimizer(optimizer);
+}
+
+/** Writes one JSON line on standard output. */
+function answer(value: unknown) {
+  Deno.stdout.writeSync(new TextEncoder().encode(`${JSON.stringify(value)}\n`));
+}
+
+/** The lines of standard input, as they come. */
+async function* lines(): AsyncGenerator<string> {
+  let pending = "";
+  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    let end: number;
+    while ((end = pending.indexOf("\n")) >= 0) {
+      yield pending.slice(0, end).trim();
+      pending = pending.slice(end + 1);
+    }
   }
 }
 
-/** Measures one case on the backend the lab picks (`LAB_BACKEND` or the ladder). */
-export async function measureCase(spec: CaseSpec): Promise<CaseResult> {
+/** Warms up one contestant of the lab's side, then times it on each command (see above). */
+export async function serve(spec: LabSpec): Promise<void> {
+  const started = performance.now();
   const backend = await selectBackend();
   const model = createModel({ width: spec.width, imageSize: spec.imageSize });
   const data = randomDataset(spec.batch, spec.imageSize);
+  const fits = spec.batch <= maxThreadBatchSize(spec.width, spec.imageSize);
+  const workers = spec.workers ?? (fits ? 0 : 1);
+  const way = workers === 0
+    ? loopWay(spec, model, data)
+    : await replicaWay(spec, model, data, workers);
   try {
-    const measured = spec.mode === "lab"
-      ? await measureLab(spec, model, data)
-      : await measureReplicas(spec, model, data);
-    const description = spec.mode === "lab" ? backend.description : `${backend.rung} in workers`;
-    return { backend: description, ...measured, peakMemoryBytes: peakResidentBytes() };
+    await way.train();
+    await way.infer();
+    answer(
+      {
+        ready: true,
+        backend: backend.description,
+        precision: backend.precision,
+        method: `${backend.rung}: ${way.method}`,
+        warmUpSeconds: (performance.now() - started) / 1000,
+      } satisfies LabReady,
+    );
+    const images = spec.batch * spec.steps;
+    for await (const command of lines()) {
+      if (command === "train") answer(await timed(images, spec.steps, way.train));
+      else if (command === "infer") answer(await timed(images, spec.steps, way.infer));
+      else if (command === "done") {
+        answer({ peakMemoryBytes: peakResidentBytes() });
+        return;
+      } else throw new Error(`unknown command '${command}'; use train, infer or done`);
+    }
   } finally {
+    way.dispose();
     model.dispose();
   }
 }
@@ -333,7 +326,8 @@ function gflops(shape: MatMulShape, seconds: number): number {
 
 if (import.meta.main) {
   const [command, spec] = [Deno.args[0], JSON.parse(Deno.args[1] ?? "{}")];
-  const result = command === "matmul" ? await measureMatMul(spec) : await measureCase(spec);
-  console.log(JSON.stringify(result));
+  if (command === "matmul") answer(await measureMatMul(spec));
+  else if (command === "serve") await serve(spec);
+  else throw new Error(`unknown command '${command}'; use serve or matmul`);
   Deno.exit(0);
 }

@@ -2,17 +2,16 @@
 run the ways a careful PyTorch user would run it, so that the lab is compared with PyTorch at
 its best and not with its defaults alone.
 
-Usage (one JSON object on standard output):
+Usage (JSON objects on standard output, one a line):
     python3 bench/torch_reference.py info
-    python3 bench/torch_reference.py case '{"width": 8, "batch": 15, "imageSize": 256,
-        "steps": 3, "repeats": 3, "variant": "channels_last"}'
+    python3 bench/torch_reference.py serve '{"width": 8, "batch": 15, "imageSize": 256,
+        "steps": 3, "variant": "channels_last"}'
     python3 bench/torch_reference.py matmul '{"m": 2048, "k": 2304, "n": 512}'
 
-`case` measures training and inference throughput of the lab's model (per-image standardization;
-four blocks of two same-padded ReLU convolutions summed, then a 2x2 max-pool, with W, 2W, 4W, 8W
-filters and 5, 5, 3, 3 kernels; global average pooling; dense(2)) under softmax cross-entropy
-and Nesterov momentum 0.9 at the learning rate given (the lab's 0.05 by default), on seeded
-random uint8 images, with as many
+`serve` builds the lab's model (per-image standardization; four blocks of two same-padded ReLU
+convolutions summed, then a 2x2 max-pool, with W, 2W, 4W, 8W filters and 5, 5, 3, 3 kernels;
+global average pooling; dense(2)) under softmax cross-entropy and Nesterov momentum 0.9 at the
+learning rate given (the lab's 0.05 by default), on seeded random uint8 images, with as many
 threads as the machine has cores, one of these ways (VARIANTS):
 - `nchw`: eager mode in PyTorch's default layout;
 - `channels_last`: eager mode with the model and images in `torch.channels_last` (NHWC), which
@@ -20,20 +19,25 @@ threads as the machine has cores, one of these ways (VARIANTS):
 - `channels_last_torchscript`: inference only, channels_last through a traced and frozen
   TorchScript graph (`torch.jit.freeze` folds the weights and fuses convolution and ReLU);
 - `channels_last_compile`: channels_last through `torch.compile` (Inductor; PyTorch 2 only, and
-  it needs a C++ compiler); its compilation happens in the warm-up, not in the measured runs.
-Each timed measurement of `steps` steps (or batches) is repeated `repeats` times after a warm-up;
-the answer is the median, with the slowest and fastest. A way that cannot run answers
-`{"unavailable": "..."}`; without PyTorch every command does.
+  it needs a C++ compiler); its compilation happens in the warm-up, not in the measured runs;
+- `bf16_autocast`: channels_last eager under `torch.autocast("cpu", dtype=torch.bfloat16)`, the
+  mixed precision PyTorch offers on CPUs: bfloat16 convolutions and products, float32 weights.
+It warms up (one training step, two inference batches), answers `{"ready": ...}` (or
+`{"unavailable": "..."}` for a way that cannot run), then reads commands on standard input, one a
+line: `train` and `infer` time `steps` steps (or batches) and answer the images per second and
+the cores busy; `done` answers the peak resident memory and ends. The benchmark interleaves these
+with the lab's, round by round, so that both sides see the same load. Without PyTorch every
+command answers `{"unavailable": ...}`.
 
 `matmul` measures a float32 matrix product with all cores and with one thread (the machine's
 native peak for the benchmark). `info` names the PyTorch version.
 """
 
+import contextlib
 import json
 import math
 import os
 import resource
-import statistics
 import sys
 import time
 import warnings
@@ -41,7 +45,13 @@ import warnings
 BLOCKS = [(1, 5), (2, 5), (4, 3), (8, 3)]
 LEARNING_RATE = 0.05
 MOMENTUM = 0.9
-VARIANTS = ["nchw", "channels_last", "channels_last_torchscript", "channels_last_compile"]
+VARIANTS = [
+    "nchw",
+    "channels_last",
+    "channels_last_torchscript",
+    "channels_last_compile",
+    "bf16_autocast",
+]
 
 
 def build_model(torch, width):
@@ -80,33 +90,10 @@ def peak_memory_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def timed(run, times):
-    """Wall seconds of `times` runs, and CPU seconds (all threads) per wall second meanwhile."""
-    cpu = time.process_time()
-    started = time.perf_counter()
-    for _ in range(times):
-        run()
-    seconds = time.perf_counter() - started
-    return seconds, (time.process_time() - cpu) / seconds
-
-
-def throughput(run, images, steps, repeats):
-    """Images per second of `repeats` measurements of `steps` runs: median, slowest, fastest."""
-    rates, cores = [], []
-    for _ in range(repeats):
-        seconds, busy = timed(run, steps)
-        rates.append(steps * images / seconds)
-        cores.append(busy)
-    return {
-        "imagesPerSecond": statistics.median(rates),
-        "spread": [min(rates), max(rates)],
-        "coresUsed": statistics.median(cores),
-    }
-
-
-def measure_case(torch, spec):
+def prepare(torch, spec):
+    """The way `spec["variant"]` runs: (train step or None, inference batch, params, warm-up s)."""
     width, batch, size = spec["width"], spec["batch"], spec["imageSize"]
-    steps, repeats, variant = spec["steps"], spec.get("repeats", 1), spec["variant"]
+    variant = spec["variant"]
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
     torch.manual_seed(0)
@@ -131,9 +118,15 @@ def measure_case(torch, spec):
             return {"unavailable": f"PyTorch {torch.__version__} has no torch.compile"}
         forward = torch.compile(model)
 
+    def precision():
+        if variant == "bf16_autocast":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def train_step():
         optimizer.zero_grad()
-        cost = torch.nn.functional.cross_entropy(forward(images), labels)
+        with precision():
+            cost = torch.nn.functional.cross_entropy(forward(images), labels)
         cost.backward()
         optimizer.step()
         return cost.item()
@@ -144,32 +137,65 @@ def measure_case(torch, spec):
             train_step()
         except Exception as error:  # Inductor without a compiler, or another failure to compile
             return {"unavailable": f"{variant}: {type(error).__name__}: {str(error)[:200]}"}
-        train = throughput(train_step, batch, steps, repeats)
-    model.eval()
-    with torch.inference_mode() if variant != "channels_last_torchscript" else torch.no_grad():
-        if variant == "channels_last_torchscript":
+        train = train_step
+    if variant == "channels_last_torchscript":
+        with torch.no_grad():
             # The trace fixes the image size, as the benchmark does: its warning says so.
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            forward = torch.jit.freeze(torch.jit.trace(model, images))
-        infer = lambda: forward(images).sum().item()
-        infer()
-        infer()  # TorchScript's profiling executor optimizes on the second run
-        compile_seconds = time.perf_counter() - started
-        inferred = throughput(infer, batch, steps, repeats)
+            forward = torch.jit.freeze(torch.jit.trace(model.eval(), images))
+
+    def infer():
+        with torch.inference_mode(), precision():
+            return forward(images).float().sum().item()
+
+    infer()
+    infer()  # TorchScript's profiling executor optimizes on the second run
+    return train, infer, params, time.perf_counter() - started
+
+
+def timed(run, times, images):
+    """Images per second of `times` runs, and CPU seconds (all threads) per wall second."""
+    cpu = time.process_time()
+    started = time.perf_counter()
+    for _ in range(times):
+        run()
+    seconds = time.perf_counter() - started
     return {
-        "variant": variant,
-        "trainImagesPerSecond": None if train is None else train["imagesPerSecond"],
-        "inferImagesPerSecond": inferred["imagesPerSecond"],
-        "spread": {
-            "train": None if train is None else train["spread"],
-            "infer": inferred["spread"],
-        },
-        "trainCoresUsed": None if train is None else train["coresUsed"],
-        "inferCoresUsed": inferred["coresUsed"],
-        "warmUpSeconds": compile_seconds,
-        "params": params,
-        "peakMemoryBytes": peak_memory_bytes(),
+        "imagesPerSecond": times * images / seconds,
+        "coresUsed": (time.process_time() - cpu) / seconds,
     }
+
+
+def answer(result):
+    print(json.dumps(result), flush=True)
+
+
+def serve(torch, spec, engine):
+    """Warms up one way, then times it on each command read from standard input."""
+    prepared = prepare(torch, spec)
+    if isinstance(prepared, dict):
+        answer(prepared)
+        return
+    train, infer, params, warm_up_seconds = prepared
+    answer({
+        "ready": True,
+        "engine": engine,
+        "variant": spec["variant"],
+        "params": params,
+        "warmUpSeconds": warm_up_seconds,
+    })
+    steps, batch = spec["steps"], spec["batch"]
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "train":
+            answer({"imagesPerSecond": None} if train is None else timed(train, steps, batch))
+        elif command == "infer":
+            answer(timed(infer, steps, batch))
+        elif command == "done":
+            answer({"peakMemoryBytes": peak_memory_bytes()})
+            return
+        else:
+            raise SystemExit(f"unknown command {command!r}; use train, infer or done")
 
 
 def matmul_gflops(torch, spec, threads, repeats=5):
@@ -198,8 +224,9 @@ def main():
     engine = f"PyTorch {torch.__version__} CPU, {cores} threads"
     if command == "info":
         result = {"engine": engine, "python": sys.executable, "variants": VARIANTS}
-    elif command == "case":
-        result = measure_case(torch, spec)
+    elif command == "serve":
+        serve(torch, spec, engine)
+        return
     elif command == "matmul":
         result = {
             "engine": f"PyTorch {torch.__version__} torch.mm",
@@ -208,7 +235,7 @@ def main():
             "gflopsOneThread": matmul_gflops(torch, spec, 1),
         }
     else:
-        raise SystemExit(f"unknown command {command!r}; use info, case or matmul")
+        raise SystemExit(f"unknown command {command!r}; use info, serve or matmul")
     print(json.dumps(result))
 
 

@@ -3,8 +3,9 @@ import { fileURLToPath } from "node:url";
 import {
   type BenchCase,
   type BenchReport,
-  HEADLINE_TIE,
-  pickHeadline,
+  interleave,
+  roundRatios,
+  TORCH_PRECISION,
   TORCH_VARIANTS,
 } from "../../bench/bench.ts";
 import { median } from "../../bench/case.ts";
@@ -34,20 +35,19 @@ function assertSpread(spread: [number, number] | null, value: number | null, wha
   assert.ok(spread[0] <= value && value <= spread[1], `${what}: ${value} outside ${spread}`);
 }
 
-function assertCase(c: BenchCase) {
+function assertCase(c: BenchCase, rounds: number) {
   assert.equal(c.width, 8);
   assert.equal(c.batch, 4);
-  assert.equal(c.repeats, 2);
+  assert.ok(c.precision === "fp32" || c.precision === "bf16", c.precision);
+  assert.equal(c.rounds.train.length, rounds);
+  assert.equal(c.rounds.infer.length, rounds);
   assertRate(c.trainImagesPerSecond, "trainImagesPerSecond");
   assertRate(c.inferImagesPerSecond, "inferImagesPerSecond");
+  assert.equal(c.trainImagesPerSecond, median(c.rounds.train));
   assertSpread(c.spread.train, c.trainImagesPerSecond, "ours, training: median within the spread");
   assertSpread(c.spread.infer, c.inferImagesPerSecond, "ours, inference: median within the spread");
   assertRate(c.gflops.train, "gflops.train");
-  assertRate(c.oneWorker.trainImagesPerSecond, "oneWorker.trainImagesPerSecond");
-  assert.equal(c.parallel.workers, 2);
-  const cores = c.parallel.trainCoresUsed;
-  assert.ok(cores === null || (cores > 0 && cores <= 2.5), `cores busy: ${cores}`);
-  assert.ok("trainImagesPerSecond" in c.lab, "the lab loop ran");
+  assertRate(c.peakMemoryBytes, "peakMemoryBytes");
   if (c.reference === null) {
     assert.equal(typeof c.referenceMissing, "string");
     assert.equal(c.ratio, null);
@@ -55,65 +55,84 @@ function assertCase(c: BenchCase) {
   }
   const { reference } = c;
   assert.match(reference.engine, /PyTorch/);
-  const names = [...reference.variants.map((v) => v.name), ...reference.notRun.map((n) => n.name)];
-  assert.deepEqual(names.sort(), ["channels_last", "channels_last_torchscript", "nchw"]);
+  const names = [
+    ...reference.variants.map((v) => v.variant),
+    ...reference.notRun.map((n) => n.variant),
+  ];
+  assert.deepEqual(names.sort(), [
+    "bf16_autocast",
+    "channels_last",
+    "channels_last_torchscript",
+    "nchw",
+  ]);
   for (const v of reference.variants) {
-    assert.ok(TORCH_VARIANTS.includes(v.name), v.name);
-    assertRate(v.inferImagesPerSecond, `${v.name}.inferImagesPerSecond`);
-    assertSpread(v.spread.infer, v.inferImagesPerSecond, `${v.name}, inference`);
-    if (v.name === "channels_last_torchscript") {
+    assert.ok(TORCH_VARIANTS.includes(v.variant), v.variant);
+    assert.equal(v.precision, TORCH_PRECISION[v.variant]);
+    assert.equal(v.rounds.infer.length, rounds);
+    assertRate(v.inferImagesPerSecond, `${v.variant}.inferImagesPerSecond`);
+    assertSpread(v.spread.infer, v.inferImagesPerSecond, `${v.variant}, inference`);
+    assertRate(v.peakMemoryBytes, `${v.variant}.peakMemoryBytes`);
+    if (v.variant === "channels_last_torchscript") {
       assert.equal(v.trainImagesPerSecond, null, "a frozen graph does not train");
     } else {
-      assertRate(v.trainImagesPerSecond, `${v.name}.trainImagesPerSecond`);
-      assertSpread(v.spread.train, v.trainImagesPerSecond, `${v.name}, training`);
+      assertRate(v.trainImagesPerSecond, `${v.variant}.trainImagesPerSecond`);
+      assertSpread(v.spread.train, v.trainImagesPerSecond, `${v.variant}, training`);
     }
   }
-  const trains = reference.variants.flatMap((v) => v.trainImagesPerSecond ?? []);
-  const infers = reference.variants.map((v) => v.inferImagesPerSecond);
+  const same = reference.variants.filter((v) => v.precision === c.precision);
+  const trains = same.flatMap((v) => v.trainImagesPerSecond ?? []);
   assert.equal(reference.trainImagesPerSecond, Math.max(...trains), "best training is the max");
-  assert.equal(reference.inferImagesPerSecond, Math.max(...infers), "best inference is the max");
-  const named = (name: string) => reference.variants.find((v) => v.name === name)!;
+  const named = (name: string | null) => reference.variants.find((v) => v.variant === name)!;
   assert.equal(named(reference.best.train).trainImagesPerSecond, reference.trainImagesPerSecond);
   assert.equal(named(reference.best.infer).inferImagesPerSecond, reference.inferImagesPerSecond);
   const model = createModel({ width: 8, imageSize: 64 });
   assert.equal(reference.params, model.countParams(), "PyTorch built the same network");
   model.dispose();
-  assert.equal(c.ratio?.train, c.trainImagesPerSecond / reference.trainImagesPerSecond);
-  assert.equal(c.ratio?.infer, c.inferImagesPerSecond / reference.inferImagesPerSecond);
+  // Each round's ratio is against that round's fastest way at the same precision.
+  const perRound = c.rounds.train.map((rate, round) =>
+    rate / Math.max(...same.flatMap((v) => v.rounds.train?.[round] ?? []))
+  );
+  assert.equal(c.ratio!.train, median(perRound));
+  assert.deepEqual(c.ratioRange!.train, [Math.min(...perRound), Math.max(...perRound)]);
   const range = c.ratioRange!;
-  assert.ok(range.train[0] <= c.ratio!.train && c.ratio!.train <= range.train[1], "train range");
   assert.ok(range.infer[0] <= c.ratio!.infer && c.ratio!.infer <= range.infer[1], "infer range");
+  assert.ok(c.ratioAnyPrecision!.train <= c.ratio!.train, "any precision includes the same");
+  assert.ok(c.ratioAnyPrecision!.infer <= c.ratio!.infer, "any precision includes the same");
 }
 
 Deno.test("bench --quick --json runs and reports every field of the contract", async () => {
-  const { code, stdout, stderr } = await bench(["--quick", "--json", "--workers", "2"]);
+  const { code, stdout, stderr } = await bench(["--quick", "--json"]);
   assert.equal(code, 0, stderr);
   const report = JSON.parse(stdout) as BenchReport;
   assert.equal(report.quick, true);
+  assert.equal(report.rounds, 2);
   assert.equal(typeof report.machine.cpu, "string");
   assert.ok(report.machine.cores >= 1);
   assertRate(report.machine.peak.wasmGflopsOneThread, "peak.wasmGflopsOneThread");
   const { onednnGflops } = report.machine.peak;
   if (onednnGflops !== null) assertRate(onednnGflops, "peak.onednnGflops");
-  assert.equal(report.cases.length, 1);
+  const precisions = report.cases.map((c) => c.precision);
+  const bf16 = report.machine.bf16Flags.length > 0 && onednnGflops !== null;
+  assert.deepEqual(precisions, bf16 ? ["fp32", "bf16"] : ["fp32"]);
   await selectBackend({ backend: "cpu" }); // to count the lab model's parameters
-  assertCase(report.cases[0]);
-  assert.match(stderr, /width 8: 2 workers/);
+  for (const c of report.cases) assertCase(c, 2);
+  assert.match(stderr, /width 8, round 2\/2 \(train \/ infer img\/s\): lab fp32 /);
   assert.match(report.machine.isa, /^(AVX-512|AVX2|x86_64|aarch64)$/);
   const onednn = report.machine.peak.onednn;
   if (onednn !== null) assert.match(onednn.version, /^[23]\.\d+\.\d+$/);
 });
 
-Deno.test("the headline is the fastest run, or of runs tied within 5%, the one with least memory", () => {
-  const run = (rate: number, gib: number | null) => ({
-    trainImagesPerSecond: rate,
-    peakMemoryBytes: gib === null ? null : gib * 2 ** 30,
-  });
-  assert.equal(HEADLINE_TIE, 0.05);
-  assert.equal(pickHeadline([[run(1.40, 3.7), "2"], [run(1.38, 2.1), "1"]])[1], "1");
-  assert.equal(pickHeadline([[run(58.8, 1.2), "2"], [run(55.0, 1.1), "1"]])[1], "2");
-  assert.equal(pickHeadline([[run(20, null), "a"], [run(19.5, 1.9), "b"]])[1], "b");
-  assert.equal(pickHeadline([[run(20, 1.0), "a"]])[1], "a");
+Deno.test("interleave() alternates the lab's contestants and PyTorch's", () => {
+  assert.deepEqual(interleave(["L1", "L2"], ["T1", "T2", "T3"]), ["L1", "T1", "L2", "T2", "T3"]);
+  assert.deepEqual(interleave(["L1"], []), ["L1"]);
+});
+
+Deno.test("roundRatios() takes each round's ratio to its fastest way: median, range, spread", () => {
+  // Round 1: 10 / max(5, 8) = 1.25; round 2: 12 / max(6, 4) = 2; round 3: 9 / 6 = 1.5.
+  const result = roundRatios([10, 12, 9], [[5, 6, 6], [8, 4, null]]);
+  assert.deepEqual(result, { ratio: 1.5, range: [1.25, 2], spreadPercent: 50 });
+  assert.equal(roundRatios([10], [[null]]), null, "no way ran that round");
+  assert.equal(roundRatios([10], []), null, "no way at all");
 });
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
@@ -126,6 +145,12 @@ Deno.test("bench rejects a bad flag with one line and exit 1", async () => {
   const { code, stderr } = await bench(["--widths", "8,x"]);
   assert.equal(code, 1);
   assert.match(stderr.trim(), /^error: --widths must be positive integers/);
+  const precision = await bench(["--precisions", "fp16"]);
+  assert.equal(precision.code, 1);
+  assert.equal(
+    precision.stderr.trim(),
+    "error: --precisions must be fp32, bf16 or both, got 'fp16'",
+  );
 });
 
 Deno.test("modelFlops() counts the lab model's operations from its layer shapes", () => {
