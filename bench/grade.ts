@@ -11,6 +11,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { parseCommand, runMain } from "../cli/args.ts";
 import { UsageError } from "../lib/core/errors.ts";
@@ -124,6 +125,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number of seconds");
   const dir = await Deno.makeTempDir({ prefix: "lab-bench-grade-" });
   try {
+    tf.enableProdMode(); // tfjs's banner on first use of its cpu backend is not for graders
     const cheats = await writeClass(dir, students);
     let peakMb = 0;
     const sampler = setInterval(() => peakMb = Math.max(peakMb, treeRssMb()), 250);

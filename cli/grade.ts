@@ -6,6 +6,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { type CommandSpec, parseCommand, runMain } from "./args.ts";
 import {
   assignmentNotebooks,
@@ -88,6 +89,7 @@ function assignmentOf(flag: string): string[] {
 /** Runs the task with the command-line arguments `argv`. */
 export async function main(argv: string[]): Promise<void> {
   const args = parseCommand(SPEC, argv);
+  tf.enableProdMode(); // tfjs's banner on first use of its cpu backend is not for graders
   Deno.chdir(Deno.env.get("INIT_CWD") ?? Deno.cwd());
   const [path, ...extra] = args.positionals;
   if (!path || extra.length > 0) {

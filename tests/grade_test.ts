@@ -1,15 +1,17 @@
 /**
- * Grading with `deno test`, for graders and LMSs: `deno test -A tests/grade_test.ts -- PATH`
- * grades a notebook or a folder of submissions, one test per student and notebook and one step
- * per question (pass or fail with the grader's message), so `--reporter=junit` or
- * `--reporter=tap` feeds an LMS or GitHub Classroom. Without PATH it grades
+ * Grading with `deno test`, for graders and LMSs: `deno test -A tests/grade_test.ts -- PATH
+ * [NOTEBOOKS]` grades a notebook or a folder of submissions, one test per student and notebook
+ * and one step per question (pass or fail with the grader's message), and a failing test for each
+ * notebook of the assignment (all six, or NOTEBOOKS: `4,5`) a student did not hand in, so
+ * `--reporter=junit` or `--reporter=tap` feeds an LMS. Without PATH it grades
  * `notebooks/solutions` and expects full marks, as part of the suite.
  */
 import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
 import { gradePath } from "../lib/grading/grader.ts";
 import { HAS_SOLUTIONS, SOLUTIONS } from "./support/solutions.ts";
 
-const [given] = Deno.args;
+const [given, assignment] = Deno.args;
 const target = given ?? (HAS_SOLUTIONS ? SOLUTIONS : undefined);
 
 if (target === undefined) {
@@ -19,7 +21,8 @@ if (target === undefined) {
     fn() {},
   });
 } else {
-  const report = await gradePath(target);
+  tf.enableProdMode(); // tfjs's banner on first use of its cpu backend is not for graders
+  const report = await gradePath(target, { notebooks: assignment?.split(",") });
   for (const notebook of report.notebooks) {
     const score = notebook.questions.reduce((sum, q) => sum + q.points, 0);
     const max = notebook.questions.reduce((sum, q) => sum + q.max, 0);
@@ -30,6 +33,13 @@ if (target === undefined) {
         });
       }
     });
+  }
+  for (const { student, missing } of report.students) {
+    for (const name of missing) {
+      Deno.test(`${student}: ${name} not handed in`, () => {
+        assert.fail(`${student} did not hand in ${name}: each of its questions scores zero`);
+      });
+    }
   }
   if (given === undefined) {
     Deno.test("grade: the solution notebooks score full marks", () => {

@@ -306,7 +306,6 @@ interface GradeFilesOptions extends GradeOptions {
  * {@link GradeOptions.jobs} at once, on fixtures written once.
  */
 async function gradeFiles(paths: string[], options: GradeFilesOptions): Promise<NotebookGrade[]> {
-  tf.enableProdMode(); // tfjs's banner on first use of its cpu backend is not for graders
   const work = await Deno.makeTempDir({ prefix: "lab-grade-" });
   try {
     const fixtureDir = join(work, "fixtures");
