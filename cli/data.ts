@@ -14,6 +14,7 @@ import {
 import { describeDataFolder, ensureDataset } from "../lib/data/source.ts";
 import { LabError, UsageError } from "../lib/core/errors.ts";
 import type { TubeConfounder } from "../lib/phantom/generator.ts";
+import type { FilmDesign } from "../lib/data/siim_sample.ts";
 
 const SPEC: CommandSpec = {
   name: "data",
@@ -58,6 +59,12 @@ const SPEC: CommandSpec = {
     rle: {
       type: "string",
       help: "SIIM source: train-rle.csv (or .csv.gz), the run-length masks.",
+    },
+    design: {
+      type: "string",
+      default: "whole",
+      help: "siim-sample source: whole films, or halves (the lesion half of a film against its " +
+        "other half, each beside its mirror image: lib/data/halves.ts).",
     },
     seed: { type: "string", default: "0", help: "Seed of every random choice (split, sampling)." },
     "negatives-per-positive": {
@@ -160,7 +167,7 @@ export async function main(argv: string[]): Promise<void> {
     siim,
     phantom,
     sample,
-    siimSample: sample,
+    siimSample: { ...sample, design: choiceFlag<FilmDesign>(args, "design", ["whole", "halves"]) },
   });
   console.log(describeDataFolder(folder));
 }

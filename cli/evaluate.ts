@@ -17,6 +17,7 @@ import {
   type Predictions,
 } from "../lib/evaluation/evaluate.ts";
 import { PREDICT_BATCH_SIZE } from "../lib/model/predict.ts";
+import { filmDesignOf, predictFilms } from "../lib/evaluation/films.ts";
 import { UsageError } from "../lib/core/errors.ts";
 import { plotRoc, savePlot } from "../lib/figures/mod.ts";
 import { computeRoc } from "../lib/evaluation/roc.ts";
@@ -66,7 +67,12 @@ function printReport(report: EvaluationReport): void {
   );
   console.log(`accuracy:      ${report.accuracy.toFixed(4)}`);
   const share = (value: number | null) => value === null ? "n/a (no masks)" : value.toFixed(4);
-  console.log(`pointing game: ${share(report.pointingGame)}`);
+  console.log(
+    `pointing game: ${share(report.pointingGame)}` +
+      (report.pointingChance === null
+        ? ""
+        : ` (a uniformly random point: ${report.pointingChance.toFixed(4)})`),
+  );
   console.log(`CAM in lesion: ${share(report.energyInside)}`);
   console.log(`backend:       ${report.backend}, ${report.imagesPerSecond.toFixed(1)} images/s`);
 }
@@ -125,8 +131,15 @@ export async function main(argv: string[]): Promise<void> {
     const bar = createProgressBar(test.count, { label: "evaluate", unit: "images" });
     let camBar: ProgressBar | undefined;
     let predictions: Predictions | undefined;
+    const design = filmDesignOf(manifest);
+    if (design === "halves") {
+      console.error(
+        "the checkpoint learned half-films: each film is scored by its more suspicious half",
+      );
+    }
     const report = await evaluateModel(model, test, {
       batchSize,
+      predict: (model, data, options) => predictFilms(model, data, { ...options, design }),
       onPredictions: (made) => predictions = made,
       onProgress: (done) => bar.update(done),
       onLocalizeProgress: (done, total) => {

@@ -23,6 +23,7 @@ import { UsageError } from "../lib/core/errors.ts";
 import { createModel, DEFAULT_SEED, MODEL_WIDTH } from "../lib/model/model.ts";
 import { maxThreadBatchSize } from "../lib/training/parallel.ts";
 import { type BackendInfo, selectBackend } from "../lib/backends/backend.ts";
+import { createAugmentation } from "../lib/training/augment.ts";
 import { createProgressBar, formatDuration, type ProgressBar } from "../lib/core/progress.ts";
 import { isOptimizerName, OPTIMIZER_NAMES, type OptimizerName } from "../lib/model/optimizers.ts";
 import {
@@ -103,6 +104,12 @@ export const TRAIN_SPEC: CommandSpec = {
       help: "Evaluate on 100 test images every this many steps.",
     },
     resume: { type: "boolean", help: "Continue from the checkpoint in --out." },
+    augment: {
+      type: "boolean",
+      help: "Augment the training images: small rotations, scalings, shifts and gamma " +
+        "changes, no flips (lib/training/augment.ts), seeded by --seed (its draws start again " +
+        "on --resume).",
+    },
     "init-from": {
       type: "string",
       help: "Start from this checkpoint's weights (fine-tuning on --data), with a fresh " +
@@ -410,6 +417,7 @@ export async function main(argv: string[]): Promise<void> {
       checkpointDir: settings.out,
       resume: settings.resume,
       initFrom: settings.initFrom,
+      augment: args.values.augment ? createAugmentation({ seed: settings.seed }) : undefined,
       logDir: settings.logdir,
       signal: controller.signal,
       data: { dir: settings.data, source: folder.record },

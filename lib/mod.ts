@@ -12,6 +12,7 @@
 export {
   type LabSetup,
   NOTEBOOK_CHECKPOINT,
+  PHANTOM_CHECKPOINT,
   PRETRAINED_CHECKPOINT,
   setupNotebook,
   type SetupOptions,
@@ -22,6 +23,14 @@ export { DataFileError, LabError, NotAnsweredError, todo, UsageError } from "./c
 
 // 01 the dataset, and the real X-rays shipped with the lab.
 export { type LabSplit, PneumothoraxDataset } from "./data/dataset.ts";
+export {
+  loadSiimSample,
+  RECIPE_DESIGN,
+  SIIM_SAMPLE_DIR,
+  type SiimSample,
+  splitSiimSample,
+} from "./data/siim_sample.ts";
+export { type Half, mirroredHalf } from "./data/halves.ts";
 export { imageAt, type ImageStack } from "./data/schema.ts";
 export {
   type DeviceSummary,
@@ -56,6 +65,7 @@ export { loadCheckpoint, readCheckpointManifest } from "./model/checkpoint/mod.t
 
 // 04 ROC and AUC.
 export { predictImages } from "./evaluation/evaluate.ts";
+export { filmDesignOf, type FilmPredictions, predictFilms } from "./evaluation/films.ts";
 export {
   auc,
   bootstrapAucInterval,

@@ -22,7 +22,7 @@
  */
 import { join } from "node:path";
 import { DataFileError, UsageError } from "../core/errors.ts";
-import { createRandom } from "../core/random.ts";
+import { createRandom, shuffleInPlace } from "../core/random.ts";
 import { requireInteger } from "../core/validate.ts";
 import { LAB_ROOT } from "../core/paths.ts";
 import { IMAGE_SIZE } from "./schema.ts";
@@ -36,6 +36,7 @@ import {
 } from "./import_common.ts";
 import { readTable } from "./real_sample.ts";
 import { decodeGrayPng } from "./xray_png.ts";
+import { filmHalves } from "./halves.ts";
 
 /** The folder of the shipped SIIM films: `samples/siim/` at the root of the repository. */
 export const SIIM_SAMPLE_DIR: string = join(LAB_ROOT, "samples", "siim");
@@ -200,6 +201,115 @@ export interface SiimSampleFilesOptions {
   testFraction?: number;
   /** Folder of the films (default {@link SIIM_SAMPLE_DIR}). */
   dir?: string;
+  /**
+   * `whole` films (the default), or `halves`: each split's films turned into half-films (see
+   * {@link halfFilmImages}); the split by group is made first, so no group is on both sides.
+   */
+  design?: FilmDesign;
+  /** Keep at most this many films of each split, the first of its seeded order (fast mode). */
+  maxFilms?: { train: number; test: number };
+}
+
+/** How films become training images: whole, or as half-films (`lib/data/halves.ts`). */
+export type FilmDesign = "whole" | "halves";
+/** The designs of {@link FilmDesign}. */
+export const FILM_DESIGNS: readonly FilmDesign[] = ["whole", "halves"];
+/**
+ * The design the shipped model learned (`checkpoints/pretrained/README.md`, docs/real_films.md),
+ * in which the notebooks write the shipped films.
+ */
+export const RECIPE_DESIGN: FilmDesign = "halves";
+
+/** Images of the lab's layout made from some of the shipped films, with what each came from. */
+export interface FilmImages {
+  /** Images, n x 256 x 256. */
+  images: Uint8Array;
+  /** Lesion masks, same layout. */
+  masks: Uint8Array;
+  /** 1 = pneumothorax, per image. */
+  labels: Uint8Array;
+  /** The film's ImageId per image (with `#left` or `#right` for a half-film). */
+  files: string[];
+  /** The film's split group per image. */
+  groups: string[];
+}
+
+/** The films `indices` as they are. */
+export function wholeFilmImages(films: SiimSample, indices: number[]): FilmImages {
+  const pixels = films.imageSize * films.imageSize;
+  const images = new Uint8Array(indices.length * pixels);
+  const masks = new Uint8Array(indices.length * pixels);
+  indices.forEach((index, k) => {
+    images.set(films.images.subarray(index * pixels, (index + 1) * pixels), k * pixels);
+    masks.set(films.masks.subarray(index * pixels, (index + 1) * pixels), k * pixels);
+  });
+  return {
+    images,
+    masks,
+    labels: Uint8Array.from(indices, (index) => films.labels[index]),
+    files: indices.map((index) => films.imageIds[index]),
+    groups: indices.map((index) => films.groups[index]),
+  };
+}
+
+/**
+ * Half-films of the films `indices` (see `halves.ts` for why): the lesion half of each positive
+ * whose lesion lies in one half (label 1) and its other half (label 0), with as many lesions on
+ * the image's left as on its right (the more common side subsampled, seeded), so that the
+ * heart's half says nothing of the label; and both halves of each negative (label 0). Positives
+ * with lesions on both sides are left out. Returned in a seeded order.
+ */
+export function halfFilmImages(
+  films: SiimSample,
+  indices: number[],
+  options: { seed?: number } = {},
+): FilmImages {
+  const random = createRandom(options.seed ?? DEFAULT_SEED);
+  const onSide = (side: LesionSide) =>
+    shuffleInPlace(indices.filter((index) => films.sides[index] === side), random);
+  const left = onSide("image-left");
+  const right = onSide("image-right");
+  const perSide = Math.min(left.length, right.length);
+  const pixels = films.imageSize * films.imageSize;
+  const made: {
+    image: Uint8Array;
+    mask: Uint8Array;
+    label: number;
+    file: string;
+    group: string;
+  }[] = [];
+  const add = (index: number, lesion: "left" | "right" | undefined) => {
+    const halves = filmHalves(
+      films.images.subarray(index * pixels, (index + 1) * pixels),
+      films.masks.subarray(index * pixels, (index + 1) * pixels),
+      films.imageSize,
+    );
+    for (const half of ["left", "right"] as const) {
+      made.push({
+        ...halves[half],
+        label: half === lesion ? 1 : 0,
+        file: `${films.imageIds[index]}#${half}`,
+        group: films.groups[index],
+      });
+    }
+  };
+  for (const index of left.slice(0, perSide)) add(index, "left");
+  for (const index of right.slice(0, perSide)) add(index, "right");
+  for (const index of indices.filter((index) => films.labels[index] === 0)) add(index, undefined);
+  shuffleInPlace(made, random);
+  const images = new Uint8Array(made.length * pixels);
+  const masks = new Uint8Array(made.length * pixels);
+  made.forEach((one, k) => {
+    images.set(one.image, k * pixels);
+    masks.set(one.mask, k * pixels);
+  });
+  return {
+    images,
+    masks,
+    labels: Uint8Array.from(made, (one) => one.label),
+    files: made.map((one) => one.file),
+    groups: made.map((one) => one.group),
+  };
 }
 
 /** A split of the shipped films: indices into a {@link SiimSample}. */
@@ -220,7 +330,7 @@ export interface SiimSampleSplit {
  */
 export function splitSiimSample(
   films: SiimSample,
-  options: Omit<SiimSampleFilesOptions, "dir"> = {},
+  options: Pick<SiimSampleFilesOptions, "seed" | "testFraction"> = {},
 ): SiimSampleSplit {
   const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
   if (!(testFraction > 0 && testFraction < 1)) {
@@ -261,9 +371,10 @@ export interface SiimSampleFilesReport {
 
 /**
  * Writes the shipped SIIM films as the lab's two files in `outDir` (created if needed), split by
- * {@link splitSiimSample}, with `mask`, `file` (the ImageId), `patient_id` and
- * `near_duplicate_group` (both the split key of {@link groupOf}). Films with an `nih_match` are
- * left out of both, so nothing trained on these files has seen a patient of the NIH sample.
+ * {@link splitSiimSample}, whole or as half-films (`design`), with `mask`, `file` (the ImageId),
+ * `patient_id` and `near_duplicate_group` (both the split key of {@link groupOf}). Films with an
+ * `nih_match` are left out of both, so nothing trained on these files has seen a patient of the
+ * NIH sample.
  *
  * Throws a {@link UsageError} for a test fraction outside (0, 1) or a seed that is not an
  * integer.
@@ -272,31 +383,31 @@ export async function writeSiimSampleFiles(
   outDir: string,
   options: SiimSampleFilesOptions = {},
 ): Promise<SiimSampleFilesReport> {
+  const design = options.design ?? "whole";
+  if (!FILM_DESIGNS.includes(design)) {
+    throw new UsageError(`design must be one of ${FILM_DESIGNS.join(", ")}, got '${design}'`);
+  }
   const films = await loadSiimSample({ dir: options.dir });
   const split = splitSiimSample(films, options);
-  const pixels = films.imageSize * films.imageSize;
   await Deno.mkdir(outDir, { recursive: true });
   const write = (name: string, indices: number[]) => {
-    const images = new Uint8Array(indices.length * pixels);
-    const masks = new Uint8Array(indices.length * pixels);
-    indices.forEach((index, k) => {
-      const from = index * pixels;
-      images.set(films.images.subarray(from, from + pixels), k * pixels);
-      masks.set(films.masks.subarray(from, from + pixels), k * pixels);
-    });
-    const rows = indices.map((index) => ({
-      file: films.imageIds[index],
-      patientId: films.groups[index],
-      positive: films.labels[index] === 1,
+    const made = design === "halves"
+      ? halfFilmImages(films, indices, { seed: options.seed })
+      : wholeFilmImages(films, indices);
+    const rows = made.files.map((file, k) => ({
+      file,
+      patientId: made.groups[k],
+      positive: made.labels[k] === 1,
     }));
-    return writeSplit(join(outDir, name), rows, images, films.imageSize, {
-      masks,
-      groups: rows.map((row) => row.patientId),
+    return writeSplit(join(outDir, name), rows, made.images, films.imageSize, {
+      masks: made.masks,
+      groups: made.groups,
     });
   };
+  const limit = (indices: number[], most?: number) => indices.slice(0, most ?? indices.length);
   return {
-    train: await write(TRAIN_FILE, split.train),
-    test: await write(TEST_FILE, split.test),
+    train: await write(TRAIN_FILE, limit(split.train, options.maxFilms?.train)),
+    test: await write(TEST_FILE, limit(split.test, options.maxFilms?.test)),
     leftOut: split.leftOut.map((index) => films.imageIds[index]),
   };
 }

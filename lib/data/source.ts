@@ -295,8 +295,9 @@ async function buildSiimSampleData(
   for (const name of ["train", "test"] as const) {
     const split = report[name];
     log(
-      `  ${name}: ${split.path}: ${split.images} films, ${split.positives} pneumothorax, ` +
-        `${split.patients} near-duplicate groups`,
+      `  ${name}: ${split.path}: ${split.images} ${
+        options.design === "halves" ? "half-films" : "films"
+      }, ${split.positives} pneumothorax, ${split.patients} near-duplicate groups`,
     );
   }
   log(

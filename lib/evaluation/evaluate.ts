@@ -49,6 +49,11 @@ export interface EvaluationReport {
   accuracy: number;
   /** Pointing-game score of the class activation maps against lesion masks; null without them. */
   pointingGame: number | null;
+  /**
+   * The pointing game of a point drawn uniformly over each image (its chance level), or null
+   * without masks.
+   */
+  pointingChance: number | null;
   /** Mean share of the maps' positive energy inside the lesion masks; null without them. */
   energyInside: number | null;
   /**
@@ -69,6 +74,15 @@ export interface EvaluateOptions extends PredictOptions {
   seed?: number;
   /** Receives the predictions of every image, before they are summarized (e.g. to plot them). */
   onPredictions?: (predictions: Predictions) => void;
+  /**
+   * How to predict the images (default {@link predictImages}); `predictFilms` of `films.ts`
+   * scores a half-film model's films by their halves.
+   */
+  predict?: (
+    model: PneumothoraxDetectionModel,
+    data: LabeledImages,
+    options: PredictOptions,
+  ) => Promise<Predictions>;
   /** Called after each batch of class activation maps, when masks are scored. */
   onLocalizeProgress?: (done: number, total: number) => void;
 }
@@ -124,7 +138,7 @@ export async function evaluateModel(
   data: LabeledImages,
   options: EvaluateOptions = {},
 ): Promise<EvaluationReport> {
-  const predictions = await predictImages(model, data, options);
+  const predictions = await (options.predict ?? predictImages)(model, data, options);
   options.onPredictions?.(predictions);
   const { labels, scores, predicted } = predictions;
   const n = labels.length;
@@ -150,6 +164,7 @@ export async function evaluateModel(
     aucCi95,
     accuracy: n > 0 ? correct / n : 0,
     pointingGame: localization?.pointingGame ?? null,
+    pointingChance: localization?.chance ?? null,
     energyInside: localization?.energyInside ?? null,
     backend: currentRung() ?? tf.getBackend(),
     imagesPerSecond: predictions.imagesPerSecond,

@@ -117,6 +117,43 @@ export function pointingGame(
 }
 
 /**
+ * The pointing game's chance level for one lesion: the share of the image's pixels within the
+ * tolerance of the mask, which is how often a point drawn uniformly over the image would hit it.
+ * A map whose peaks hit more often than the mean of this over the lesions points better than
+ * chance.
+ *
+ * @param mask the lesion mask, non-zero inside, square or not (`CamImage`)
+ * @throws {UsageError} when the mask is empty
+ *
+ * @example
+ * ```ts
+ * import { chancePointing } from "./localization.ts";
+ * const mask = { data: Uint8Array.of(0, 0, 0, 1), width: 2, height: 2 };
+ * if (chancePointing(mask, { tolerance: 0 }) !== 0.25) throw new Error();
+ * if (chancePointing(mask, { tolerance: 1 }) !== 0.75) throw new Error();
+ * ```
+ */
+export function chancePointing(mask: CamImage, options: PointingGameOptions = {}): number {
+  const lesion = asGrayImage(mask, "mask");
+  if (!hasLesion(lesion.data)) throw new UsageError("mask is empty: no lesion to point at");
+  const { width, height } = lesion;
+  const tolerance = options.tolerance ?? defaultTolerance(width, height);
+  const reach = Math.floor(tolerance);
+  const near = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (lesion.data[y * width + x] === 0) continue;
+      for (let v = Math.max(0, y - reach); v <= Math.min(height - 1, y + reach); v++) {
+        for (let u = Math.max(0, x - reach); u <= Math.min(width - 1, x + reach); u++) {
+          if (Math.hypot(u - x, v - y) <= tolerance) near[v * width + u] = 1;
+        }
+      }
+    }
+  }
+  return near.reduce((sum, v) => sum + v, 0) / near.length;
+}
+
+/**
  * The share of the map's positive energy inside the lesion: `sum over the mask of max(map, 0)`
  * divided by `sum over the image of max(map, 0)`, in [0, 1]. A map with no positive value
  * points nowhere and scores 0.
@@ -187,6 +224,8 @@ export interface ImageLocalization {
 export interface LocalizationReport {
   /** Share of the scored images whose map's maximum hits the lesion. */
   pointingGame: number;
+  /** The pointing game of a point drawn uniformly over each image: {@link chancePointing}'s mean. */
+  chance: number;
   /** Mean over the scored images of the share of positive map energy inside the lesion. */
   energyInside: number;
   /** Images scored: pneumothorax images with a non-empty mask. */
@@ -273,6 +312,11 @@ export async function localizeDataset(
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   return {
     pointingGame: mean(perImage.map((r) => (r.hit ? 1 : 0))),
+    chance: mean(
+      scored.map((i) =>
+        chancePointing({ data: maskOf(i), width: size, height: size }, { tolerance })
+      ),
+    ),
     energyInside: mean(perImage.map((r) => r.energyInside)),
     n: perImage.length,
     skipped: positives.length - scored.length,

@@ -1,11 +1,13 @@
 /**
  * X-rays as figures: one X-ray with its label, and a grid of X-rays titled with their labels,
- * predictions and probabilities of pneumothorax (red where the prediction is wrong).
+ * predictions and probabilities of pneumothorax (red where the prediction is wrong), with the
+ * outline of each lesion where a mask is given.
  *
  * @module
  */
 import { UsageError } from "../core/errors.ts";
-import { type GrayImage, grayPixels, pngDataUrl, toGrayImage } from "../core/png.ts";
+import { type GrayImage, grayPixels, type Pixels, pngDataUrl, toGrayImage } from "../core/png.ts";
+import { MASK_COLOR, maskOutline, requireSameSize } from "./overlay.ts";
 import { requireInteger } from "../core/validate.ts";
 import type { Figure, Label } from "./figure.ts";
 import {
@@ -61,6 +63,8 @@ export interface XrayGridOptions {
   size?: number;
   /** Values shown black and white, for every image. Default: per image, as {@link plotXray}. */
   domain?: [number, number];
+  /** A lesion mask per image (non-zero inside; `undefined` for none), outlined in cyan. */
+  masks?: ArrayLike<ArrayLike<number> | GrayImage | undefined>;
 }
 
 /**
@@ -99,6 +103,24 @@ export function plotXray(
   return finish(svg, `X-ray ${xray.width}x${xray.height}${title ? `: ${title}` : ""}`);
 }
 
+/** The X-ray's gray pixels with the outline of `mask` in {@link MASK_COLOR}, as RGB. */
+function outlinedPixels(
+  xray: GrayImage,
+  mask: ArrayLike<number> | GrayImage,
+  domain?: [number, number],
+): Pixels {
+  const lesion = toGrayImage(mask, "mask");
+  requireSameSize(xray, lesion, "mask");
+  const gray = grayPixels(xray, domain).data;
+  const outline = maskOutline(lesion);
+  const data = new Uint8Array(gray.length * 3);
+  for (let i = 0; i < gray.length; i++) {
+    if (outline[i]) data.set(MASK_COLOR, i * 3);
+    else data.fill(gray[i], i * 3, i * 3 + 3);
+  }
+  return { data, width: xray.width, height: xray.height, channels: 3 };
+}
+
 /** Checks that an optional per-image array has one entry per image. */
 function checkPerImage(values: ArrayLike<unknown> | undefined, n: number, what: string): void {
   if (values !== undefined && values.length !== n) {
@@ -125,7 +147,8 @@ function gridTitle(i: number, options: XrayGridOptions): { text: string; wrong: 
 
 /**
  * A grid of X-rays, each titled with its index, label, prediction and probability of
- * pneumothorax; a title is red where the prediction is wrong.
+ * pneumothorax; a title is red where the prediction is wrong; a lesion is outlined in cyan where
+ * its mask is given.
  *
  * @throws {UsageError} when the images are none, or a per-image option has another length
  *
@@ -146,6 +169,7 @@ export function plotXrayGrid(
   checkPerImage(options.labels, n, "labels");
   checkPerImage(options.predictions, n, "predictions");
   checkPerImage(options.probabilities, n, "probabilities");
+  checkPerImage(options.masks, n, "masks");
   const columns = options.columns ?? GRID_COLUMNS;
   requireInteger("columns", columns, { min: 1 });
   const size = checkSize(options.size ?? GRID_CELL_SIZE, "size");
@@ -157,10 +181,14 @@ export function plotXrayGrid(
     const xray = toGrayImage(images[i], `images[${i}]`);
     const frame = frameOf(xray, size);
     const title = gridTitle(i, options);
+    const mask = options.masks?.[i];
+    const pixels = mask === undefined
+      ? grayPixels(xray, options.domain)
+      : outlinedPixels(xray, mask, options.domain);
     const cell = render(document, {
       ...imagePlotOptions(xray, frame, false, marginTop),
       marks: [
-        imageMark(pngDataUrl(grayPixels(xray, options.domain)), xray, frame),
+        imageMark(pngDataUrl(pixels), xray, frame),
         titleMark(title.text, marginTop, "left", title.wrong ? WRONG_COLOR : undefined),
       ],
     });

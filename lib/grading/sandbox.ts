@@ -51,7 +51,10 @@ export function timeoutMessage(seconds: number): string {
   return `stopped after ${seconds} s (an endless loop, or very slow code?)`;
 }
 
-/** Reads lines from a byte stream. */
+/** Longest line kept whole; an answer printing more on one line loses its start, not memory. */
+const MAX_LINE = 1 << 20;
+
+/** Reads lines from a byte stream (a result always starts a line of its own). */
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
@@ -61,8 +64,18 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
       yield rest.slice(0, newline);
       rest = rest.slice(newline + 1);
     }
+    if (rest.length > MAX_LINE) rest = rest.slice(-MAX_LINE);
   }
   if (rest !== "") yield rest;
+}
+
+/** The last {@link MAX_LINE} characters of a byte stream, read to its end. */
+async function tail(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let text = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    text = (text + chunk).slice(-MAX_LINE);
+  }
+  return text;
 }
 
 /** Runs `jobs` in one sandboxed process until they are done or it ends; returns what came back. */
@@ -88,7 +101,7 @@ async function runOnce(
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  const stderr = new Response(child.stderr).text();
+  const stderr = tail(child.stderr);
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(`${nonce}\n${JSON.stringify(jobs)}\n`));
   await writer.close();

@@ -1,8 +1,14 @@
 /**
  * The first cell of every notebook: check the preconditions (the Deno kernel, a dataset, a
  * checkpoint where one is needed), say how to fix any that fail, pick the backend, and say
- * loudly which data and backend the notebook uses. With `LAB_FAST=1` the notebooks run on a
- * small phantom dataset in `data/fast` with few steps, so all five run in minutes.
+ * loudly which data and backend the notebook uses.
+ *
+ * The notebooks work on real films: the SIIM-ACR films shipped with the lab (`samples/siim`),
+ * written once as the lab's two files in `data/siim` in the design the shipped model learned
+ * ({@link RECIPE_DESIGN}), split by near-duplicate group. `LAB_DATA_DIR` points them at any other
+ * data folder instead (the lab's original NIH files, an import, phantoms). With `LAB_FAST=1`
+ * they run on a small subset of the same films (`data/fast`) with few steps, so all six run in
+ * minutes.
  *
  * @module
  */
@@ -19,26 +25,31 @@ import { findCheckpoint } from "../model/checkpoint/mod.ts";
 import { selectBackend } from "../backends/backend.ts";
 import { pointErrorsAtTodos } from "./unanswered.ts";
 import { LAB_ROOT } from "../core/paths.ts";
+import { RECIPE_DESIGN } from "../data/siim_sample.ts";
 
-/** The repository root. */
-/** The provided trained model. */
+/** The provided trained model: the lab's CNN trained on real films (see its model card). */
 export const PRETRAINED_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "pretrained");
+/** The model trained on phantoms, kept for notebook 06's domain shift and phantom runs. */
+export const PHANTOM_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "phantom");
 /** Where notebook 02 saves its checkpoints. */
 export const NOTEBOOK_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "notebook");
 /** Environment variable naming the data folder, when it is not the repository's `data/`. */
 export const DATA_DIR_ENV = "LAB_DATA_DIR";
 
-/** The lab's data folder: `$LAB_DATA_DIR` if set, else `data/` in the repository. */
+/** Where the notebooks keep the shipped SIIM films as the lab's files. */
+export const REAL_DATA_DIR: string = join(LAB_ROOT, "data", "siim");
+
+/** The notebooks' data folder: `$LAB_DATA_DIR` if set, else {@link REAL_DATA_DIR}. */
 export function labDataDir(): string {
-  return Deno.env.get(DATA_DIR_ENV) || join(LAB_ROOT, "data");
+  return Deno.env.get(DATA_DIR_ENV) || REAL_DATA_DIR;
 }
 
-/** Size of the fast-mode phantom dataset. */
-const FAST_DATA = { seed: 1, train: 120, test: 60 };
-/** Where fast mode keeps its phantom dataset, apart from the lab's data. */
+/** Films of each split in fast mode: a small subset of the shipped SIIM films. */
+const FAST_FILMS = { train: 40, test: 16 };
+/** Where fast mode keeps its small set of real films, apart from the lab's data. */
 export const FAST_DATA_DIR: string = join(LAB_ROOT, "data", "fast");
 /** The line that says fast mode is on, in the notebooks and in `deno task lab`. */
-export const FAST_MODE_LINE = "FAST MODE (LAB_FAST=1): small phantom data, few steps";
+export const FAST_MODE_LINE = "FAST MODE (LAB_FAST=1): a small subset of the real films, few steps";
 
 /** Options of {@link setupNotebook}. */
 export interface SetupOptions {
@@ -66,15 +77,21 @@ export function isFastMode(): boolean {
 }
 
 /**
- * Makes sure the notebooks' dataset exists and returns it: in fast mode the small phantom set
- * in {@link FAST_DATA_DIR} (generated, never downloaded: fast mode must stay fast and offline),
- * else {@link labDataDir} as `deno task data` would fill it. `deno task lab` prepares it before
- * Jupyter starts so the first notebook cell does not wait for it.
+ * Makes sure the notebooks' dataset exists and returns it: `$LAB_DATA_DIR` as `deno task data`
+ * would fill it, when set; else the shipped SIIM films, written once into {@link REAL_DATA_DIR}
+ * (or, in fast mode, a few of them into {@link FAST_DATA_DIR}), offline. `deno task lab` prepares
+ * it before Jupyter starts so the first notebook cell does not wait for it.
  */
 export async function ensureNotebookData(fast: boolean = isFastMode()): Promise<DataFolder> {
-  if (!fast) return await ensureDataset(labDataDir());
-  if (await hasLabFiles(FAST_DATA_DIR)) return await inspectDataFolder(FAST_DATA_DIR);
-  return await ensureDataset(FAST_DATA_DIR, { source: "phantom", phantom: FAST_DATA });
+  const chosen = Deno.env.get(DATA_DIR_ENV);
+  if (chosen) return await ensureDataset(chosen);
+  const dir = fast ? FAST_DATA_DIR : REAL_DATA_DIR;
+  if (await hasLabFiles(dir)) return await inspectDataFolder(dir);
+  return await ensureDataset(dir, {
+    source: "siim-sample",
+    siimSample: { design: RECIPE_DESIGN, maxFilms: fast ? FAST_FILMS : undefined },
+    log: () => {},
+  });
 }
 
 async function chooseCheckpoint(fast: boolean): Promise<string> {

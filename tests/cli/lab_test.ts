@@ -158,7 +158,10 @@ Deno.test("LAB_FAST=1 deno task lab --check says it is in fast mode and prepares
     assert.match(out, new RegExp(`^${RegExp.escape(FAST_MODE_LINE)}$`, "m"));
     assert.match(
       out,
-      new RegExp(`^PHANTOM DATA: .* \\| ${RegExp.escape(FAST_DATA_DIR)}: train 120 images`, "m"),
+      new RegExp(
+        `^REAL DATA: the SIIM-ACR films .* \\| ${RegExp.escape(FAST_DATA_DIR)}: train \\d+ images`,
+        "m",
+      ),
     );
     assert.match(
       out,

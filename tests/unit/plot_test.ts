@@ -327,3 +327,21 @@ Deno.test("savePlot() wants an .svg path", async () => {
     /does not end in .svg/,
   );
 });
+
+Deno.test("plotXrayGrid() outlines a lesion where a mask is given, and names a masks list of the wrong length", () => {
+  const size = 16;
+  const image = new Uint8Array(size * size).fill(100);
+  const mask = new Uint8Array(size * size);
+  for (let y = 4; y < 8; y++) for (let x = 4; x < 8; x++) mask[y * size + x] = 1;
+  const outlined = plotXrayGrid([image, image], { masks: [mask, undefined] });
+  const plain = plotXrayGrid([image, image]);
+  const sources = (figure: ReturnType<typeof plotXrayGrid>) =>
+    [...figure.querySelectorAll("image")].map((node) => node.getAttribute("href"));
+  const [first, second] = sources(outlined);
+  assert.notEqual(first, sources(plain)[0], "the outlined image differs");
+  assert.equal(second, sources(plain)[1], "no mask, no outline");
+  assert.throws(
+    () => plotXrayGrid([image], { masks: [mask, mask] }),
+    /masks has 2 entries for 1 images/,
+  );
+});

@@ -1,0 +1,237 @@
+/**
+ * The experiments behind the shipped model (issue: real films, real lesions): each arm trains the
+ * lab's CNN on the shipped SIIM films (`samples/siim`, its training groups; the films that show a
+ * patient of the NIH sample are never trained on) and is measured two ways:
+ *
+ * - externally, on the 302 films of the NIH sample (`samples/nih`), whose positives and negatives
+ *   both come from NIH, so that telling SIIM's archive from NIH's cannot help: ROC AUC with a
+ *   stratified bootstrap 95% interval, scoring each film whole and by its halves;
+ * - on SIIM's held-out groups (the test file of `deno task data --source siim-sample`): the
+ *   pointing game and CAM energy on real lesions outlined by radiologists, and how often the
+ *   lesion half of a one-sided film scores above its other half.
+ *
+ * Designs (`--design`):
+ * - `whole`: whole films, labels as they are (810 positives against 41 negatives, the SIIM
+ *   archive on both sides).
+ * - `halves`: the lesion half of each one-sided positive against the other half of the same film
+ *   (same patient, exposure and archive), balanced by side, and both halves of each negative.
+ *   A half is shown as a whole square image: the half beside its mirror image, so that the lab's
+ *   256x256 model, its CAM and its pointing game apply unchanged. A film is then scored by its
+ *   more suspicious half.
+ *
+ * One arm per run, appended as one JSON line to `--log` (default docs/real_films.jsonl), with
+ * the command that ran it; `--out` keeps the trained checkpoint.
+ *
+ * ```sh
+ * deno run -A tools/real_film_experiments.ts --design halves --width 8 --steps 1500 \
+ *   --out checkpoints/real-halves-w8
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type CommandSpec, integerFlag, parseCommand, requiredFlag, runMain } from "../cli/args.ts";
+import { selectBackend } from "../lib/backends/backend.ts";
+import { IMAGE_SIZE } from "../lib/data/schema.ts";
+import { PneumothoraxDataset } from "../lib/data/dataset.ts";
+import { loadRealSample } from "../lib/data/real_sample.ts";
+import {
+  type FilmDesign,
+  halfFilmImages,
+  loadSiimSample,
+  type SiimSample,
+  splitSiimSample,
+  wholeFilmImages,
+} from "../lib/data/siim_sample.ts";
+import { loadCheckpoint } from "../lib/model/checkpoint/mod.ts";
+import { createModel, type PneumothoraxDetectionModel } from "../lib/model/model.ts";
+import { train } from "../lib/training/train.ts";
+import { createAugmentation } from "../lib/training/augment.ts";
+import { predictImages } from "../lib/evaluation/evaluate.ts";
+import { bootstrapAucInterval, computeRoc } from "../lib/evaluation/roc.ts";
+import { localizeDataset } from "../lib/evaluation/localization.ts";
+import { UsageError } from "../lib/core/errors.ts";
+import { mirroredHalf } from "../lib/data/halves.ts";
+
+const SPEC: CommandSpec = {
+  name: "real-film-experiments",
+  summary: "Train one arm on the shipped SIIM films and measure it on the NIH sample and on " +
+    "SIIM's held-out groups.",
+  flags: {
+    design: { type: "string", help: "whole | halves" },
+    width: { type: "string", default: "8", help: "Filters of the first block." },
+    steps: { type: "string", default: "1500", help: "Training steps of batch 15." },
+    lr: { type: "string", default: "0.0003", help: "Adam's learning rate." },
+    seed: { type: "string", default: "0", help: "Seed of the weights, batches and augmentation." },
+    augment: { type: "boolean", help: "Seeded rotations, shifts, scalings and gamma." },
+    "init-from": { type: "string", help: "Start from this checkpoint's weights." },
+    checkpoint: {
+      type: "string",
+      help: "Measure this checkpoint instead of training one (its flags are then recorded as " +
+        "given).",
+    },
+    out: { type: "string", help: "Keep the trained checkpoint here." },
+    log: { type: "string", default: "docs/real_films.jsonl", help: "Append the arm's results." },
+    name: { type: "string", help: "The arm's name in the log (default: from its flags)." },
+  },
+};
+
+const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
+/** The images of a design from the films `indices`, in the lab's layout. */
+function designImages(films: SiimSample, indices: number[], design: FilmDesign, seed: number) {
+  const made = design === "halves"
+    ? halfFilmImages(films, indices, { seed })
+    : wholeFilmImages(films, indices);
+  return { ...made, imageSize: films.imageSize };
+}
+
+/** AUC with its stratified bootstrap interval, rounded for the log. */
+function aucOf(labels: Uint8Array, scores: Float32Array) {
+  const interval = bootstrapAucInterval(labels, scores, { seed: 0 });
+  const round = (v: number) => Number(v.toFixed(3));
+  return {
+    auc: round(computeRoc(labels, scores).auroc),
+    ci95: [round(interval.low), round(interval.high)],
+  };
+}
+
+/** Each film's score whole and by its more suspicious mirrored half. */
+async function scoreFilms(
+  model: PneumothoraxDetectionModel,
+  images: Uint8Array,
+  labels: Uint8Array,
+) {
+  const n = labels.length;
+  const whole = await predictImages(model, { images, labels, imageSize: IMAGE_SIZE });
+  const halves = new Uint8Array(2 * n * PIXELS);
+  for (let i = 0; i < n; i++) {
+    const film = images.subarray(i * PIXELS, (i + 1) * PIXELS);
+    halves.set(mirroredHalf(film, IMAGE_SIZE, "left"), 2 * i * PIXELS);
+    halves.set(mirroredHalf(film, IMAGE_SIZE, "right"), (2 * i + 1) * PIXELS);
+  }
+  const byHalf = await predictImages(model, {
+    images: halves,
+    labels: new Uint8Array(2 * n),
+    imageSize: IMAGE_SIZE,
+  });
+  const maxHalf = Float32Array.from(
+    { length: n },
+    (_, i) => Math.max(byHalf.scores[2 * i], byHalf.scores[2 * i + 1]),
+  );
+  return { whole: whole.scores, halves: maxHalf, byHalf: byHalf.scores };
+}
+
+async function main(): Promise<void> {
+  const args = parseCommand(SPEC, Deno.args);
+  const design = requiredFlag(args, "design", "whole or halves") as FilmDesign;
+  if (design !== "whole" && design !== "halves") {
+    throw new UsageError(`--design must be whole or halves, got '${design}'`);
+  }
+  const width = integerFlag(args, "width", { min: 1 });
+  const steps = integerFlag(args, "steps", { min: 1 });
+  const seed = integerFlag(args, "seed", { min: 0 });
+  const lr = Number(args.values.lr);
+  const backend = await selectBackend();
+  console.log(`backend: ${backend.description}`);
+  const films = await loadSiimSample();
+  const nih = await loadRealSample();
+  const split = splitSiimSample(films);
+  const trainArrays = designImages(films, split.train, design, seed);
+  const heldOut = designImages(films, split.test, design, seed);
+  console.log(
+    `${design}: ${trainArrays.labels.length} training images (${
+      trainArrays.labels.filter((l) => l === 1).length
+    } positive), ${heldOut.labels.length} held out; NIH ${nih.count} films`,
+  );
+  const started = performance.now();
+  let model: PneumothoraxDetectionModel;
+  let imagesPerSecond = 0;
+  if (args.values.checkpoint) {
+    model = (await loadCheckpoint(String(args.values.checkpoint))).model;
+  } else {
+    const dataset = PneumothoraxDataset.fromArrays(trainArrays, heldOut, { seed });
+    model = createModel({ width, seed });
+    const result = await train(model, dataset, {
+      steps,
+      optimizer: "adam",
+      learningRate: lr,
+      evalEvery: 100,
+      checkpointEvery: steps,
+      checkpointDir: args.values.out as string | undefined,
+      initFrom: args.values["init-from"] as string | undefined,
+      augment: args.values.augment ? createAugmentation({ seed }) : undefined,
+      onEval: (report) =>
+        console.log(
+          `step ${report.step}: held-out cost ${report.cost.toFixed(3)}, accuracy ${
+            report.accuracy.toFixed(2)
+          }`,
+        ),
+    });
+    imagesPerSecond = result.imagesPerSecond;
+  }
+  const trainSeconds = (performance.now() - started) / 1000;
+  const nihScores = await scoreFilms(model, nih.images, nih.labels);
+  const heldFilms = designImages(films, split.test, "whole", seed);
+  const siimScores = await scoreFilms(model, heldFilms.images, heldFilms.labels);
+  const oneSided = split.test.filter((i) =>
+    films.sides[i] === "image-left" || films.sides[i] === "image-right"
+  );
+  let above = 0;
+  for (const i of oneSided) {
+    const k = split.test.indexOf(i);
+    const [left, right] = [siimScores.byHalf[2 * k], siimScores.byHalf[2 * k + 1]];
+    if ((films.sides[i] === "image-left" ? left > right : right > left)) above++;
+  }
+  const localization = await localizeDataset(model, heldFilms);
+  const lesionHalves = designImages(films, split.test, "halves", seed);
+  const halfLocalization = await localizeDataset(model, lesionHalves);
+  const record = {
+    name: (args.values.name as string | undefined) ??
+      `${design}-w${width}-${steps}${args.values.augment ? "-aug" : ""}${
+        args.values["init-from"] ? "-init" : ""
+      }-s${seed}`,
+    command: `deno run -A tools/real_film_experiments.ts ${Deno.args.join(" ")}`,
+    date: new Date().toISOString(),
+    backend: backend.description,
+    design,
+    width,
+    steps,
+    lr,
+    seed,
+    augment: Boolean(args.values.augment),
+    initFrom: args.values["init-from"] ?? null,
+    trainImages: trainArrays.labels.length,
+    trainSeconds: Math.round(trainSeconds),
+    imagesPerSecond: Number(imagesPerSecond.toFixed(1)),
+    checkpoint: args.values.checkpoint ?? args.values.out ?? null,
+    nih: {
+      n: nih.count,
+      positives: nih.labels.filter((l) => l === 1).length,
+      whole: aucOf(nih.labels, nihScores.whole),
+      halves: aucOf(nih.labels, nihScores.halves),
+    },
+    siimHeldOut: {
+      films: split.test.length,
+      positives: heldFilms.labels.filter((l) => l === 1).length,
+      lesionHalfAbove: { n: oneSided.length, share: Number((above / oneSided.length).toFixed(3)) },
+      pointingGame: localization ? Number(localization.pointingGame.toFixed(3)) : null,
+      energyInside: localization ? Number(localization.energyInside.toFixed(3)) : null,
+      localized: localization?.n ?? 0,
+      halfFilmPointingGame: halfLocalization
+        ? Number(halfLocalization.pointingGame.toFixed(3))
+        : null,
+      halfFilmEnergyInside: halfLocalization
+        ? Number(halfLocalization.energyInside.toFixed(3))
+        : null,
+      halfFilmsLocalized: halfLocalization?.n ?? 0,
+    },
+  };
+  console.log(JSON.stringify(record, null, 2));
+  await Deno.writeTextFile(String(args.values.log), JSON.stringify(record) + "\n", {
+    append: true,
+  });
+  model.dispose();
+  tf.disposeVariables();
+}
+
+if (import.meta.main) await runMain(main);
