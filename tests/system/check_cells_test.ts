@@ -2,7 +2,9 @@
  * A check cell says what the grader will say: in the real Deno kernel (through Jupyter), an
  * answer that imports the lab's reference prints FAIL in its check cell with the grader's own
  * message, whether the import is in the answer cell or earlier, saved or only run; an honest
- * answer prints PASS. Each notebook is graded too, and the two must agree word for word.
+ * answer prints PASS. Each notebook is graded too, and the two must agree word for word. Without
+ * Jupyter: a right answer the saved notebook does not hold yet fails, saying to save, and the
+ * references are found behind an answer whatever their name.
  */
 import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
@@ -15,6 +17,7 @@ import {
   printed,
 } from "../support/jupyter.ts";
 import { gradeNotebook } from "../../lib/grading/grader.ts";
+import { checkAnswer } from "../../lib/grading/check.ts";
 import { type Notebook, toSourceLines, writeNotebook } from "../../lib/grading/ipynb.ts";
 
 const SETUP =
@@ -109,4 +112,43 @@ Deno.test({
       await Deno.remove(outDir, { recursive: true });
     }
   },
+});
+
+Deno.test("checkAnswer() fails a right answer the saved notebook does not hold yet, saying to save", async () => {
+  const { rocCurve, auc } = await import("../../lib/mod.ts");
+  const computeRoc = (yTrue: number[], yScore: number[]) => {
+    const { fpr, tpr } = rocCurve(yTrue, yScore);
+    return { fpr, tpr, auroc: auc(fpr, tpr) };
+  };
+  const unsaved = await checkAnswer("roc", {
+    answer: { computeRoc },
+    notebook: join(LAB_ROOT, "notebooks", "04_roc.ipynb"),
+  });
+  assert.equal(unsaved.passed, false);
+  assert.equal(
+    unsaved.message,
+    "not answered (the grader's verdict on 04_roc.ipynb as saved: save the notebook, then run " +
+      "this check again)",
+  );
+  const kernelOnly = await checkAnswer("roc", { answer: { computeRoc }, notebook: null });
+  assert.deepEqual([kernelOnly.passed, kernelOnly.points], [true, 3]);
+});
+
+Deno.test("checkAnswer() finds the lab's reference behind an answer, under any name", async () => {
+  const { computeRoc: reference } = await import("../../lib/evaluation/roc.ts");
+  const direct = await checkAnswer("roc", { answer: { computeRoc: reference }, notebook: null });
+  assert.match(
+    direct.message,
+    /^the notebook imports the lab's reference computeRoc \(here 'computeRoc'\)/,
+  );
+  const viaModule = await checkAnswer("roc", {
+    answer: { computeRoc: { ...await import("../../lib/evaluation/roc.ts") } },
+    notebook: null,
+  });
+  assert.equal(viaModule.passed, false);
+  const reaching = await checkAnswer("roc", {
+    answer: { computeRoc: () => (0, eval)("1") },
+    notebook: null,
+  });
+  assert.match(reaching.message, /^the answer cell uses eval; answers may not import anything/);
 });
