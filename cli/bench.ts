@@ -28,7 +28,7 @@ const SPEC: CommandSpec = {
     json: { type: "boolean", help: "Print the report as JSON." },
     quick: {
       type: "boolean",
-      help: "A smoke run: width 8, batch 4, 64 x 64 images, one step, two rounds, no " +
+      help: "A smoke run: width 8, batch 4, 64 x 64 images, two steps, two rounds, no " +
         "torch.compile.",
     },
     rounds: {
