@@ -27,7 +27,7 @@ import {
   writeFixtures,
 } from "./grader.ts";
 import { cellText, importsBefore, questionCells, readNotebook } from "./ipynb.ts";
-import { type CheckResult, type Question, QUESTIONS } from "./questions.ts";
+import { checkQuestion, type CheckResult, type Question, QUESTIONS } from "./questions.ts";
 import { groupedFolds, shareOnTube } from "./references.ts";
 import { markAnswered } from "../notebook/unanswered.ts";
 import { LabError } from "../core/errors.ts";
@@ -163,7 +163,7 @@ async function checkLive(question: Question, answer: Record<string, unknown>) {
   const fixtureDir = await Deno.makeTempDir({ prefix: "lab-check-" });
   try {
     await writeFixtures(fixtureDir);
-    return await question.check({ answer, fixtureDir }).catch((error): CheckResult => ({
+    return await checkQuestion(question, answer, fixtureDir).catch((error): CheckResult => ({
       passed: false,
       message: `the check failed: ${(error as Error)?.message ?? error}`,
     }));

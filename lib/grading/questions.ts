@@ -2,7 +2,13 @@
  * The graded questions of the six notebooks and their checks. A check receives the names a
  * student's answer cell defines and compares them with the lab's reference on inputs it makes
  * itself; its message says which input, what was expected and what came back. Checks run in a
- * sandboxed subprocess (see grader.ts), one question at a time.
+ * sandboxed subprocess (see sandbox.ts), a student's questions one after another.
+ *
+ * An answer runs in the same JavaScript realm as its check, and could rewrite what the check
+ * relies on (`Math.abs = () => 0`, `Array.prototype.join`, what the reference computes with). So
+ * each question's expected values are computed by {@link Question.expect} before any answer is
+ * loaded, as plain numbers, and compared with functions captured when this module loads, by plain
+ * loops: a rewritten built-in can garble a message, not turn a wrong answer into a right one.
  *
  * @module
  */
@@ -24,12 +30,14 @@ export interface CheckResult {
   message: string;
 }
 
-/** What a check gets: the answer cell's names, and a folder of fixtures made for it. */
+/** What a check gets: the answer cell's names, a folder of fixtures, the expected values. */
 export interface CheckContext {
   /** The names the answer cell defines. */
   answer: Record<string, unknown>;
   /** A folder the grader prepared (small data files), readable by the check. */
   fixtureDir: string;
+  /** What {@link Question.expect} computed, before any answer ran. */
+  expected: unknown;
 }
 
 /** A graded question. */
@@ -42,9 +50,30 @@ export interface Question {
   names: string[];
   /** What the question asks, for reports. */
   title: string;
+  /** What a right answer gives on the check's inputs, as plain values; run before any answer. */
+  expect(fixtureDir: string): Promise<unknown>;
   /** Checks an answer. */
   check(context: CheckContext): Promise<CheckResult>;
 }
+
+/** Runs question `question`'s check: its expected values first, then the answer. */
+export async function checkQuestion(
+  question: Question,
+  answer: Record<string, unknown>,
+  fixtureDir: string,
+): Promise<CheckResult> {
+  const expected = await question.expect(fixtureDir);
+  return await question.check({ answer, fixtureDir, expected });
+}
+
+// Captured before any answer runs (see the module's documentation).
+const { abs, max, min } = Math;
+const isInteger = Number.isInteger;
+const toArray: <T>(values: ArrayLike<T> | Iterable<T>) => T[] = Array.from;
+const toNumber = Number;
+const toFixed: (value: number, digits: number) => string = Function.prototype.call.bind(
+  Number.prototype.toFixed,
+);
 
 const ok: CheckResult = { passed: true, message: "ok" };
 const fail = (message: string): CheckResult => ({ passed: false, message });
@@ -72,14 +101,22 @@ function requireFunction(answer: Record<string, unknown>, name: string) {
   return fn as (...args: unknown[]) => unknown;
 }
 
-function requireTensor(value: unknown, what: string, shape: number[]): tf.Tensor {
+/** Whether two lists hold the same values, compared one by one. */
+function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The values of a tensor the answer returned, checked to be a tensor of `shape`. */
+function requireTensor(value: unknown, what: string, shape: number[]): number[] {
   if (!(value instanceof tf.Tensor)) {
     throw new CheckFailure(`${what} must return a tf.Tensor, got ${describe(value)}`);
   }
-  if (value.shape.join() !== shape.join()) {
+  if (!same(toArray(value.shape), shape)) {
     throw new CheckFailure(`${what} returned shape [${value.shape}], expected [${shape}]`);
   }
-  return value;
+  return toArray(value.dataSync());
 }
 
 function describe(value: unknown): string {
@@ -88,14 +125,19 @@ function describe(value: unknown): string {
   return value === null ? "null" : typeof value;
 }
 
+/** `[0.1235, 2]`: values rounded for a message, with functions captured at load. */
 function round(values: ArrayLike<number>, digits = 4): string {
-  return `[${Array.from(values, (v) => Number(v.toFixed(digits))).join(", ")}]`;
+  let text = "";
+  for (let i = 0; i < values.length; i++) {
+    text += `${i === 0 ? "" : ", "}${toNumber(toFixed(values[i], digits))}`;
+  }
+  return `[${text}]`;
 }
 
 function closeTo(a: ArrayLike<number>, b: ArrayLike<number>, tolerance: number): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    if (!(Math.abs(a[i] - b[i]) <= tolerance * Math.max(1, Math.abs(b[i])))) return false;
+    if (!(abs(a[i] - b[i]) <= tolerance * max(1, abs(b[i])))) return false;
   }
   return true;
 }
@@ -109,23 +151,34 @@ async function guarded(fn: () => Promise<CheckResult>): Promise<CheckResult> {
   }
 }
 
+/** The values of a tensor the lab computed (for {@link Question.expect}), disposed of. */
+function valuesOf(tensor: tf.Tensor): number[] {
+  const values = toArray(tensor.dataSync());
+  tensor.dispose();
+  return values;
+}
+
 const loadDataset: Question = {
   id: "load",
   points: 1,
   names: ["loadDataset"],
   title: "instantiate the dataset",
-  check: ({ answer, fixtureDir }) =>
+  async expect(fixtureDir) {
+    const dataset = await PneumothoraxDataset.load(fixtureDir);
+    return [dataset.numTrain, dataset.numTest];
+  },
+  check: ({ answer, fixtureDir, expected }) =>
     guarded(async () => {
+      const [numTrain, numTest] = expected as number[];
       const fn = requireFunction(answer, "loadDataset");
       const dataset = await attempt(`loadDataset("${fixtureDir}")`, () => fn(fixtureDir));
       if (!(dataset instanceof PneumothoraxDataset)) {
         return fail(`loadDataset(dir) must return a PneumothoraxDataset, got ${describe(dataset)}`);
       }
-      const expected = await PneumothoraxDataset.load(fixtureDir);
-      if (dataset.numTrain !== expected.numTrain || dataset.numTest !== expected.numTest) {
+      if (dataset.numTrain !== numTrain || dataset.numTest !== numTest) {
         return fail(
           `loadDataset(dir) read ${dataset.numTrain} training and ${dataset.numTest} test ` +
-            `images; the folder holds ${expected.numTrain} and ${expected.numTest}`,
+            `images; the folder holds ${numTrain} and ${numTest}`,
         );
       }
       return ok;
@@ -140,29 +193,39 @@ function randomLogits(seed: number, n: number): { logits: tf.Tensor2D; labels: t
   return { logits, labels };
 }
 
+/** The cost question's inputs: seed and number of rows. */
+const COST_CASES: [number, number][] = [[1, 6], [2, 15]];
+
 const cost: Question = {
   id: "cost",
   points: 2,
   names: ["computeCost"],
   title: "the cost: softmax cross-entropy on the logits",
-  check: ({ answer }) =>
+  expect: () =>
+    Promise.resolve(COST_CASES.map(([seed, n]) => {
+      const { logits, labels } = randomLogits(seed, n);
+      return {
+        cost: valuesOf(tf.losses.softmaxCrossEntropy(labels, logits))[0],
+        onProbabilities: valuesOf(tf.losses.softmaxCrossEntropy(labels, tf.softmax(logits)))[0],
+      };
+    })),
+  check: ({ answer, expected }) =>
     guarded(async () => {
+      const costs = expected as { cost: number; onProbabilities: number }[];
       const fn = requireFunction(answer, "computeCost");
-      for (const [seed, n] of [[1, 6], [2, 15]]) {
+      for (let c = 0; c < COST_CASES.length; c++) {
+        const [seed, n] = COST_CASES[c];
         const { logits, labels } = randomLogits(seed, n);
-        const expected = tf.losses.softmaxCrossEntropy(labels, logits).dataSync()[0];
         const got = await attempt("computeCost(logits, labels)", () => fn(logits, labels));
-        const value = requireTensor(got, "computeCost(logits, labels)", []).dataSync()[0];
-        if (!closeTo([value], [expected], 1e-4)) {
-          const onProbabilities = tf.losses.softmaxCrossEntropy(labels, tf.softmax(logits))
-            .dataSync()[0];
-          const hint = closeTo([value], [onProbabilities], 1e-4)
+        const value = requireTensor(got, "computeCost(logits, labels)", [])[0];
+        if (!closeTo([value], [costs[c].cost], 1e-4)) {
+          const hint = closeTo([value], [costs[c].onProbabilities], 1e-4)
             ? " (that is the loss of the probabilities: pass the logits, softmax is inside the loss)"
             : "";
           return fail(
             `computeCost on ${n} random logits ${round(logits.dataSync().slice(0, 4))}... ` +
               `returned ${value.toFixed(5)}, expected the mean softmax cross-entropy ` +
-              `${expected.toFixed(5)}${hint}`,
+              `${costs[c].cost.toFixed(5)}${hint}`,
           );
         }
       }
@@ -175,17 +238,18 @@ const prediction: Question = {
   points: 1,
   names: ["predictClass"],
   title: "the prediction: the class with the largest logit",
-  check: ({ answer }) =>
+  expect: () => Promise.resolve(valuesOf(randomLogits(3, 8).logits.argMax(1))),
+  check: ({ answer, expected }) =>
     guarded(async () => {
+      const classes = expected as number[];
       const fn = requireFunction(answer, "predictClass");
       const { logits } = randomLogits(3, 8);
-      const expected = Array.from(logits.argMax(1).dataSync());
       const got = await attempt("predictClass(logits)", () => fn(logits));
-      const values = Array.from(requireTensor(got, "predictClass(logits)", [8]).dataSync());
-      if (values.join() !== expected.join()) {
+      const values = requireTensor(got, "predictClass(logits)", [8]);
+      if (!same(values, classes)) {
         return fail(
           `predictClass on logits ${round(logits.dataSync())} returned ${round(values, 0)}, ` +
-            `expected the argmax of each row ${round(expected, 0)}`,
+            `expected the argmax of each row ${round(classes, 0)}`,
         );
       }
       return ok;
@@ -208,11 +272,16 @@ const roc: Question = {
   points: 3,
   names: ["computeRoc"],
   title: "computeRoc: false and true positive rates, and the area under the curve",
-  check: ({ answer }) =>
+  expect: () =>
+    Promise.resolve(rocInputs().map(([, yTrue, yScore]) => referenceRoc(yTrue, yScore).auroc)),
+  check: ({ answer, expected }) =>
     guarded(async () => {
+      const aurocs = expected as number[];
       const fn = requireFunction(answer, "computeRoc");
-      for (const [name, yTrue, yScore] of rocInputs()) {
-        const expected = referenceRoc(yTrue, yScore);
+      const inputs = rocInputs();
+      for (let c = 0; c < inputs.length; c++) {
+        const [name, yTrue, yScore] = inputs[c];
+        const want = aurocs[c];
         const got = await attempt(`computeRoc on ${name}`, () => fn(yTrue, yScore)) as Record<
           string,
           ArrayLike<number> | number
@@ -221,23 +290,24 @@ const roc: Question = {
           return fail(`computeRoc must return {fpr, tpr, auroc}, got ${describe(got)}`);
         }
         const auroc = Number(got.auroc);
-        if (!closeTo([auroc], [expected.auroc], 1e-6)) {
+        if (!closeTo([auroc], [want], 1e-6)) {
           return fail(
             `computeRoc on ${name} (labels ${round(yTrue.slice(0, 6), 0)}..., scores ` +
               `${round(yScore.slice(0, 6), 2)}...) gave auroc ${auroc}, expected ` +
-              `${expected.auroc.toFixed(4)}`,
+              `${want.toFixed(4)}`,
           );
         }
-        const curve = (key: "fpr" | "tpr") => Array.from(got[key] as ArrayLike<number> ?? []);
+        const curve = (key: "fpr" | "tpr") =>
+          toArray((got[key] ?? []) as ArrayLike<number>).map(Number);
         const [fpr, tpr] = [curve("fpr"), curve("tpr")];
-        const area = fpr.slice(1).reduce(
-          (sum, x, i) => sum + (x - fpr[i]) * (tpr[i + 1] + tpr[i]) / 2,
-          0,
-        );
-        if (fpr.length !== tpr.length || !closeTo([area], [expected.auroc], 1e-6)) {
+        let area = 0;
+        for (let i = 1; i < fpr.length; i++) {
+          area += (fpr[i] - fpr[i - 1]) * (tpr[i] + tpr[i - 1]) / 2;
+        }
+        if (fpr.length !== tpr.length || !closeTo([area], [want], 1e-6)) {
           return fail(
             `computeRoc on ${name}: the curve (fpr ${round(fpr, 2)}, tpr ${round(tpr, 2)}) ` +
-              `does not enclose the area ${expected.auroc.toFixed(4)}; plot TPR against FPR`,
+              `does not enclose the area ${want.toFixed(4)}; plot TPR against FPR`,
           );
         }
       }
@@ -261,8 +331,16 @@ const features: Question = {
   points: 1,
   names: ["extractFeaturesWeights"],
   title: "extract the final feature maps and the dense weights",
-  check: ({ answer }) =>
+  expect: () => {
+    const { model, image } = tinyModel();
+    const fmap = valuesOf(model.predictWithFeatures(image).skip4);
+    const weights = toArray(model.denseKernel().dataSync());
+    model.dispose();
+    return Promise.resolve({ fmap, weights });
+  },
+  check: ({ answer, expected }) =>
     guarded(async () => {
+      const want = expected as { fmap: number[]; weights: number[] };
       const fn = requireFunction(answer, "extractFeaturesWeights");
       const { model, image } = tinyModel();
       const got = await attempt("extractFeaturesWeights(model, image)", () => fn(model, image)) as {
@@ -271,46 +349,51 @@ const features: Question = {
       };
       const fmap = requireTensor(got?.fmap, "extractFeaturesWeights(...).fmap", [2, 2, 16]);
       const weights = requireTensor(got?.weights, "extractFeaturesWeights(...).weights", [16, 2]);
-      const outputs = model.predictWithFeatures(image);
-      if (!closeTo(fmap.dataSync(), outputs.skip4.dataSync(), 1e-4)) {
+      if (!closeTo(fmap, want.fmap, 1e-4)) {
         return fail("fmap differs from the model's skip4 feature maps for that image");
       }
-      if (!closeTo(weights.dataSync(), model.denseKernel().dataSync(), 1e-6)) {
+      if (!closeTo(weights, want.weights, 1e-6)) {
         return fail("weights differ from the kernel of the model's dense ('logits') layer");
       }
       return ok;
     }),
 };
 
+/** The CAM question's inputs: feature maps [3, 4, 5] and weights [5, 2] (seeded). */
+function camInputs(): { fmap: tf.Tensor3D; weights: tf.Tensor2D } {
+  const random = createRandom(4);
+  const fmap = tf.tensor3d(Array.from({ length: 3 * 4 * 5 }, () => random()), [3, 4, 5]);
+  const weights = tf.tensor2d(Array.from({ length: 10 }, () => random() - 0.5), [5, 2]);
+  return { fmap, weights };
+}
+
 const cam: Question = {
   id: "cam",
   points: 2,
   names: ["computeCam"],
   title: "compute the class activation map",
-  check: ({ answer }) =>
+  expect: () => {
+    const { fmap, weights } = camInputs();
+    return Promise.resolve([0, 1].map((c) => valuesOf(computeCam(c, fmap, weights))));
+  },
+  check: ({ answer, expected }) =>
     guarded(async () => {
+      const maps = expected as number[][];
       const fn = requireFunction(answer, "computeCam");
-      const random = createRandom(4);
-      const fmap = tf.tensor3d(Array.from({ length: 3 * 4 * 5 }, () => random()), [3, 4, 5]);
-      const weights = tf.tensor2d(Array.from({ length: 10 }, () => random() - 0.5), [5, 2]);
+      const { fmap, weights } = camInputs();
       for (const classIndex of [0, 1]) {
-        const expected = computeCam(classIndex, fmap, weights).dataSync();
         const got = await attempt(
           `computeCam(${classIndex}, fmap, weights)`,
           () => fn(classIndex, fmap, weights),
         );
-        const values = requireTensor(got, `computeCam(${classIndex}, fmap [3,4,5], weights)`, [
-          3,
-          4,
-        ])
-          .dataSync();
-        if (!closeTo(values, expected, 1e-4)) {
+        const what = `computeCam(${classIndex}, fmap [3,4,5], weights)`;
+        const values = requireTensor(got, what, [3, 4]);
+        if (!closeTo(values, maps[classIndex], 1e-4)) {
           return fail(
             `computeCam(${classIndex}, fmap [3,4,5], weights [5,2]) returned ${
               round(values.slice(0, 4))
-            }..., ` +
-              `expected ${round(expected.slice(0, 4))}... (fmap reshaped to [h*w, c] times ` +
-              `weights[:, ${classIndex}])`,
+            }..., expected ${round(maps[classIndex].slice(0, 4))}... (fmap reshaped to ` +
+              `[h*w, c] times weights[:, ${classIndex}])`,
           );
         }
       }
@@ -323,32 +406,37 @@ const pneumothoraxClass: Question = {
   points: 1,
   names: ["PNEUMOTHORAX_CLASS"],
   title: "the class index of pneumothorax",
-  check: ({ answer }) =>
+  expect: () => Promise.resolve(1),
+  check: ({ answer, expected }) =>
     guarded(async () => {
       const value = await attempt("PNEUMOTHORAX_CLASS", () => answer.PNEUMOTHORAX_CLASS);
-      return value === 1 ? ok : fail(
+      return value === expected ? ok : fail(
         `PNEUMOTHORAX_CLASS is ${value}, expected 1 (labels are one-hot and column 1 is ` +
           "pneumothorax)",
       );
     }),
 };
 
+/** The upsampling question's map. */
+const UPSAMPLE_MAP = [[0, 1, 2], [3, 4, 5]];
+
 const upsampling: Question = {
   id: "upsample",
   points: 1,
   names: ["upsample"],
   title: "upsample the map to the image size",
-  check: ({ answer }) =>
+  expect: () => Promise.resolve(valuesOf(referenceUpsample(tf.tensor2d(UPSAMPLE_MAP), [4, 6]))),
+  check: ({ answer, expected }) =>
     guarded(async () => {
+      const want = expected as number[];
       const fn = requireFunction(answer, "upsample");
-      const map = tf.tensor2d([[0, 1, 2], [3, 4, 5]]);
-      const expected = referenceUpsample(map, [4, 6]).dataSync();
+      const map = tf.tensor2d(UPSAMPLE_MAP);
       const got = await attempt("upsample(cam [2,3], [4, 6])", () => fn(map, [4, 6]));
-      const values = requireTensor(got, "upsample(cam [2,3], [4, 6])", [4, 6]).dataSync();
-      if (!closeTo(values, expected, 1e-4)) {
+      const values = requireTensor(got, "upsample(cam [2,3], [4, 6])", [4, 6]);
+      if (!closeTo(values, want, 1e-4)) {
         return fail(
           `upsample([[0,1,2],[3,4,5]], [4, 6]) returned ${round(values.slice(0, 6), 3)}... ` +
-            `expected bilinear ${round(expected.slice(0, 6), 3)}... (tf.image.resizeBilinear ` +
+            `expected bilinear ${round(want.slice(0, 6), 3)}... (tf.image.resizeBilinear ` +
             "with halfPixelCenters)",
         );
       }
@@ -359,13 +447,30 @@ const upsampling: Question = {
 /** Folder, inside the fixtures, of the small checkpoint the restore question loads. */
 export const FIXTURE_CHECKPOINT = "checkpoint";
 
+/** All the weights of a model, in order, as one list. */
+function weightsOf(model: PneumothoraxDetectionModel): number[] {
+  const all: number[] = [];
+  for (const weight of model.network.getWeights()) {
+    const values = weight.dataSync();
+    for (let i = 0; i < values.length; i++) all.push(values[i]);
+  }
+  return all;
+}
+
 const restore: Question = {
   id: "restore",
   points: 2,
   names: ["restoreModel"],
   title: "restore the trained model from its checkpoint",
-  check: ({ answer, fixtureDir }) =>
+  async expect(fixtureDir) {
+    const { model } = await loadCheckpoint(`${fixtureDir}/${FIXTURE_CHECKPOINT}`);
+    const expected = { width: model.width, weights: weightsOf(model) };
+    model.dispose();
+    return expected;
+  },
+  check: ({ answer, fixtureDir, expected }) =>
     guarded(async () => {
+      const want = expected as { width: number; weights: number[] };
       const fn = requireFunction(answer, "restoreModel");
       const dir = `${fixtureDir}/${FIXTURE_CHECKPOINT}`;
       const model = await attempt(`restoreModel("${dir}")`, () => fn(dir));
@@ -374,10 +479,7 @@ const restore: Question = {
           `restoreModel(dir) must return a PneumothoraxDetectionModel, got ${describe(model)}`,
         );
       }
-      const expected = (await loadCheckpoint(dir)).model;
-      const weights = (m: PneumothoraxDetectionModel) =>
-        m.network.getWeights().flatMap((w) => Array.from(w.dataSync()));
-      if (model.width !== expected.width || !closeTo(weights(model), weights(expected), 1e-6)) {
+      if (model.width !== want.width || !closeTo(weightsOf(model), want.weights, 1e-6)) {
         return fail(
           "restoreModel(dir) returned a model whose weights differ from the checkpoint's " +
             "(a new model instead of the restored one?)",
@@ -411,38 +513,55 @@ const FOLD_PATIENTS = [
   "e",
 ];
 
+/** The folds question's numbers of folds (its check tests properties, not one right answer). */
+const FOLD_COUNTS = [2, 3, 5];
+
 const folds: Question = {
   id: "folds",
   points: 2,
   names: ["groupedFolds"],
   title: "patient-grouped folds for cross-validation",
+  expect: () => Promise.resolve(FOLD_COUNTS),
   check: ({ answer }) =>
     guarded(async () => {
       const fn = requireFunction(answer, "groupedFolds");
-      for (const k of [2, 3, 5]) {
+      const n = FOLD_PATIENTS.length;
+      for (const k of FOLD_COUNTS) {
         const call = `groupedFolds(20 images of 12 patients, ${k})`;
-        const got = await attempt(call, () => fn(FOLD_PATIENTS, k)) as ArrayLike<number>;
-        if (!got || got.length !== FOLD_PATIENTS.length) {
+        const got = await attempt(call, () => fn([...FOLD_PATIENTS], k)) as ArrayLike<number>;
+        if (!got || got.length !== n) {
           return fail(`${call} must return one fold per image (20), got ${describe(got)}`);
         }
-        const values = Array.from(got);
-        const bad = values.findIndex((f) => !Number.isInteger(f) || f < 0 || f >= k);
-        if (bad >= 0) {
-          return fail(`${call} gave image ${bad} fold ${values[bad]}; folds are 0 to ${k - 1}`);
+        const values = toArray(got);
+        for (let i = 0; i < n; i++) {
+          const f = values[i];
+          if (!isInteger(f) || f < 0 || f >= k) {
+            return fail(`${call} gave image ${i} fold ${f}; folds are 0 to ${k - 1}`);
+          }
         }
-        const split = FOLD_PATIENTS.findIndex((p, i) =>
-          FOLD_PATIENTS.some((q, j) => q === p && values[j] !== values[i])
-        );
-        if (split >= 0) {
-          return fail(
-            `${call} put patient '${
-              FOLD_PATIENTS[split]
-            }' in more than one fold: a model would be ` +
-              "tested on a patient it was trained on",
-          );
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            if (FOLD_PATIENTS[i] === FOLD_PATIENTS[j] && values[i] !== values[j]) {
+              return fail(
+                `${call} put patient '${FOLD_PATIENTS[i]}' in more than one fold: a model would ` +
+                  "be tested on a patient it was trained on",
+              );
+            }
+          }
         }
-        const sizes = Array.from({ length: k }, (_, f) => values.filter((v) => v === f).length);
-        if (Math.min(...sizes) === 0 || Math.max(...sizes) > 2 * Math.min(...sizes)) {
+        const sizes: number[] = [];
+        for (let f = 0; f < k; f++) {
+          let size = 0;
+          for (let i = 0; i < n; i++) if (values[i] === f) size++;
+          sizes[f] = size;
+        }
+        let smallest = n;
+        let largest = 0;
+        for (let f = 0; f < k; f++) {
+          smallest = min(smallest, sizes[f]);
+          largest = max(largest, sizes[f]);
+        }
+        if (smallest === 0 || largest > 2 * smallest) {
           return fail(
             `${call} made folds of ${sizes.join(", ")} images; every fold must be used, and none ` +
               "more than twice the size of another",
@@ -453,34 +572,49 @@ const folds: Question = {
     }),
 };
 
+/** The tube question's cases: peaks on three 4x4 images, masks made by {@link tubeMasks}. */
+const TUBE_CASES: [string, { index: number; x: number; y: number }[]][] = [
+  ["3 peaks on 4x4 images", [
+    { index: 0, x: 1, y: 1 },
+    { index: 1, x: 3, y: 2 },
+    { index: 2, x: 0, y: 0 },
+  ]],
+  ["2 peaks", [{ index: 1, x: 2, y: 3 }, { index: 0, x: 0, y: 0 }]],
+  ["no peaks", []],
+];
+const TUBE_SIZE = 4;
+
+/** The tube question's masks: image 0 row 1 columns 0-1, image 1 the pixel (x 2, y 3). */
+function tubeMasks(): Uint8Array {
+  const masks = new Uint8Array(3 * TUBE_SIZE * TUBE_SIZE);
+  masks.set([1, 1], 1 * TUBE_SIZE);
+  masks.set([1], TUBE_SIZE * TUBE_SIZE + 3 * TUBE_SIZE + 2);
+  return masks;
+}
+
 const tube: Question = {
   id: "tube",
   points: 1,
   names: ["shareOnTube"],
   title: "the share of maps that peak on the chest tube",
-  check: ({ answer }) =>
+  expect: () =>
+    Promise.resolve(
+      TUBE_CASES.map(([, peaks]) => referenceShareOnTube(peaks, tubeMasks(), TUBE_SIZE)),
+    ),
+  check: ({ answer, expected }) =>
     guarded(async () => {
+      const shares = expected as number[];
       const fn = requireFunction(answer, "shareOnTube");
-      const size = 4;
-      const masks = new Uint8Array(3 * size * size);
-      masks.set([1, 1], 1 * size); // image 0: row 1, columns 0-1
-      masks.set([1], size * size + 3 * size + 2); // image 1: (x 2, y 3)
-      const cases: [string, { index: number; x: number; y: number }[]][] = [
-        ["3 peaks on 4x4 images", [
-          { index: 0, x: 1, y: 1 },
-          { index: 1, x: 3, y: 2 },
-          { index: 2, x: 0, y: 0 },
-        ]],
-        ["2 peaks", [{ index: 1, x: 2, y: 3 }, { index: 0, x: 0, y: 0 }]],
-        ["no peaks", []],
-      ];
-      for (const [name, peaks] of cases) {
-        const expected = referenceShareOnTube(peaks, masks, size);
-        const got = Number(await attempt(`shareOnTube on ${name}`, () => fn(peaks, masks, size)));
-        if (!closeTo([got], [expected], 1e-9)) {
+      for (let c = 0; c < TUBE_CASES.length; c++) {
+        const [name, peaks] = TUBE_CASES[c];
+        const input = peaks.map((peak) => ({ ...peak }));
+        const got = Number(
+          await attempt(`shareOnTube on ${name}`, () => fn(input, tubeMasks(), TUBE_SIZE)),
+        );
+        if (!closeTo([got], [shares[c]], 1e-9)) {
           return fail(
             `shareOnTube on ${name} ${JSON.stringify(peaks)} returned ${got}, expected ` +
-              `${expected} (the share of peaks whose pixel, masks[index * size * size + y * ` +
+              `${shares[c]} (the share of peaks whose pixel, masks[index * size * size + y * ` +
               "size + x], is on the tube)",
           );
         }

@@ -277,6 +277,61 @@ console.log('{"passed":true,"message":"ok"}');`;
   },
 );
 
+Deno.test("gradeNotebook() scores zero a wrong answer that rewrites what its check uses", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cheats: [string, string, string, RegExp][] = [
+      [
+        "04_roc",
+        "roc",
+        `Math.abs = () => 0;
+function computeRoc(a: number[], b: number[]) { return { fpr: [0, 1], tpr: [0, 1], auroc: 0.5 }; }`,
+        /gave auroc 0\.5, expected 0\.7500/,
+      ],
+      [
+        "04_roc",
+        "roc",
+        `Array.prototype.reduce = function () { return 0.5; };
+function computeRoc(a: number[], b: number[]) { return { fpr: [0, 1], tpr: [0, 1], auroc: 0.5 }; }`,
+        /gave auroc 0\.5, expected 0\.7500/,
+      ],
+      [
+        "02_training",
+        "prediction",
+        `Array.prototype.join = function () { return "same"; };
+function predictClass(logits: tf.Tensor2D): tf.Tensor1D { return tf.argMin(logits, 1) as tf.Tensor1D; }`,
+        /expected the argmax of each row \[/,
+      ],
+      [
+        "06_learned",
+        "folds",
+        `Array.prototype.some = function () { return false; };
+function groupedFolds(ids: string[], k: number): number[] { return ids.map((_, i) => i % k); }`,
+        /in more than one fold/,
+      ],
+      [
+        "05_cam",
+        "features",
+        `function extractFeaturesWeights(model: any, image: tf.Tensor4D) {
+  model.network.setWeights(model.network.getWeights().map((w: tf.Tensor) => tf.zerosLike(w)));
+  return { fmap: tf.zeros([2, 2, 16]), weights: tf.zeros([16, 2]) };
+}`,
+        /fmap differs from the model's skip4/,
+      ],
+    ];
+    for (const [name, question, code, message] of cheats) {
+      const grade = await gradeNotebook(await withAnswer(dir, name, question, code));
+      const q = grade.questions.find((each) => each.id === question)!;
+      assert.equal(q.points, 0, `${code}: ${q.message}`);
+      assert.match(q.message, message, code);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** A copy of 04_roc's solution with a cell of `code` inserted before its answer cell. */
 async function withCellBeforeAnswer(dir: string, code: string): Promise<string> {
   const notebook: Notebook = await readNotebook(join(SOLUTIONS, "04_roc.ipynb"));
