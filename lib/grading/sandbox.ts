@@ -69,6 +69,15 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
   if (rest !== "") yield rest;
 }
 
+/** Kills `child` if it still runs (it may have ended on its own just before). */
+function kill(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // "Child process has already terminated"
+  }
+}
+
 /** The last {@link MAX_LINE} characters of a byte stream, read to its end. */
 async function tail(stream: ReadableStream<Uint8Array>): Promise<string> {
   let text = "";
@@ -113,7 +122,7 @@ async function runOnce(
     clearTimeout(timer);
     timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      kill(child);
     }, options.timeoutSeconds * 1000);
   };
   arm();
@@ -131,7 +140,7 @@ async function runOnce(
   }
   clearTimeout(timer);
   if (results.length === jobs.length) {
-    child.kill("SIGKILL"); // done: whatever an answer left running goes with the process
+    kill(child); // done: whatever an answer left running goes with the process
     await child.status;
     await stderr;
     return { results };
