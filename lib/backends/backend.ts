@@ -178,6 +178,16 @@ export function currentRung(): BackendRung | undefined {
   return selected?.tfBackend === tf.getBackend() ? selected.rung : undefined;
 }
 
+/**
+ * What the backend {@link selectBackend} last started in this thread computes its convolutions
+ * and matrix products in (`bf16` only on the onednn rung), if TensorFlow.js still runs it.
+ */
+export function currentPrecision(): Precision | undefined {
+  const rung = currentRung();
+  if (rung === undefined) return undefined;
+  return rung === "onednn" ? onednnPrecision?.precision ?? "fp32" : "fp32";
+}
+
 /** Reads and validates `LAB_BACKEND`; `"auto"` when unset or empty. */
 export function readBackendEnv(): BackendRung | "auto" {
   const value = Deno.env.get(BACKEND_ENV)?.trim() ?? "";

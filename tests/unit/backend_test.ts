@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   BACKEND_ENV,
   BACKEND_RUNGS,
+  currentPrecision,
   isSoftwareAdapter,
   readBackendEnv,
   requestGpuAdapter,
@@ -180,4 +181,11 @@ Deno.test("bf16 needs the onednn rung: other rungs compute in fp32 and refuse LA
       error instanceof LabError &&
       /^LAB_PRECISION=bf16 needs the onednn backend/.test(error.message),
   );
+});
+
+Deno.test("currentPrecision() says what the current backend computes in", async () => {
+  await selectBackend({ backend: "wasm" });
+  assert.equal(currentPrecision(), "fp32");
+  await tf.setBackend("cpu");
+  assert.equal(currentPrecision(), undefined, "after a direct setBackend, the lab cannot say");
 });

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { BACKEND_ENV, BACKEND_RUNGS, selectBackend } from "../../lib/backends/backend.ts";
+import {
+  BACKEND_ENV,
+  BACKEND_RUNGS,
+  currentPrecision,
+  selectBackend,
+} from "../../lib/backends/backend.ts";
 import { LabError, UsageError } from "../../lib/core/errors.ts";
 import { join } from "node:path";
 import { evaluateModel } from "../../lib/evaluation/evaluate.ts";
@@ -798,6 +803,7 @@ Deno.test({
       cpuFeatures: withoutBf16,
     });
     assert.equal(auto.precision, "fp32");
+    assert.equal(currentPrecision(), "fp32");
     assert.match(
       auto.description,
       /; fp32 \(LAB_PRECISION=auto; the CPU has no bfloat16 products\)$/,
@@ -808,6 +814,7 @@ Deno.test({
     if (noBf16 === undefined) {
       const bf16 = await selectBackend({ backend: "onednn", precision: "auto" });
       assert.equal(bf16.precision, "bf16");
+      assert.equal(currentPrecision(), "bf16");
       assert.notDeepEqual(convolve(), expected, "auto on this CPU computes in bf16");
       assert.notEqual(tf.getKernel(tf.BatchMatMul, "wasm")!.kernelFunc, wasmMatMul);
     }
