@@ -39,6 +39,7 @@ import {
   type FilmDesign,
   halfFilmImages,
   loadSiimSample,
+  SIIM_SAMPLE_DIR,
   type SiimSample,
   splitSiimSample,
   wholeFilmImages,
@@ -65,6 +66,11 @@ const SPEC: CommandSpec = {
     seed: { type: "string", default: "0", help: "Seed of the weights, batches and augmentation." },
     augment: { type: "boolean", help: "Seeded rotations, shifts, scalings and gamma." },
     "init-from": { type: "string", help: "Start from this checkpoint's weights." },
+    resume: {
+      type: "boolean",
+      help: "Continue the run saved in --out to --steps (its weights, optimizer and batches; " +
+        "the augmentation's draws start again).",
+    },
     checkpoint: {
       type: "string",
       help: "Measure this checkpoint instead of training one (its flags are then recorded as " +
@@ -158,8 +164,21 @@ async function main(): Promise<void> {
       evalEvery: 100,
       checkpointEvery: steps,
       checkpointDir: args.values.out as string | undefined,
+      resume: Boolean(args.values.resume),
       initFrom: args.values["init-from"] as string | undefined,
       augment: args.values.augment ? createAugmentation({ seed }) : undefined,
+      data: {
+        dir: SIIM_SAMPLE_DIR,
+        source: {
+          source: "siim-sample",
+          description: "The SIIM-ACR films shipped with the lab, split by near-duplicate group, " +
+            `as ${
+              design === "halves" ? "half-films" : "whole films"
+            } (tools/real_film_experiments.ts)`,
+          created: new Date().toISOString(),
+          details: { design, seed, testFraction: 0.2, sampleDir: SIIM_SAMPLE_DIR },
+        },
+      },
       onEval: (report) =>
         console.log(
           `step ${report.step}: held-out cost ${report.cost.toFixed(3)}, accuracy ${

@@ -65,7 +65,16 @@ export interface XrayGridOptions {
   domain?: [number, number];
   /** A lesion mask per image (non-zero inside; `undefined` for none), outlined in cyan. */
   masks?: ArrayLike<ArrayLike<number> | GrayImage | undefined>;
+  /**
+   * A point per image (`undefined` for none), such as where a class activation map peaks, drawn
+   * as a red ring of {@link PEAK_RING_RADIUS} pixels: the pointing game's reach at 256x256.
+   */
+  peaks?: ArrayLike<{ x: number; y: number } | undefined>;
 }
+
+/** Radius in image pixels of the ring around a grid's `peaks`. */
+export const PEAK_RING_RADIUS = 15;
+const PEAK_COLOR: [number, number, number] = [255, 40, 40];
 
 /**
  * One X-ray with its label: a gray PNG in a Plot with pixel axes.
@@ -103,19 +112,30 @@ export function plotXray(
   return finish(svg, `X-ray ${xray.width}x${xray.height}${title ? `: ${title}` : ""}`);
 }
 
-/** The X-ray's gray pixels with the outline of `mask` in {@link MASK_COLOR}, as RGB. */
-function outlinedPixels(
+/**
+ * The X-ray's gray pixels as RGB, with the outline of `mask` in {@link MASK_COLOR} and a ring
+ * around `peak`, either of them optional.
+ */
+function markedPixels(
   xray: GrayImage,
-  mask: ArrayLike<number> | GrayImage,
+  marks: { mask?: ArrayLike<number> | GrayImage; peak?: { x: number; y: number } },
   domain?: [number, number],
 ): Pixels {
-  const lesion = toGrayImage(mask, "mask");
-  requireSameSize(xray, lesion, "mask");
   const gray = grayPixels(xray, domain).data;
-  const outline = maskOutline(lesion);
+  let outline: Uint8Array | undefined;
+  if (marks.mask !== undefined) {
+    const lesion = toGrayImage(marks.mask, "mask");
+    requireSameSize(xray, lesion, "mask");
+    outline = maskOutline(lesion);
+  }
+  const { peak } = marks;
   const data = new Uint8Array(gray.length * 3);
   for (let i = 0; i < gray.length; i++) {
-    if (outline[i]) data.set(MASK_COLOR, i * 3);
+    const x = i % xray.width, y = Math.floor(i / xray.width);
+    const ring = peak !== undefined &&
+      Math.abs(Math.hypot(x - peak.x, y - peak.y) - PEAK_RING_RADIUS) < 1.5;
+    if (ring) data.set(PEAK_COLOR, i * 3);
+    else if (outline?.[i]) data.set(MASK_COLOR, i * 3);
     else data.fill(gray[i], i * 3, i * 3 + 3);
   }
   return { data, width: xray.width, height: xray.height, channels: 3 };
@@ -148,7 +168,7 @@ function gridTitle(i: number, options: XrayGridOptions): { text: string; wrong: 
 /**
  * A grid of X-rays, each titled with its index, label, prediction and probability of
  * pneumothorax; a title is red where the prediction is wrong; a lesion is outlined in cyan where
- * its mask is given.
+ * its mask is given, and a point (a map's peak) ringed in red where one is given.
  *
  * @throws {UsageError} when the images are none, or a per-image option has another length
  *
@@ -170,6 +190,7 @@ export function plotXrayGrid(
   checkPerImage(options.predictions, n, "predictions");
   checkPerImage(options.probabilities, n, "probabilities");
   checkPerImage(options.masks, n, "masks");
+  checkPerImage(options.peaks, n, "peaks");
   const columns = options.columns ?? GRID_COLUMNS;
   requireInteger("columns", columns, { min: 1 });
   const size = checkSize(options.size ?? GRID_CELL_SIZE, "size");
@@ -181,10 +202,10 @@ export function plotXrayGrid(
     const xray = toGrayImage(images[i], `images[${i}]`);
     const frame = frameOf(xray, size);
     const title = gridTitle(i, options);
-    const mask = options.masks?.[i];
-    const pixels = mask === undefined
+    const marks = { mask: options.masks?.[i], peak: options.peaks?.[i] };
+    const pixels = marks.mask === undefined && marks.peak === undefined
       ? grayPixels(xray, options.domain)
-      : outlinedPixels(xray, mask, options.domain);
+      : markedPixels(xray, marks, options.domain);
     const cell = render(document, {
       ...imagePlotOptions(xray, frame, false, marginTop),
       marks: [

@@ -356,7 +356,8 @@ Deno.test("every task names an unknown flag, and a bad value with its allowed ra
       {
         task: "data",
         args: ["--out", good, "--source", "bogus"],
-        message: /^--source must be one of auto, real, phantom, nih, siim, sample, got 'bogus'$/,
+        message:
+          /^--source must be one of auto, real, phantom, nih, siim, sample, siim-sample, got 'bogus'$/,
       },
       {
         task: "data",

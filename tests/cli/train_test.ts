@@ -246,6 +246,7 @@ Deno.test("deno task evaluate --json reports n, positives, auc, aucCi95, accurac
       "aucCi95",
       "accuracy",
       "pointingGame",
+      "pointingChance",
       "energyInside",
       "backend",
       "imagesPerSecond",
@@ -254,6 +255,7 @@ Deno.test("deno task evaluate --json reports n, positives, auc, aucCi95, accurac
     assert.equal(report.positives, 4);
     assert.ok(report.auc >= 0 && report.auc <= 1);
     assert.equal(report.pointingGame, null);
+    assert.equal(report.pointingChance, null);
     assert.equal(report.backend, "cpu");
     assert.match(result.stderr, /backend: cpu/);
     assert.match(result.stderr, /PHANTOM DATA/);

@@ -345,3 +345,13 @@ Deno.test("plotXrayGrid() outlines a lesion where a mask is given, and names a m
     /masks has 2 entries for 1 images/,
   );
 });
+
+Deno.test("plotXrayGrid() rings a peak where one is given", () => {
+  const image = new Uint8Array(64 * 64).fill(100);
+  const ringed = plotXrayGrid([image], { peaks: [{ x: 32, y: 32 }] });
+  const plain = plotXrayGrid([image]);
+  const source = (figure: ReturnType<typeof plotXrayGrid>) =>
+    figure.querySelector("image")!.getAttribute("href");
+  assert.notEqual(source(ringed), source(plain));
+  assert.throws(() => plotXrayGrid([image], { peaks: [] }), /peaks has 0 entries for 1 images/);
+});
