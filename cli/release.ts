@@ -120,6 +120,12 @@ async function checkHandoutDir(dir: string, root: string): Promise<void> {
   }
 }
 
+/**
+ * Files a handout leaves out besides the solutions: the reference answers that only the grader
+ * uses (the library does not), which the Gradescope bundle carries instead.
+ */
+export const GRADER_ONLY: readonly string[] = ["lib/grading/references.ts"];
+
 /** Options of {@link writeHandout}. */
 export interface HandoutOptions {
   /** Receives a line per skipped file and the summary (default: standard output). */
@@ -138,7 +144,8 @@ export interface Handout {
 
 /**
  * Writes the class's copy of the repository at `root` into `dir`: every tracked file (as it is
- * in the working tree, modes kept) except those under `notebooks/solutions/`, and GitHub
+ * in the working tree, modes kept) except those under `notebooks/solutions/` and
+ * {@link GRADER_ONLY}, and GitHub
  * Classroom's autograding workflow and configuration (lib/grading/classroom.ts). A tracked file
  * deleted from the working tree is left out, and said so.
  *
@@ -157,6 +164,7 @@ export async function writeHandout(
   const files: string[] = [];
   for (const path of await trackedFiles(root)) {
     if (isWithin(join(root, path), join(root, "notebooks", "solutions"))) continue;
+    if (GRADER_ONLY.includes(path)) continue;
     const to = join(target, path);
     await Deno.mkdir(dirname(to), { recursive: true });
     try {

@@ -1,6 +1,8 @@
 import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   forbiddenUse,
   gradeNotebook,
@@ -18,7 +20,13 @@ import {
   toSourceLines,
   writeNotebook,
 } from "../../lib/grading/ipynb.ts";
-import { QUESTIONS } from "../../lib/grading/questions.ts";
+import {
+  QUESTIONS,
+  TUBE_CASES,
+  TUBE_SHARES,
+  TUBE_SIZE,
+  tubeMasks,
+} from "../../lib/grading/questions.ts";
 import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 
 const NAMES = Object.keys(QUESTIONS);
@@ -410,6 +418,32 @@ function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** The grader-only references, which a handout leaves out. */
+const GRADER_REFERENCES = join(LAB_ROOT, "lib", "grading", "references.ts");
+
+Deno.test("shareOnTube() and groupedFolds(), the references of notebook 06", {
+  ignore: !existsSync(GRADER_REFERENCES),
+}, async () => {
+  const { groupedFolds, shareOnTube } = await import(pathToFileURL(GRADER_REFERENCES).href);
+  const masks = new Uint8Array(2 * 9);
+  masks[4] = 1; // image 0, (x 1, y 1) on 3x3 images
+  assert.equal(shareOnTube([{ index: 0, x: 1, y: 1 }, { index: 1, x: 1, y: 1 }], masks, 3), 0.5);
+  assert.equal(shareOnTube([], masks, 3), 0);
+  const folds: number[] = groupedFolds(["a", "b", "a", "c", "d"], 2);
+  assert.equal(folds[0], folds[2], "patient a in one fold");
+  assert.deepEqual([...new Set(folds)].sort(), [0, 1]);
+});
+
+Deno.test("the tube question's written-out answers are the reference's", {
+  ignore: !existsSync(GRADER_REFERENCES),
+}, async () => {
+  const { shareOnTube } = await import(pathToFileURL(GRADER_REFERENCES).href);
+  assert.deepEqual(
+    TUBE_CASES.map(([, peaks]) => shareOnTube(peaks, tubeMasks(), TUBE_SIZE)),
+    TUBE_SHARES,
+  );
 });
 
 Deno.test('"lab" exports no graded answer', async () => {

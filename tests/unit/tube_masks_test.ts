@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { generatePhantoms } from "../../lib/phantom/generator.ts";
 import { generateTubePhantoms, TUBE_CONTRAST } from "../../lib/evaluation/tube_masks.ts";
-import { groupedFolds, shareOnTube } from "../../lib/grading/references.ts";
 import { crossValidate } from "../../lib/evaluation/crossval.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { UsageError } from "../../lib/core/errors.ts";
@@ -47,16 +46,6 @@ Deno.test("generateTubePhantoms() marks each tube, and nothing but the tube chan
       if (change > TUBE_CONTRAST) assert.equal(mask[p], 1, `image ${i} pixel ${p} changed`);
     }
   }
-});
-
-Deno.test("shareOnTube() and groupedFolds(), the references of notebook 06", () => {
-  const masks = new Uint8Array(2 * 9);
-  masks[4] = 1; // image 0, (x 1, y 1) on 3x3 images
-  assert.equal(shareOnTube([{ index: 0, x: 1, y: 1 }, { index: 1, x: 1, y: 1 }], masks, 3), 0.5);
-  assert.equal(shareOnTube([], masks, 3), 0);
-  const folds = groupedFolds(["a", "b", "a", "c", "d"], 2);
-  assert.equal(folds[0], folds[2], "patient a in one fold");
-  assert.deepEqual([...new Set(folds)].sort(), [0, 1]);
 });
 
 Deno.test("crossValidate() refuses folds that split a patient or leave a fold empty", async () => {
