@@ -277,12 +277,23 @@ export interface MachineInfo {
   };
 }
 
+/** The lab's bf16 over its fp32 at one width, round by round (both run in every round). */
+export interface PrecisionSpeedup {
+  width: number;
+  /** The median of the rounds' ratios. */
+  ratio: RatioPair;
+  /** Their smallest and largest. */
+  range: { train: [number, number]; infer: [number, number] };
+}
+
 /** The benchmark's report (`deno task bench --json`). */
 export interface BenchReport {
   /** The machine. */
   machine: MachineInfo;
   /** One case per width and precision of the lab. */
   cases: BenchCase[];
+  /** bf16 over fp32, per width where both ran. */
+  bf16OverFp32: PrecisionSpeedup[];
   /** Rounds of each width. */
   rounds: number;
   /** Seconds the benchmark took. */
@@ -791,6 +802,21 @@ function labCase(
   };
 }
 
+/** The lab's bf16 over its fp32, round by round, at each width where both ran. */
+export function bf16OverFp32(cases: BenchCase[]): PrecisionSpeedup[] {
+  return cases.filter((c) => c.precision === "bf16").flatMap((bf16) => {
+    const fp32 = cases.find((c) => c.precision === "fp32" && c.width === bf16.width);
+    if (fp32 === undefined) return [];
+    const train = roundRatios(bf16.rounds.train, [fp32.rounds.train])!;
+    const infer = roundRatios(bf16.rounds.infer, [fp32.rounds.infer])!;
+    return [{
+      width: bf16.width,
+      ratio: { train: train.ratio, infer: infer.ratio },
+      range: { train: train.range, infer: infer.range },
+    }];
+  });
+}
+
 function torchMissing(torch: Torch, notRun: ReferenceResult["notRun"]): string {
   if ("unavailable" in torch) return torch.unavailable;
   return notRun.map((n) => `${n.variant}: ${n.reason}`).join("; ") || "no PyTorch way ran";
@@ -845,6 +871,7 @@ export async function runBenchmark(options: BenchOptions = {}): Promise<BenchRep
       peak,
     },
     cases,
+    bf16OverFp32: bf16OverFp32(cases),
     rounds,
     seconds: (performance.now() - started) / 1000,
     quick,
@@ -941,6 +968,10 @@ export function formatReport(report: BenchReport): string {
     ...(notRun.length
       ? [`not run: ${notRun.map((n) => `${n.variant} (${n.reason})`).join(", ")}`]
       : []),
+    ...report.bf16OverFp32.map((s) =>
+      `ours, width ${s.width}: bf16 over fp32, train / infer (range of rounds): ` +
+      ratio(s.ratio, s.range)
+    ),
     `PyTorch: ${first?.reference?.engine ?? first?.referenceMissing ?? "-"}`,
     `peak: native ${fixed(machine.peak.nativeGflops, 1)} GFLOP/s (${
       fixed(machine.peak.nativeGflopsOneThread, 1)

@@ -116,6 +116,12 @@ Deno.test("bench --quick --json runs and reports every field of the contract", a
   assert.deepEqual(precisions, bf16 ? ["fp32", "bf16"] : ["fp32"]);
   await selectBackend({ backend: "cpu" }); // to count the lab model's parameters
   for (const c of report.cases) assertCase(c, 2);
+  assert.equal(report.bf16OverFp32.length, bf16 ? 1 : 0);
+  for (const speedup of report.bf16OverFp32) {
+    const [fp32, bf16] = report.cases;
+    const perRound = bf16.rounds.train.map((rate, round) => rate / fp32.rounds.train[round]);
+    assert.equal(speedup.ratio.train, median(perRound), "bf16 over fp32, round by round");
+  }
   assert.match(stderr, /width 8, round 2\/2 \(train \/ infer img\/s\): lab fp32 /);
   assert.match(report.machine.isa, /^(AVX-512|AVX2|x86_64|aarch64)$/);
   const onednn = report.machine.peak.onednn;
