@@ -120,11 +120,36 @@ async function checkHandoutDir(dir: string, root: string): Promise<void> {
   }
 }
 
+/** The reference answers only the grader uses (the library does not): not in a handout. */
+export const GRADER_REFERENCES = "lib/grading/references.ts";
+
 /**
- * Files a handout leaves out besides the solutions: the reference answers that only the grader
- * uses (the library does not), which the Gradescope bundle carries instead.
+ * What a handout holds in place of {@link GRADER_REFERENCES}: the same exports, which say where
+ * the answers are instead of giving them (the Gradescope bundle carries the real ones).
  */
-export const GRADER_ONLY: readonly string[] = ["lib/grading/references.ts"];
+const REFERENCES_STAND_IN = `/**
+ * In the class's handout, this stands in for the reference answers of notebook 06's questions,
+ * which only the grader uses: the instructor's repository and the Gradescope bundle hold them.
+ *
+ * @module
+ */
+import { LabError } from "../core/errors.ts";
+import type { MapPeak } from "../evaluation/tube_masks.ts";
+
+function absent(name: string): never {
+  throw new LabError(\`\${name}: the reference answer is not in the handout; write your own\`);
+}
+
+/** Stands in for the reference of notebook 06's question \`tube\`. */
+export function shareOnTube(_peaks: readonly MapPeak[], _masks: Uint8Array, _size: number): number {
+  return absent("shareOnTube");
+}
+
+/** Stands in for the reference of notebook 06's question \`folds\`. */
+export function groupedFolds(_patientIds: readonly string[], _folds: number): number[] {
+  return absent("groupedFolds");
+}
+`;
 
 /** Options of {@link writeHandout}. */
 export interface HandoutOptions {
@@ -144,8 +169,8 @@ export interface Handout {
 
 /**
  * Writes the class's copy of the repository at `root` into `dir`: every tracked file (as it is
- * in the working tree, modes kept) except those under `notebooks/solutions/` and
- * {@link GRADER_ONLY}, and GitHub
+ * in the working tree, modes kept) except those under `notebooks/solutions/`, with a stand-in for
+ * {@link GRADER_REFERENCES}, and GitHub
  * Classroom's autograding workflow and configuration (lib/grading/classroom.ts). A tracked file
  * deleted from the working tree is left out, and said so.
  *
@@ -164,9 +189,13 @@ export async function writeHandout(
   const files: string[] = [];
   for (const path of await trackedFiles(root)) {
     if (isWithin(join(root, path), join(root, "notebooks", "solutions"))) continue;
-    if (GRADER_ONLY.includes(path)) continue;
     const to = join(target, path);
     await Deno.mkdir(dirname(to), { recursive: true });
+    if (path === GRADER_REFERENCES) {
+      await Deno.writeTextFile(to, REFERENCES_STAND_IN);
+      files.push(path);
+      continue;
+    }
     try {
       await Deno.copyFile(join(root, path), to);
     } catch (error) {

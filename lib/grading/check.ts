@@ -28,28 +28,13 @@ import {
 } from "./grader.ts";
 import { cellText, importsBefore, questionCells, readNotebook } from "./ipynb.ts";
 import { checkQuestion, type CheckResult, type Question, QUESTIONS } from "./questions.ts";
+import { groupedFolds, shareOnTube } from "./references.ts";
 import { markAnswered } from "../notebook/unanswered.ts";
 import { LabError } from "../core/errors.ts";
 import { computeCost, predictClass } from "../model/loss.ts";
 import { computeRoc } from "../evaluation/roc.ts";
 import { computeCam, extractFeaturesWeights, upsample } from "../evaluation/cam.ts";
 import * as lab from "../mod.ts";
-
-/**
- * The references only the grader uses (references.ts), where this checkout has them: a handout
- * leaves that module out, and then no answer can have imported it either. Its name is built at
- * run time so that a type check of the handout does not look for it.
- */
-async function gradingOnlyReferences(): Promise<[unknown, string][]> {
-  const url = new URL(["references", "ts"].join("."), import.meta.url).href;
-  try {
-    const module = await import(url);
-    return [[module.shareOnTube, "shareOnTube"], [module.groupedFolds, "groupedFolds"]];
-  } catch (error) {
-    if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND") return [];
-    throw error;
-  }
-}
 
 /** The lab's reference answers, by the name of the question's answer they implement. */
 const REFERENCES = new Map<unknown, string>([
@@ -59,7 +44,8 @@ const REFERENCES = new Map<unknown, string>([
   [extractFeaturesWeights, "extractFeaturesWeights"],
   [computeCam, "computeCam"],
   [upsample, "upsample"],
-  ...await gradingOnlyReferences(),
+  [shareOnTube, "shareOnTube"],
+  [groupedFolds, "groupedFolds"],
 ]);
 
 /** Every graded question by id (ids are unique across the notebooks), with its notebook. */

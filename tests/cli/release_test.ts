@@ -44,7 +44,9 @@ Deno.test("a handout holds the student notebooks and no solutions; its grader fi
       assert.ok(existsSync(join(dir, path)), path);
     }
     assert.ok(!existsSync(join(dir, ".git")), "no git history (it holds the solutions)");
-    assert.ok(!existsSync(join(dir, "lib", "grading", "references.ts")), "no grader-only answers");
+    const references = await Deno.readTextFile(join(dir, "lib", "grading", "references.ts"));
+    assert.match(references, /the reference answer is not in the handout/);
+    assert.doesNotMatch(references, /new Set\(patientIds\)|masks\[index \* size/, "no answers");
     assert.ok(!existsSync(join(dir, "node_modules")), "untracked folders stay behind");
     assert.ok(!existsSync(join(dir, "data", "fast")), "untracked data stays behind");
     assert.deepEqual(skipped.filter((line) => !line.includes("deleted from the working")), []);
