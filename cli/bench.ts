@@ -23,7 +23,7 @@ const SPEC: CommandSpec = {
     "ways (NCHW, channels_last, frozen TorchScript, torch.compile, bf16 autocast), each a " +
     "process that warms up once; then rounds in which the lab and PyTorch take turns, and each " +
     "ratio is the median of the rounds' ratios against PyTorch's fastest way, with their range. " +
-    "The full run takes 20-30 minutes on 2 cores.",
+    "The full run took 41 minutes with 4 rounds on 2 cores that other work loaded (load 5).",
   flags: {
     json: { type: "boolean", help: "Print the report as JSON." },
     quick: {
