@@ -405,7 +405,14 @@ Deno.test({
 Deno.test({
   name: "replicas on onednn make the update the calling thread makes",
   ignore: missing !== undefined,
-  fn: () => withPrecisionEnv("fp32", replicasMatchTheCallingThread),
+  fn: () => withPrecisionEnv("fp32", () => replicasMatchTheCallingThread(/; fp32 /)),
+});
+
+Deno.test({
+  name:
+    "replicas read LAB_PRECISION: in bf16 they make the update the calling thread makes in bf16",
+  ignore: noBf16 !== undefined,
+  fn: () => withPrecisionEnv("bf16", () => replicasMatchTheCallingThread(/; bf16 compute/)),
 });
 
 /** Runs `fn` with `LAB_PRECISION` set (workers read it), restoring it afterwards. */
@@ -420,8 +427,11 @@ async function withPrecisionEnv(value: string, fn: () => Promise<void>) {
   }
 }
 
-/** Trains a step in two replicas and in this thread; the weights must agree. */
-async function replicasMatchTheCallingThread() {
+/**
+ * Trains a step in two replicas and in this thread, on onednn in the precision `LAB_PRECISION`
+ * says; the weights must agree, and the replicas' backend must say it (`precision`).
+ */
+async function replicasMatchTheCallingThread(precision: RegExp) {
   await selectBackend({ backend: "onednn" });
   const random = createRandom(8);
   const images = tf.tensor4d(
@@ -435,6 +445,7 @@ async function replicasMatchTheCallingThread() {
     if (parallel) {
       const trainer = await createParallelTrainer(model, { workers: 2, microBatchSize: 2 });
       assert.match(trainer.backend, /^onednn/);
+      assert.match(trainer.backend, precision);
       await trainer.trainStep(optimizer, images, labels);
       trainer.dispose();
     } else {
