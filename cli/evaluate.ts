@@ -131,7 +131,11 @@ export async function main(argv: string[]): Promise<void> {
     const bar = createProgressBar(test.count, { label: "evaluate", unit: "images" });
     let camBar: ProgressBar | undefined;
     let predictions: Predictions | undefined;
-    const design = filmDesignOf(manifest);
+    // A half-film model scores whole films by their halves; images that are half-films already
+    // (a folder written with --design halves) it scores as they are.
+    const design = filmDesignOf(manifest) === "halves" && record?.details?.design !== "halves"
+      ? "halves"
+      : "whole";
     if (design === "halves") {
       console.error(
         "the checkpoint learned half-films: each film is scored by its more suspicious half",
