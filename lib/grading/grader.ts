@@ -383,6 +383,11 @@ export async function gradePath(path: string, options: GradeOptions = {}): Promi
   } catch {
     throw new LabError(`${path}: not found`);
   }
+  if (!stat.isDirectory && notebookName(path) === undefined) {
+    throw new LabError(
+      `${path}: not one of the lab's notebooks (${Object.keys(QUESTIONS).join(", ")})`,
+    );
+  }
   const found = stat.isDirectory ? await findNotebooks(path) : [path];
   const assignment = options.notebooks
     ? assignmentNotebooks(options.notebooks)
