@@ -29,30 +29,18 @@ import { readTable } from "../lib/data/real_sample.ts";
 import { loadRealSample } from "../lib/data/real_sample.ts";
 import { readSiimRows } from "../lib/data/siim.ts";
 import { readSiimImage } from "../lib/data/siim_image.ts";
-import { SIIM_SAMPLE_COLUMNS, SIIM_SAMPLE_CSV, SIIM_SAMPLE_DIR } from "../lib/data/siim_sample.ts";
+import {
+  SIIM_SAMPLE_COLUMNS,
+  SIIM_SAMPLE_CSV,
+  SIIM_SAMPLE_DIR,
+  SIIM_SOURCE_COLUMNS,
+} from "../lib/data/siim_sample.ts";
 import { areaResize } from "../lib/data/xray_png.ts";
 
 /** Thumbnails this much alike (Pearson correlation) show the same patient's film. */
 const MATCH_CORRELATION = 0.94;
 /** Side of the thumbnails compared. */
 const THUMBNAIL = 64;
-
-/** The source table's columns, which the shipped table keeps. */
-const SOURCE_COLUMNS = [
-  "file",
-  "image_id",
-  "pneumothorax",
-  "lesions",
-  "side",
-  "mask_fraction",
-  "age",
-  "sex",
-  "near_duplicate_group",
-  "source_repo",
-  "source_commit",
-  "source_path",
-  "sha256",
-] as const;
 
 const SPEC: CommandSpec = {
   name: "build-siim-sample",
@@ -61,7 +49,7 @@ const SPEC: CommandSpec = {
   flags: {
     source: {
       type: "string",
-      help: `Folder with the films and their table (${SOURCE_COLUMNS.join(",")}).`,
+      help: `Folder with the films and their table (${SIIM_SOURCE_COLUMNS.join(",")}).`,
     },
     rle: { type: "string", help: "SIIM's train-rle.csv (or .csv.gz)." },
     out: { type: "string", default: SIIM_SAMPLE_DIR, help: "Folder of the shipped films." },
@@ -96,7 +84,7 @@ async function main(): Promise<void> {
   const source = requiredFlag(args, "source", "the folder of SIIM films and labels.csv");
   const rleCsv = requiredFlag(args, "rle", "SIIM's train-rle.csv");
   const out = String(args.values.out);
-  const table = await readTable(join(source, "labels.csv"), SOURCE_COLUMNS);
+  const table = await readTable(join(source, "labels.csv"), SIIM_SOURCE_COLUMNS);
   const { entries } = await readSiimRows(rleCsv);
   const runsOf = new Map(entries.map((entry) => [entry.imageId, entry]));
   const nih = await loadRealSample();

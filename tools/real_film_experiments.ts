@@ -48,11 +48,10 @@ import { loadCheckpoint } from "../lib/model/checkpoint/mod.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../lib/model/model.ts";
 import { train } from "../lib/training/train.ts";
 import { createAugmentation } from "../lib/training/augment.ts";
-import { predictImages } from "../lib/evaluation/evaluate.ts";
+import { predictFilms } from "../lib/evaluation/films.ts";
 import { bootstrapAucInterval, computeRoc } from "../lib/evaluation/roc.ts";
 import { localizeDataset } from "../lib/evaluation/localization.ts";
 import { UsageError } from "../lib/core/errors.ts";
-import { mirroredHalf } from "../lib/data/halves.ts";
 
 const SPEC: CommandSpec = {
   name: "real-film-experiments",
@@ -82,7 +81,6 @@ const SPEC: CommandSpec = {
   },
 };
 
-const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
 /** The images of a design from the films `indices`, in the lab's layout. */
 function designImages(films: SiimSample, indices: number[], design: FilmDesign, seed: number) {
   const made = design === "halves"
@@ -101,30 +99,16 @@ function aucOf(labels: Uint8Array, scores: Float32Array) {
   };
 }
 
-/** Each film's score whole and by its more suspicious mirrored half. */
+/** Each film's score whole and by its more suspicious mirrored half, and both halves' scores. */
 async function scoreFilms(
   model: PneumothoraxDetectionModel,
   images: Uint8Array,
   labels: Uint8Array,
 ) {
-  const n = labels.length;
-  const whole = await predictImages(model, { images, labels, imageSize: IMAGE_SIZE });
-  const halves = new Uint8Array(2 * n * PIXELS);
-  for (let i = 0; i < n; i++) {
-    const film = images.subarray(i * PIXELS, (i + 1) * PIXELS);
-    halves.set(mirroredHalf(film, IMAGE_SIZE, "left"), 2 * i * PIXELS);
-    halves.set(mirroredHalf(film, IMAGE_SIZE, "right"), (2 * i + 1) * PIXELS);
-  }
-  const byHalf = await predictImages(model, {
-    images: halves,
-    labels: new Uint8Array(2 * n),
-    imageSize: IMAGE_SIZE,
-  });
-  const maxHalf = Float32Array.from(
-    { length: n },
-    (_, i) => Math.max(byHalf.scores[2 * i], byHalf.scores[2 * i + 1]),
-  );
-  return { whole: whole.scores, halves: maxHalf, byHalf: byHalf.scores };
+  const films = { images, labels, imageSize: IMAGE_SIZE };
+  const whole = await predictFilms(model, films);
+  const byHalf = await predictFilms(model, films, { design: "halves" });
+  return { whole: whole.scores, halves: byHalf.scores, byHalf: byHalf.halfScores! };
 }
 
 async function main(): Promise<void> {

@@ -239,8 +239,11 @@ export async function readRealSampleRows(dir: string): Promise<RealSampleRow[]> 
   });
 }
 
-/** Decodes one shipped PNG, which must be 8-bit gray at the lab's size. */
-async function readSampleImage(path: string): Promise<Uint8Array> {
+/**
+ * Decodes one PNG shipped with the lab (`samples/nih`, `samples/siim`), which must be 8-bit gray
+ * at the lab's size; otherwise a {@link DataFileError} naming the file and the `rebuild` tool.
+ */
+export async function readShippedPng(path: string, rebuild: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -254,8 +257,8 @@ async function readSampleImage(path: string): Promise<Uint8Array> {
   ) {
     throw new DataFileError(
       { file: path },
-      `is ${gray.width}x${gray.height} with maximum ${gray.maxValue}; the sample's images are ` +
-        `${IMAGE_SIZE}x${IMAGE_SIZE} 8-bit gray (rebuild with tools/build_real_sample.ts)`,
+      `is ${gray.width}x${gray.height} with maximum ${gray.maxValue}; the shipped images are ` +
+        `${IMAGE_SIZE}x${IMAGE_SIZE} 8-bit gray (rebuild with ${rebuild})`,
     );
   }
   return gray.data;
@@ -283,7 +286,10 @@ export async function loadRealSample(options: LoadRealSampleOptions = {}): Promi
   const pixels = IMAGE_SIZE * IMAGE_SIZE;
   const images = new Uint8Array(rows.length * pixels);
   await Promise.all(rows.map(async (row, i) => {
-    images.set(await readSampleImage(join(dir, REAL_SAMPLE_IMAGES, row.file)), i * pixels);
+    images.set(
+      await readShippedPng(join(dir, REAL_SAMPLE_IMAGES, row.file), "tools/build_real_sample.ts"),
+      i * pixels,
+    );
   }));
   return {
     count: rows.length,

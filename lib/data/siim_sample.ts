@@ -34,8 +34,7 @@ import {
   type SplitReport,
   writeSplit,
 } from "./import_common.ts";
-import { readTable } from "./real_sample.ts";
-import { decodeGrayPng } from "./xray_png.ts";
+import { readShippedPng, readTable } from "./real_sample.ts";
 import { filmHalves } from "./halves.ts";
 
 /** The folder of the shipped SIIM films: `samples/siim/` at the root of the repository. */
@@ -43,10 +42,12 @@ export const SIIM_SAMPLE_DIR: string = join(LAB_ROOT, "samples", "siim");
 /** The table of {@link SIIM_SAMPLE_DIR}, one row per film. */
 export const SIIM_SAMPLE_CSV = "labels.csv";
 
-/** Columns of {@link SIIM_SAMPLE_CSV}, in order (see `samples/siim/README.md`). */
-export const SIIM_SAMPLE_COLUMNS = [
+/** The tool that builds {@link SIIM_SAMPLE_DIR}. */
+const REBUILD = "tools/build_siim_sample.ts";
+
+/** The columns of the source's table (`labels.csv` beside the original films), in order. */
+export const SIIM_SOURCE_COLUMNS = [
   "file",
-  "mask",
   "image_id",
   "pneumothorax",
   "lesions",
@@ -55,12 +56,23 @@ export const SIIM_SAMPLE_COLUMNS = [
   "age",
   "sex",
   "near_duplicate_group",
-  "nih_match",
-  "nih_correlation",
   "source_repo",
   "source_commit",
   "source_path",
   "sha256",
+] as const;
+
+/**
+ * Columns of {@link SIIM_SAMPLE_CSV} (see `samples/siim/README.md`): the source's, with `file`
+ * naming the shipped PNG, and the mask and the NIH match the build adds.
+ */
+export const SIIM_SAMPLE_COLUMNS = [
+  "file",
+  "mask",
+  ...SIIM_SOURCE_COLUMNS.slice(1, 9),
+  "nih_match",
+  "nih_correlation",
+  ...SIIM_SOURCE_COLUMNS.slice(9),
 ] as const;
 
 /** Which half of the image a film's lesion lies in (the patient's right is the image's left). */
@@ -126,27 +138,6 @@ export async function readSiimSampleRows(dir: string): Promise<SiimSampleRow[]> 
   return rows;
 }
 
-/** Decodes one shipped PNG, which must be 8-bit gray at the lab's size. */
-async function readShippedPng(path: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new DataFileError({ file: path }, `cannot read: ${(error as Error).message}`);
-  }
-  const gray = decodeGrayPng(bytes, path);
-  if (
-    gray.width !== IMAGE_SIZE || gray.height !== IMAGE_SIZE || !(gray.data instanceof Uint8Array)
-  ) {
-    throw new DataFileError(
-      { file: path },
-      `is ${gray.width}x${gray.height}; the shipped films are ${IMAGE_SIZE}x${IMAGE_SIZE} 8-bit ` +
-        "gray (rebuild with tools/build_siim_sample.ts)",
-    );
-  }
-  return gray.data;
-}
-
 /** Options of {@link loadSiimSample}. */
 export interface LoadSiimSampleOptions {
   /** Folder of the films (default {@link SIIM_SAMPLE_DIR}). */
@@ -174,9 +165,9 @@ export async function loadSiimSample(options: LoadSiimSampleOptions = {}): Promi
   const images = new Uint8Array(rows.length * pixels);
   const masks = new Uint8Array(rows.length * pixels);
   await Promise.all(rows.map(async (row, i) => {
-    images.set(await readShippedPng(join(dir, row.file)), i * pixels);
+    images.set(await readShippedPng(join(dir, row.file), REBUILD), i * pixels);
     if (row.mask === "") return;
-    const mask = await readShippedPng(join(dir, row.mask));
+    const mask = await readShippedPng(join(dir, row.mask), REBUILD);
     for (let p = 0; p < pixels; p++) masks[i * pixels + p] = mask[p] > 127 ? 1 : 0;
   }));
   return {

@@ -32,6 +32,8 @@ export interface PredictFilmsOptions extends PredictOptions {
 export interface FilmPredictions extends Predictions {
   /** Per film, the half whose score it got (`undefined` for a whole-film model). */
   halves?: Half[];
+  /** Per film, the scores of its left and of its right half (`2 * n`; whole-film model: none). */
+  halfScores?: Float32Array;
 }
 
 /**
@@ -90,5 +92,6 @@ export async function predictFilms(
     seconds: byHalf.seconds,
     imagesPerSecond: byHalf.seconds > 0 ? n / byHalf.seconds : 0,
     halves: decided,
+    halfScores: byHalf.scores,
   };
 }

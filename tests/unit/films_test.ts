@@ -42,6 +42,7 @@ Deno.test("predictFilms() gives a half-film model's film the score of its more s
       const [left, right] = [each.scores[2 * i], each.scores[2 * i + 1]];
       assert.equal(byHalf.scores[i], Math.max(left, right), `film ${i}`);
       assert.equal(byHalf.halves![i], right > left ? "right" : "left");
+      assert.deepEqual([...byHalf.halfScores!.subarray(2 * i, 2 * i + 2)], [left, right]);
     }
     assert.deepEqual([...byHalf.labels], [1, 1, 0]);
 
