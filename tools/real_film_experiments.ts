@@ -78,15 +78,43 @@ const SPEC: CommandSpec = {
     out: { type: "string", help: "Keep the trained checkpoint here." },
     log: { type: "string", default: "docs/real_films.jsonl", help: "Append the arm's results." },
     name: { type: "string", help: "The arm's name in the log (default: from its flags)." },
+    "mask-corners": {
+      type: "string",
+      default: "0",
+      help: "Paint the four N x N corners of every image (trained on and scored) with the " +
+        "image's mean gray: where the films' side markers and printed text lie.",
+    },
   },
 };
+
+/** Corners painted over by `--mask-corners`, in pixels (0: none). */
+let cornerSize = 0;
+
+/**
+ * Paints the four `cornerSize` x `cornerSize` corners of each image with its mean gray, in place:
+ * an experiment on the side markers and text that the shipped model's maps peak on.
+ */
+function maskCorners(images: Uint8Array, size: number): Uint8Array {
+  if (cornerSize === 0) return images;
+  const pixels = size * size;
+  for (let first = 0; first < images.length; first += pixels) {
+    const image = images.subarray(first, first + pixels);
+    const mean = Math.round(image.reduce((sum, v) => sum + v, 0) / pixels);
+    for (let y = 0; y < size; y++) {
+      if (y >= cornerSize && y < size - cornerSize) continue;
+      image.fill(mean, y * size, y * size + cornerSize);
+      image.fill(mean, y * size + size - cornerSize, (y + 1) * size);
+    }
+  }
+  return images;
+}
 
 /** The images of a design from the films `indices`, in the lab's layout. */
 function designImages(films: SiimSample, indices: number[], design: FilmDesign, seed: number) {
   const made = design === "halves"
     ? halfFilmImages(films, indices, { seed })
     : wholeFilmImages(films, indices);
-  return { ...made, imageSize: films.imageSize };
+  return { ...made, images: maskCorners(made.images, films.imageSize), imageSize: films.imageSize };
 }
 
 /** AUC with its stratified bootstrap interval, rounded for the log. */
@@ -124,7 +152,9 @@ async function main(): Promise<void> {
   const backend = await selectBackend();
   console.log(`backend: ${backend.description}`);
   const films = await loadSiimSample();
+  cornerSize = integerFlag(args, "mask-corners", { min: 0, max: 128 });
   const nih = await loadRealSample();
+  maskCorners(nih.images, nih.imageSize);
   const split = splitSiimSample(films);
   const trainArrays = designImages(films, split.train, design, seed);
   const heldOut = designImages(films, split.test, design, seed);
@@ -192,7 +222,7 @@ async function main(): Promise<void> {
     name: (args.values.name as string | undefined) ??
       `${design}-w${width}-${steps}${args.values.augment ? "-aug" : ""}${
         args.values["init-from"] ? "-init" : ""
-      }-s${seed}`,
+      }${cornerSize ? `-corners${cornerSize}` : ""}-s${seed}`,
     command: `deno run -A tools/real_film_experiments.ts ${Deno.args.join(" ")}`,
     date: new Date().toISOString(),
     backend: backend.description,
@@ -202,6 +232,7 @@ async function main(): Promise<void> {
     lr,
     seed,
     augment: Boolean(args.values.augment),
+    maskCorners: cornerSize,
     initFrom: args.values["init-from"] ?? null,
     trainImages: trainArrays.labels.length,
     trainSeconds: Math.round(trainSeconds),
