@@ -22,6 +22,7 @@ interface Arm {
   design: string;
   width: number;
   steps: number;
+  lr: number;
   augment: boolean;
   initFrom: string | null;
   trainImages: number;
@@ -55,13 +56,15 @@ async function main(): Promise<void> {
     }
   });
   console.log(
-    "| arm | design | width | steps | aug. | init | training images | minutes | NIH AUC, film whole (95% CI) | NIH AUC, by halves (95% CI) | SIIM held out: lesion half above other | pointing game, whole film | pointing game, half-films |",
+    "| arm | design | width | steps | learning rate | aug. | init | training images | minutes | NIH AUC, film whole (95% CI) | NIH AUC, by halves (95% CI) | SIIM held out: lesion half above other | pointing game, whole film | pointing game, half-films |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log(
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  );
   for (const arm of arms) {
     const held = arm.siimHeldOut;
     console.log(
-      `| ${arm.name} | ${arm.design} | ${arm.width} | ${arm.steps} | ${
+      `| ${arm.name} | ${arm.design} | ${arm.width} | ${arm.steps} | ${arm.lr} | ${
         arm.augment ? "yes" : "no"
       } | ${arm.initFrom ?? "none"} | ${arm.trainImages} | ${Math.round(arm.trainSeconds / 60)} | ${
         auc(arm.nih.whole)
