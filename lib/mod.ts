@@ -25,7 +25,6 @@ export { DataFileError, LabError, NotAnsweredError, todo, UsageError } from "./c
 export { type LabSplit, PneumothoraxDataset } from "./data/dataset.ts";
 export {
   loadSiimSample,
-  RECIPE_DESIGN,
   SIIM_SAMPLE_DIR,
   type SiimSample,
   splitSiimSample,

@@ -33,7 +33,7 @@ export const PRETRAINED_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "pret
 export const PHANTOM_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "phantom");
 /** Where notebook 02 saves its checkpoints. */
 export const NOTEBOOK_CHECKPOINT: string = join(LAB_ROOT, "checkpoints", "notebook");
-/** Environment variable naming the data folder, when it is not the repository's `data/`. */
+/** Environment variable naming the notebooks' data folder, when it is not {@link REAL_DATA_DIR}. */
 export const DATA_DIR_ENV = "LAB_DATA_DIR";
 
 /** Where the notebooks keep the shipped SIIM films as the lab's files. */
