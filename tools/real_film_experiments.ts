@@ -78,6 +78,12 @@ const SPEC: CommandSpec = {
     out: { type: "string", help: "Keep the trained checkpoint here." },
     log: { type: "string", default: "docs/real_films.jsonl", help: "Append the arm's results." },
     name: { type: "string", help: "The arm's name in the log (default: from its flags)." },
+    "lesion-maps": {
+      type: "string",
+      default: "0",
+      help: "Weight of the lesion-map term: the radiologists' outlines as supervision of the " +
+        "class activation maps (lib/training/lesion_maps.ts); 0 trains on labels alone.",
+    },
     "mask-corners": {
       type: "string",
       default: "0",
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
   const steps = integerFlag(args, "steps", { min: 1 });
   const seed = integerFlag(args, "seed", { min: 0 });
   const lr = Number(args.values.lr);
+  const lesionMaps = Number(args.values["lesion-maps"]);
   const backend = await selectBackend();
   console.log(`backend: ${backend.description}`);
   const films = await loadSiimSample();
@@ -181,6 +188,7 @@ async function main(): Promise<void> {
       resume: Boolean(args.values.resume),
       initFrom: args.values["init-from"] as string | undefined,
       augment: args.values.augment ? createAugmentation({ seed }) : undefined,
+      lesionMaps,
       data: {
         dir: SIIM_SAMPLE_DIR,
         source: {
@@ -222,7 +230,9 @@ async function main(): Promise<void> {
     name: (args.values.name as string | undefined) ??
       `${design}-w${width}-${steps}${args.values.augment ? "-aug" : ""}${
         args.values["init-from"] ? "-init" : ""
-      }${cornerSize ? `-corners${cornerSize}` : ""}-s${seed}`,
+      }${cornerSize ? `-corners${cornerSize}` : ""}${lesionMaps ? `-maps${lesionMaps}` : ""}${
+        lr !== 0.0003 ? `-lr${lr}` : ""
+      }-s${seed}`,
     command: `deno run -A tools/real_film_experiments.ts ${Deno.args.join(" ")}`,
     date: new Date().toISOString(),
     backend: backend.description,
@@ -233,6 +243,7 @@ async function main(): Promise<void> {
     seed,
     augment: Boolean(args.values.augment),
     maskCorners: cornerSize,
+    lesionMaps,
     initFrom: args.values["init-from"] ?? null,
     trainImages: trainArrays.labels.length,
     trainSeconds: Math.round(trainSeconds),

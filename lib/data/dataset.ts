@@ -387,6 +387,8 @@ export interface BatchState {
 
 /** A batch ready for the model: float32 images (B,S,S,1) in [0,255] and one-hot labels (B,2). */
 export type Batch = [images: tf.Tensor4D, labels: tf.Tensor2D];
+/** A training batch with its lesion masks (see {@link PneumothoraxDataset.getTrainBatchWithMasks}). */
+export type MaskedBatch = [images: tf.Tensor4D, labels: tf.Tensor2D, masks: tf.Tensor4D];
 
 /**
  * The lab's dataset class: training and test images with labels, batches as tensors.
@@ -483,13 +485,43 @@ export class PneumothoraxDataset {
    * lab's `getTrainBatch`). The caller disposes the tensors.
    */
   getTrainBatch(batchSize: number): Batch {
+    return this.getBatch("train", this.#nextTrainIndices(batchSize));
+  }
+
+  /**
+   * {@link getTrainBatch} with the lesion masks of its images `[n, S, S, 1]` (1 inside the
+   * lesion, 0 elsewhere and on images without one), for training the maps. The caller disposes
+   * the tensors.
+   *
+   * @throws {UsageError} when the training split holds no masks
+   */
+  getTrainBatchWithMasks(batchSize: number): MaskedBatch {
+    if (!this.train.masks) {
+      throw new UsageError(
+        `${this.train.source} holds no lesion masks, so the maps cannot be trained on them`,
+      );
+    }
+    const indices = this.#nextTrainIndices(batchSize);
+    const pixels = this.imageSize * this.imageSize;
+    const masks = new Float32Array(indices.length * pixels);
+    indices.forEach((index, k) => {
+      const mask = this.train.masks!.subarray(index * pixels, (index + 1) * pixels);
+      for (let p = 0; p < pixels; p++) masks[k * pixels + p] = mask[p] > 0 ? 1 : 0;
+    });
+    return [
+      ...this.getBatch("train", indices),
+      tf.tensor4d(masks, [indices.length, this.imageSize, this.imageSize, 1]),
+    ];
+  }
+
+  #nextTrainIndices(batchSize: number): number[] {
     checkBatchSize(batchSize, this.numTrain, "training");
     const indices = Array.from(
       { length: batchSize },
       (_, i) => (this.#trainPointer + i) % this.numTrain,
     );
     this.#trainPointer = (this.#trainPointer + batchSize) % this.numTrain;
-    return this.getBatch("train", indices);
+    return indices;
   }
 
   /**

@@ -20,7 +20,7 @@
 import { requireInteger } from "../core/validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../core/errors.ts";
-import { IMAGE_SIZE, NUM_CLASSES } from "../data/schema.ts";
+import { IMAGE_SIZE, NUM_CLASSES, PNEUMOTHORAX_CLASS } from "../data/schema.ts";
 
 /** Filters of the first block in the lab's model; the blocks have W, 2W, 4W and 8W. */
 export const MODEL_WIDTH = 64;
@@ -205,6 +205,22 @@ export class PneumothoraxDetectionModel {
         probabilities: probabilities as tf.Tensor2D,
         skip4: skip4 as tf.Tensor4D,
       };
+    });
+  }
+
+  /**
+   * The logits `[n, 2]` and each image's map of pneumothorax `[n, S/16, S/16]` (`skip4` times
+   * column 1 of the dense kernel: the class activation map before it is upsampled) from one pass.
+   * Differentiable through the kernel itself, for training the maps (lib/training/lesion_maps.ts).
+   */
+  predictWithCams(images: tf.Tensor4D): { logits: tf.Tensor2D; cams: tf.Tensor3D } {
+    return tf.tidy(() => {
+      const [logits, , skip4] = this.forward(images) as [tf.Tensor2D, tf.Tensor, tf.Tensor4D];
+      const [n, h, w, c] = skip4.shape;
+      const kernel = this.network.getLayer("logits").weights[0].read();
+      const column = kernel.slice([0, PNEUMOTHORAX_CLASS], [c, 1]);
+      const cams = skip4.reshape([n * h * w, c]).matMul(column).reshape([n, h, w]) as tf.Tensor3D;
+      return { logits, cams };
     });
   }
 

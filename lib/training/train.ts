@@ -24,7 +24,7 @@ import {
   saveCheckpoint,
   type SplitMetrics,
 } from "../model/checkpoint/mod.ts";
-import type { Batch, PneumothoraxDataset } from "../data/dataset.ts";
+import type { Batch, MaskedBatch, PneumothoraxDataset } from "../data/dataset.ts";
 import { LabError, UsageError } from "../core/errors.ts";
 import { predictLogitsInBatches } from "../model/predict.ts";
 import { isOptimizerName, OPTIMIZER_NAMES, type OptimizerName } from "../model/optimizers.ts";
@@ -38,6 +38,7 @@ import {
 import { BLOCK_COUNT, freezeBlocks, type PneumothoraxDetectionModel } from "../model/model.ts";
 import { createParallelTrainer, maxThreadBatchSize, type ParallelTrainer } from "./parallel.ts";
 import { openRunSummaries, type RunSummaries } from "./tensorboard.ts";
+import { lesionMapCost } from "./lesion_maps.ts";
 
 /** Training images per step, as in the lab. */
 export const BATCH_SIZE = 15;
@@ -157,6 +158,14 @@ export interface TrainOptions {
    * Notebook 02 passes the student's. Not with `workers`.
    */
   predict?: PredictFunction;
+  /**
+   * Weight of the lesion-map term (lib/training/lesion_maps.ts) added to the cost each step
+   * minimizes: the class activation map of every training image with a lesion mask is pushed to
+   * put its mass inside the outline. The training split must hold masks; an augmentation then
+   * moves each mask with its image. The costs reported stay the classification cost alone. Not
+   * with `workers` (default 0: labels only).
+   */
+  lesionMaps?: number;
   /** Run folder for TensorBoard summaries, `<logDir>/{train,test}` (default: none written). */
   logDir?: string;
   /** Aborting it stops the run after the current step, with a final checkpoint (default none). */
@@ -263,6 +272,31 @@ function nextTrainBatch(
   }
 }
 
+/**
+ * The next training batch with its lesion masks, each mask moved by `augment` as its image is:
+ * both pass through it as the two channels of one image (255 inside the lesion), so that they
+ * share its draw. The lab's augmentation applies one transform to all channels of an image, and
+ * its gamma leaves 0 and 255 where they are.
+ */
+function nextMaskedTrainBatch(
+  dataset: PneumothoraxDataset,
+  batchSize: number,
+  augment?: Augmentation,
+): MaskedBatch {
+  const [images, labels, masks] = dataset.getTrainBatchWithMasks(batchSize);
+  if (!augment) return [images, labels, masks];
+  try {
+    const [moved, movedMasks] = tf.tidy(() =>
+      tf.split(augment(tf.concat([images, tf.mul(masks, 255)], 3) as tf.Tensor4D), 2, 3)
+    ) as [tf.Tensor4D, tf.Tensor4D];
+    const outline = tf.tidy(() => tf.greater(movedMasks, 127.5).toFloat() as tf.Tensor4D);
+    movedMasks.dispose();
+    return [moved, labels, outline];
+  } finally {
+    tf.dispose([images, masks]);
+  }
+}
+
 /** One step on the next training batch; returns its cost and accuracy before the update. */
 function trainStep(
   model: PneumothoraxDetectionModel,
@@ -270,26 +304,36 @@ function trainStep(
   dataset: PneumothoraxDataset,
   batchSize: number,
   scoring: Scoring,
-  augment?: Augmentation,
+  options: { augment?: Augmentation; lesionMaps: number },
 ): SplitMetrics {
-  const [images, labels] = nextTrainBatch(dataset, batchSize, augment);
+  const [images, labels, masks] = options.lesionMaps > 0
+    ? nextMaskedTrainBatch(dataset, batchSize, options.augment)
+    : [...nextTrainBatch(dataset, batchSize, options.augment), undefined];
   let accuracy: tf.Scalar | undefined;
+  let mapCost: tf.Scalar | undefined;
   try {
     const cost = optimizer.minimize(
       () => {
-        const logits = model.predictLogits(images);
+        const { logits, cams } = masks
+          ? model.predictWithCams(images)
+          : { logits: model.predictLogits(images), cams: undefined };
         accuracy = tf.keep(computeAccuracy(logits, labels, scoring.predict));
-        return scoredCost(scoring, logits, labels);
+        const classification = scoredCost(scoring, logits, labels);
+        if (!cams) return classification;
+        mapCost = tf.keep(tf.mul(lesionMapCost(cams, masks!), options.lesionMaps));
+        return tf.add(classification, mapCost);
       },
       true,
       model.trainableVariables(),
     )!;
-    const value = cost.dataSync()[0];
+    const value = cost.dataSync()[0] - (mapCost?.dataSync()[0] ?? 0);
     cost.dispose();
     return { cost: value, accuracy: accuracy!.dataSync()[0] };
   } finally {
     tf.dispose([images, labels]);
+    masks?.dispose();
     accuracy?.dispose();
+    mapCost?.dispose();
   }
 }
 
@@ -373,6 +417,20 @@ function resolveOptions(dataset: PneumothoraxDataset, options: TrainOptions) {
   if ((options.cost || options.predict) && options.workers) {
     throw new UsageError(
       "a cost or prediction function cannot be sent to worker replicas: train with workers 0",
+    );
+  }
+  const lesionMaps = options.lesionMaps ?? 0;
+  if (!(lesionMaps >= 0 && Number.isFinite(lesionMaps))) {
+    throw new UsageError(`lesionMaps must be a number at least 0, got ${lesionMaps}`);
+  }
+  if (lesionMaps > 0 && options.workers) {
+    throw new UsageError(
+      "the lesion-map term is computed on the calling thread: train with workers 0",
+    );
+  }
+  if (lesionMaps > 0 && !dataset.train.masks) {
+    throw new UsageError(
+      `lesionMaps needs lesion masks, and ${dataset.train.source} holds none`,
     );
   }
   if (!isOptimizerName(resolved.optimizer)) {
@@ -512,7 +570,10 @@ export async function train(
       const stepStart = performance.now();
       const result = trainer
         ? await parallelTrainStep(trainer, optimizer, dataset, batchSize, options.augment)
-        : trainStep(model, optimizer, dataset, batchSize, scoring, options.augment);
+        : trainStep(model, optimizer, dataset, batchSize, scoring, {
+          augment: options.augment,
+          lesionMaps: options.lesionMaps ?? 0,
+        });
       step++;
       if (!Number.isFinite(result.cost)) {
         throw new LabError(divergedMessage(step, result.cost, dir, checkpointStep));

@@ -66,3 +66,20 @@ Deno.test("augmentation refuses ranges that would not keep an X-ray an X-ray", (
     /maxGamma must be a number in \[1, 3\], got 0.5/,
   );
 });
+
+Deno.test("augmentation moves every channel of an image alike (a lesion mask with its film)", () => {
+  const augment = createAugmentation({ seed: 5, maxRotation: 10, maxShift: 0.2, maxScale: 0.1 });
+  const images = leftBright(3);
+  const mask = tf.tidy(() => tf.mul(tf.greater(images, 100).toFloat(), 255));
+  const moved = augment(tf.concat([images, mask], 3) as tf.Tensor4D);
+  const [film, outline] = tf.split(moved, 2, 3);
+  const bright = tf.tidy(() => tf.greater(film, 120).dataSync());
+  const inside = tf.tidy(() => tf.greater(outline, 127.5).dataSync());
+  const agree = bright.filter((value, i) => value === inside[i]).length / bright.length;
+  assert.ok(agree > 0.98, `film and mask moved together on ${(agree * 100).toFixed(1)}% of pixels`);
+  const still = tf.tidy(() =>
+    tf.equal(outline, tf.tidy(() => tf.mul(tf.greater(images, 100), 255))).all().dataSync()[0]
+  );
+  assert.equal(still, 0, "the draw did move them");
+  tf.dispose([images, mask, moved, film, outline]);
+});

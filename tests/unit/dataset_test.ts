@@ -226,3 +226,32 @@ Deno.test("validateLabFile() summarises a valid file", async () => {
     });
   });
 });
+
+Deno.test("getTrainBatchWithMasks() gives each image's mask and shares getTrainBatch()'s cursor", () => {
+  const size = 4;
+  const count = 3;
+  const images = Uint8Array.from({ length: count * 16 }, (_, k) => Math.floor(k / 16) * 10);
+  const masks = Uint8Array.from(
+    { length: count * 16 },
+    (_, k) => (k % 16 === Math.floor(k / 16) ? 255 : 0),
+  );
+  const labels = Uint8Array.from([1, 1, 0]);
+  const data = PneumothoraxDataset.fromArrays({ images, labels, masks }, { images, labels }, {
+    imageSize: size,
+  });
+  tf.dispose(data.getTrainBatch(2));
+  const [x, y, m] = data.getTrainBatchWithMasks(2);
+  assert.deepEqual(m.shape, [2, size, size, 1]);
+  assert.deepEqual(Array.from(x.dataSync().filter((_, p) => p % 16 === 0)), [20, 0]);
+  const ones = Array.from(m.dataSync());
+  assert.deepEqual([ones[2], ones[16]], [1, 1], "image 2's mask at pixel 2, image 0's at pixel 0");
+  assert.equal(ones.reduce((sum, v) => sum + v, 0), 2, "masks read as 0 or 1");
+  tf.dispose([x, y, m]);
+  const plain = PneumothoraxDataset.fromArrays({ images, labels }, { images, labels }, {
+    imageSize: size,
+  });
+  assert.throws(
+    () => plain.getTrainBatchWithMasks(1),
+    /train \(in memory\) holds no lesion masks, so the maps cannot be trained on them/,
+  );
+});

@@ -204,3 +204,18 @@ Deno.test("the model learns a separable toy set (cross-entropy falls) on the cpu
   optimizer.dispose();
   model.dispose();
 });
+
+Deno.test("predictWithCams() gives the maps whose spatial mean is the pneumothorax logit less its bias", () => {
+  const model = createModel({ width: 2, imageSize: 64, seed: 3 });
+  const images = randomImages(2, 64, 4);
+  const { logits, cams } = model.predictWithCams(images);
+  assert.deepEqual(cams.shape, [2, 4, 4]);
+  const bias = model.network.getLayer("logits").getWeights()[1].dataSync()[1];
+  const means = tf.tidy(() => cams.mean([1, 2]).dataSync());
+  const pneumothorax = tf.tidy(() => logits.slice([0, 1], [2, 1]).dataSync());
+  assertClose(Array.from(means, (mean) => mean + bias), pneumothorax, 1e-4);
+  const reference = model.predictLogits(images);
+  assertClose(logits.dataSync(), reference.dataSync(), 1e-6);
+  tf.dispose([images, logits, cams, reference]);
+  model.dispose();
+});

@@ -22,6 +22,8 @@ import {
 } from "../../lib/training/train.ts";
 import { computeAccuracy, computeCost, predictClass } from "../../lib/model/loss.ts";
 import { squareImages } from "../fixtures/lab_files.ts";
+import { lesionMapCost } from "../../lib/training/lesion_maps.ts";
+import { createAugmentation } from "../../lib/training/augment.ts";
 
 await tf.setBackend("cpu");
 
@@ -352,4 +354,55 @@ Deno.test("train() names a cost that is not a scalar, and refuses functions for 
     train(tinyModel(), dataset(), { steps: 1, workers: 1, cost: computeCost }),
     (error: Error) => error instanceof UsageError && /train with workers 0/.test(error.message),
   );
+});
+
+Deno.test("train() with lesionMaps moves the maps' mass onto the lesions and reports the classification cost", async () => {
+  const size = 32;
+  const masked = () =>
+    PneumothoraxDataset.fromArrays(
+      squareImages(16, { seed: 1, size, square: 8, masks: true }),
+      squareImages(8, { seed: 2, size, square: 8, masks: true }),
+      { imageSize: size, seed: 3 },
+    );
+  const mapCost = (model: PneumothoraxDetectionModel) => {
+    const [images, labels, masks] = masked().getTrainBatchWithMasks(16);
+    const value = tf.tidy(() =>
+      lesionMapCost(model.predictWithCams(images).cams, masks).dataSync()[0]
+    );
+    tf.dispose([images, labels, masks]);
+    return value;
+  };
+  const options = { steps: 12, batchSize: 8, optimizer: "adam" as const, learningRate: 0.01 };
+  const plain = createModel({ width: 2, imageSize: size, seed: 6 });
+  const supervised = createModel({ width: 2, imageSize: size, seed: 6 });
+  const before = mapCost(plain);
+  const labelsOnly = await train(plain, masked(), options);
+  const withMaps = await train(supervised, masked(), {
+    ...options,
+    lesionMaps: 1,
+    augment: createAugmentation({ seed: 1, maxRotation: 0, maxScale: 0, maxGamma: 1 }),
+  });
+  const [after, afterPlain] = [mapCost(supervised), mapCost(plain)];
+  assert.ok(after < before && after < afterPlain, `map cost ${before} -> ${after} (${afterPlain})`);
+  assert.ok(withMaps.train.every(({ cost }) => cost > 0 && cost < 2), "classification costs");
+  assert.ok(Math.abs(withMaps.train[0].cost - labelsOnly.train[0].cost) < 0.05, "first step");
+  plain.dispose();
+  supervised.dispose();
+});
+
+Deno.test("train() with lesionMaps names what it needs: masks, the calling thread, a weight >= 0", async () => {
+  const model = tinyModel();
+  await assert.rejects(
+    () => train(model, dataset(), { lesionMaps: 1 }),
+    /lesionMaps needs lesion masks, and train \(in memory\) holds none/,
+  );
+  await assert.rejects(
+    () => train(model, dataset(), { lesionMaps: 1, workers: 1 }),
+    /calling thread: train with workers 0/,
+  );
+  await assert.rejects(
+    () => train(model, dataset(), { lesionMaps: -1 }),
+    /lesionMaps must be a number at least 0, got -1/,
+  );
+  model.dispose();
 });
