@@ -50,7 +50,7 @@ import { train } from "../lib/training/train.ts";
 import { createAugmentation } from "../lib/training/augment.ts";
 import { predictFilms } from "../lib/evaluation/films.ts";
 import { bootstrapAucInterval, computeRoc } from "../lib/evaluation/roc.ts";
-import { localizeDataset } from "../lib/evaluation/localization.ts";
+import { localizeDataset, priorPointing } from "../lib/evaluation/localization.ts";
 import { UsageError } from "../lib/core/errors.ts";
 
 const SPEC: CommandSpec = {
@@ -226,6 +226,8 @@ async function main(): Promise<void> {
   const localization = await localizeDataset(model, heldFilms);
   const lesionHalves = designImages(films, split.test, "halves", seed);
   const halfLocalization = await localizeDataset(model, lesionHalves);
+  const wholePrior = priorPointing(designImages(films, split.train, "whole", seed), heldFilms);
+  const halvesPrior = priorPointing(designImages(films, split.train, "halves", seed), lesionHalves);
   const record = {
     name: (args.values.name as string | undefined) ??
       `${design}-w${width}-${steps}${args.values.augment ? "-aug" : ""}${
@@ -269,6 +271,8 @@ async function main(): Promise<void> {
         ? Number(halfLocalization.energyInside.toFixed(3))
         : null,
       halfFilmsLocalized: halfLocalization?.n ?? 0,
+      priorPointingGame: wholePrior ? Number(wholePrior.pointingGame.toFixed(3)) : null,
+      halfFilmPriorPointingGame: halvesPrior ? Number(halvesPrior.pointingGame.toFixed(3)) : null,
     },
   };
   console.log(JSON.stringify(record, null, 2));

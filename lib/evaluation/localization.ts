@@ -324,3 +324,63 @@ export async function localizeDataset(
     perImage,
   };
 }
+
+/** The pointing game of a map that ignores the image ({@link priorPointing}). */
+export interface PriorPointing {
+  /** Column of the fixed point: the pixel most training lesions cover. */
+  x: number;
+  /** Its row. */
+  y: number;
+  /** Share of the scored lesions that the fixed point hits (within the tolerance). */
+  pointingGame: number;
+  /** Lesions scored. */
+  n: number;
+}
+
+/**
+ * The pointing game of a "map" that ignores the image: it points, on every image of `scored`, at
+ * the pixel that the most lesions of `training` cover. Pneumothoraces gather where the pleura
+ * lets air collect (the apices, the lateral edges), so this beats a uniformly random point; a
+ * model's maps must beat it to show they find the lesion in the film, not where lesions usually
+ * are. Images without a lesion are left out of both. Returns null when either holds no lesion.
+ *
+ * @example
+ * ```ts
+ * import { priorPointing } from "./localization.ts";
+ * const mask = (...on: number[]) => Uint8Array.from({ length: 16 }, (_, i) => on.includes(i) ? 1 : 0);
+ * const images = (n: number) => new Uint8Array(n * 16);
+ * const training = { images: images(2), labels: Uint8Array.of(1, 1), masks: Uint8Array.from([...mask(0, 1), ...mask(1)]), imageSize: 4 };
+ * const scored = { images: images(2), labels: Uint8Array.of(1, 1), masks: Uint8Array.from([...mask(1), ...mask(15)]), imageSize: 4 };
+ * const prior = priorPointing(training, scored, { tolerance: 0 })!;
+ * if (prior.x !== 1 || prior.y !== 0 || prior.pointingGame !== 0.5) throw new Error();
+ * ```
+ */
+export function priorPointing(
+  training: MaskedImages,
+  scored: MaskedImages,
+  options: PointingGameOptions = {},
+): PriorPointing | null {
+  const size = training.imageSize;
+  if (scored.imageSize !== size) {
+    throw new UsageError(`training images are ${size}x${size} but scored ${scored.imageSize}`);
+  }
+  const lesionsOf = (data: MaskedImages) =>
+    data.masks === undefined ? [] : Array.from(data.labels.keys())
+      .filter((i) => data.labels[i] === 1)
+      .map((i) => imageAt({ images: data.masks!, imageSize: size }, i))
+      .filter(hasLesion);
+  const [learned, tested] = [lesionsOf(training), lesionsOf(scored)];
+  if (learned.length === 0 || tested.length === 0) return null;
+  const covered = new Uint32Array(size * size);
+  for (const mask of learned) mask.forEach((v, p) => covered[p] += v === 0 ? 0 : 1);
+  const heat = { data: covered, width: size, height: size };
+  const results = tested.map((mask) =>
+    pointingGame(heat, { data: mask, width: size, height: size }, options)
+  );
+  return {
+    x: results[0].x,
+    y: results[0].y,
+    pointingGame: results.filter((r) => r.hit).length / results.length,
+    n: results.length,
+  };
+}

@@ -10,6 +10,7 @@ import {
   localizeDataset,
   type MaskedImages,
   pointingGame,
+  priorPointing,
 } from "../../lib/evaluation/localization.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
@@ -237,4 +238,32 @@ Deno.test("localizeDataset() rejects a size mismatch, short masks and bad batch 
     /batch size must be an integer >= 1, got 0/,
   );
   model.dispose();
+});
+
+Deno.test("priorPointing() points at the pixel most training lesions cover and scores held-out lesions there", () => {
+  const size = 32;
+  const square = (x0: number, y0: number, side: number) =>
+    Uint8Array.from({ length: size * size }, (_, p) => {
+      const [x, y] = [p % size, Math.floor(p / size)];
+      return x >= x0 && x < x0 + side && y >= y0 && y < y0 + side ? 1 : 0;
+    });
+  const set = (masks: Uint8Array[], labels: number[]) => ({
+    images: new Uint8Array(masks.length * size * size),
+    labels: Uint8Array.from(labels),
+    masks: Uint8Array.from(masks.flatMap((m) => Array.from(m))),
+    imageSize: size,
+  });
+  const training = set([square(2, 2, 6), square(4, 4, 6), square(20, 20, 4), square(0, 0, 32)], [
+    1,
+    1,
+    1,
+    0,
+  ]);
+  const scored = set([square(5, 5, 2), square(26, 26, 4), new Uint8Array(size * size)], [1, 1, 1]);
+  const prior = priorPointing(training, scored, { tolerance: 2 })!;
+  assert.deepEqual([prior.x, prior.y], [4, 4], "the first pixel both top-left lesions cover");
+  assert.equal(prior.n, 2, "the empty mask is left out");
+  assert.equal(prior.pointingGame, 0.5, "it reaches the lesion at (5, 5), not the far corner");
+  assert.equal(priorPointing(set([new Uint8Array(size * size)], [1]), scored), null);
+  assert.throws(() => priorPointing({ ...training, imageSize: 16 }, scored), /16x16 but scored 32/);
 });
