@@ -145,6 +145,24 @@ async function scoreFilms(
   return { whole: whole.scores, halves: byHalf.scores, byHalf: byHalf.halfScores! };
 }
 
+/**
+ * The lesions that only the maps hit and those that only the fixed point of `priorPointing` hits:
+ * the discordant pairs of McNemar's test, with its exact two-sided p-value.
+ */
+function discordant(maps?: Array<{ hit: boolean }>, prior?: boolean[]) {
+  if (!maps || !prior) return null;
+  const mapsOnly = maps.filter((m, k) => m.hit && !prior[k]).length;
+  const priorOnly = maps.filter((m, k) => !m.hit && prior[k]).length;
+  const n = mapsOnly + priorOnly;
+  let tail = 0;
+  for (let k = 0; k <= Math.min(mapsOnly, priorOnly); k++) {
+    let choose = 1;
+    for (let j = 0; j < k; j++) choose = (choose * (n - j)) / (j + 1);
+    tail += choose / 2 ** n;
+  }
+  return { mapsOnly, priorOnly, p: Number(Math.min(1, 2 * tail).toFixed(4)) };
+}
+
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
   const design = requiredFlag(args, "design", "whole or halves") as FilmDesign;
@@ -273,6 +291,10 @@ async function main(): Promise<void> {
       halfFilmsLocalized: halfLocalization?.n ?? 0,
       priorPointingGame: wholePrior ? Number(wholePrior.pointingGame.toFixed(3)) : null,
       halfFilmPriorPointingGame: halvesPrior ? Number(halvesPrior.pointingGame.toFixed(3)) : null,
+      againstPrior: {
+        wholeFilms: discordant(localization?.perImage, wholePrior?.hits),
+        halfFilms: discordant(halfLocalization?.perImage, halvesPrior?.hits),
+      },
     },
   };
   console.log(JSON.stringify(record, null, 2));

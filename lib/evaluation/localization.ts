@@ -335,6 +335,11 @@ export interface PriorPointing {
   pointingGame: number;
   /** Lesions scored. */
   n: number;
+  /**
+   * Per scored lesion, in index order (the order of {@link LocalizationReport.perImage}), whether
+   * the fixed point hits it: for a paired comparison with a model's maps.
+   */
+  hits: boolean[];
 }
 
 /**
@@ -382,5 +387,6 @@ export function priorPointing(
     y: results[0].y,
     pointingGame: results.filter((r) => r.hit).length / results.length,
     n: results.length,
+    hits: results.map((r) => r.hit),
   };
 }

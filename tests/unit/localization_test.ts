@@ -263,6 +263,7 @@ Deno.test("priorPointing() points at the pixel most training lesions cover and s
   const prior = priorPointing(training, scored, { tolerance: 2 })!;
   assert.deepEqual([prior.x, prior.y], [4, 4], "the first pixel both top-left lesions cover");
   assert.equal(prior.n, 2, "the empty mask is left out");
+  assert.deepEqual(prior.hits, [true, false]);
   assert.equal(prior.pointingGame, 0.5, "it reaches the lesion at (5, 5), not the far corner");
   assert.equal(priorPointing(set([new Uint8Array(size * size)], [1]), scored), null);
   assert.throws(() => priorPointing({ ...training, imageSize: 16 }, scored), /16x16 but scored 32/);
