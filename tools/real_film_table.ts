@@ -25,6 +25,7 @@ interface Arm {
   lr: number;
   augment: boolean;
   initFrom: string | null;
+  lesionMaps?: number;
   trainImages: number;
   trainSeconds: number;
   nih: { whole: Auc; halves: Auc };
@@ -56,23 +57,23 @@ async function main(): Promise<void> {
     }
   });
   console.log(
-    "| arm | design | width | steps | learning rate | aug. | init | training images | minutes | NIH AUC, film whole (95% CI) | NIH AUC, by halves (95% CI) | SIIM held out: lesion half above other | pointing game, whole film | pointing game, half-films |",
+    "| arm | design | width | steps | learning rate | aug. | lesion maps | init | training images | minutes | NIH AUC, film whole (95% CI) | NIH AUC, by halves (95% CI) | SIIM held out: lesion half above other | pointing game, whole film | pointing game, half-films |",
   );
   console.log(
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const arm of arms) {
     const held = arm.siimHeldOut;
     console.log(
       `| ${arm.name} | ${arm.design} | ${arm.width} | ${arm.steps} | ${arm.lr} | ${
         arm.augment ? "yes" : "no"
-      } | ${arm.initFrom ?? "none"} | ${arm.trainImages} | ${Math.round(arm.trainSeconds / 60)} | ${
-        auc(arm.nih.whole)
-      } | ${auc(arm.nih.halves)} | ${
-        share(held.lesionHalfAbove.share)
-      } of ${held.lesionHalfAbove.n} | ${share(held.pointingGame)} | ${
-        share(held.halfFilmPointingGame)
-      } |`,
+      } | ${arm.lesionMaps ? arm.lesionMaps : "no"} | ${
+        arm.initFrom ?? "none"
+      } | ${arm.trainImages} | ${Math.round(arm.trainSeconds / 60)} | ${auc(arm.nih.whole)} | ${
+        auc(arm.nih.halves)
+      } | ${share(held.lesionHalfAbove.share)} of ${held.lesionHalfAbove.n} | ${
+        share(held.pointingGame)
+      } | ${share(held.halfFilmPointingGame)} |`,
     );
   }
 }
