@@ -81,7 +81,12 @@ export { visCam } from "./figures/cam.ts";
 
 // 06 what the model learned.
 export { generateTubePhantoms, type MapPeak, type TubePhantoms } from "./evaluation/tube_masks.ts";
-export { type LocalizationReport, localizeDataset } from "./evaluation/localization.ts";
+export {
+  type LocalizationReport,
+  localizeDataset,
+  type PriorPointing,
+  priorPointing,
+} from "./evaluation/localization.ts";
 export {
   crossValidate,
   type CrossValidateOptions,
