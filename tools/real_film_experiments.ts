@@ -98,7 +98,7 @@ let cornerSize = 0;
 
 /**
  * Paints the four `cornerSize` x `cornerSize` corners of each image with its mean gray, in place:
- * an experiment on the side markers and text that the shipped model's maps peak on.
+ * an experiment on the side markers and text that the label-only half-film model's maps peaked on.
  */
 function maskCorners(images: Uint8Array, size: number): Uint8Array {
   if (cornerSize === 0) return images;
