@@ -71,7 +71,12 @@ function printReport(report: EvaluationReport): void {
     `pointing game: ${share(report.pointingGame)}` +
       (report.pointingChance === null
         ? ""
-        : ` (a uniformly random point: ${report.pointingChance.toFixed(4)})`),
+        : ` (a uniformly random point: ${report.pointingChance.toFixed(4)}` +
+          (report.pointingFixedPoint === null
+            ? ")"
+            : `; the one point most training lesions cover: ${
+              report.pointingFixedPoint.toFixed(4)
+            })`)),
   );
   console.log(`CAM in lesion: ${share(report.energyInside)}`);
   console.log(`backend:       ${report.backend}, ${report.imagesPerSecond.toFixed(1)} images/s`);
@@ -120,6 +125,9 @@ export async function main(argv: string[]): Promise<void> {
     const test = split === "all"
       ? joinSplits(await read(TRAIN_FILE), await read(TEST_FILE))
       : await read(TEST_FILE);
+    // The fixed point is learned from the training file's lesions; with --split all every image
+    // is scored, and none is left to learn it from.
+    const fixedPointFrom = split === "test" && test.masks ? await read(TRAIN_FILE) : undefined;
     const record = await readSourceRecord(dataDir);
     const banner = record ? SOURCE_BANNERS[record.source] : "UNKNOWN SOURCE: no SOURCE.json";
     console.error(`${banner} | ${test.source}: ${test.count} images`);
@@ -145,6 +153,7 @@ export async function main(argv: string[]): Promise<void> {
       batchSize,
       predict: (model, data, options) => predictFilms(model, data, { ...options, design }),
       onPredictions: (made) => predictions = made,
+      fixedPointFrom,
       onProgress: (done) => bar.update(done),
       onLocalizeProgress: (done, total) => {
         if (!camBar) {

@@ -10,7 +10,7 @@ import { currentRung } from "../backends/backend.ts";
 import type { LabeledImages } from "../data/dataset.ts";
 import { checkBatchSize, PREDICT_BATCH_SIZE } from "../model/predict.ts";
 import type { PneumothoraxDetectionModel } from "../model/model.ts";
-import { localizeDataset } from "./localization.ts";
+import { localizeDataset, type MaskedImages, priorPointing } from "./localization.ts";
 import { BOOTSTRAP_SAMPLES, bootstrapAucInterval, computeRoc } from "./roc.ts";
 
 /** Options of {@link predictImages}. */
@@ -54,6 +54,13 @@ export interface EvaluationReport {
    * without masks.
    */
   pointingChance: number | null;
+  /**
+   * The pointing game of one fixed point, the pixel most lesions of
+   * {@link EvaluateOptions.fixedPointFrom} cover, pointed at on every image without looking at it
+   * (`priorPointing`): the rival a map must beat to show it finds the lesion in the film, not
+   * where lesions usually lie. Null without masks or without `fixedPointFrom`.
+   */
+  pointingFixedPoint: number | null;
   /** Mean share of the maps' positive energy inside the lesion masks; null without them. */
   energyInside: number | null;
   /**
@@ -85,6 +92,11 @@ export interface EvaluateOptions extends PredictOptions {
   ) => Promise<Predictions>;
   /** Called after each batch of class activation maps, when masks are scored. */
   onLocalizeProgress?: (done: number, total: number) => void;
+  /**
+   * Images whose lesion masks place the fixed point of {@link EvaluationReport.pointingFixedPoint}:
+   * the training split, never the images evaluated (default none: no fixed point).
+   */
+  fixedPointFrom?: MaskedImages;
 }
 
 /**
@@ -165,6 +177,9 @@ export async function evaluateModel(
     accuracy: n > 0 ? correct / n : 0,
     pointingGame: localization?.pointingGame ?? null,
     pointingChance: localization?.chance ?? null,
+    pointingFixedPoint: localization && options.fixedPointFrom
+      ? priorPointing(options.fixedPointFrom, data)?.pointingGame ?? null
+      : null,
     energyInside: localization?.energyInside ?? null,
     backend: currentRung() ?? tf.getBackend(),
     imagesPerSecond: predictions.imagesPerSecond,

@@ -76,7 +76,10 @@ Deno.test("deno task evaluate --split all scores both files, and lesions alone w
       lesions,
       "--json",
     ], dir);
-    assert.equal(JSON.parse(testOnly.stdout).n, 2, "the test file alone by default");
+    const testReport = JSON.parse(testOnly.stdout);
+    assert.equal(testReport.n, 2, "the test file alone by default");
+    assert.equal(report.pointingFixedPoint, null, "--split all leaves no lesion to learn it from");
+    assert.equal(typeof testReport.pointingFixedPoint, "number", "learned from the training file");
 
     const mixed = join(dir, "mixed");
     await Deno.mkdir(mixed);

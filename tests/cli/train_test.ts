@@ -247,6 +247,7 @@ Deno.test("deno task evaluate --json reports n, positives, auc, aucCi95, accurac
       "accuracy",
       "pointingGame",
       "pointingChance",
+      "pointingFixedPoint",
       "energyInside",
       "backend",
       "imagesPerSecond",
@@ -256,6 +257,7 @@ Deno.test("deno task evaluate --json reports n, positives, auc, aucCi95, accurac
     assert.ok(report.auc >= 0 && report.auc <= 1);
     assert.equal(report.pointingGame, null);
     assert.equal(report.pointingChance, null);
+    assert.equal(report.pointingFixedPoint, null);
     assert.equal(report.backend, "cpu");
     assert.match(result.stderr, /backend: cpu/);
     assert.match(result.stderr, /PHANTOM DATA/);
