@@ -352,11 +352,14 @@ export interface PriorPointing {
  * @example
  * ```ts
  * import { priorPointing } from "./localization.ts";
- * const mask = (...on: number[]) => Uint8Array.from({ length: 16 }, (_, i) => on.includes(i) ? 1 : 0);
- * const images = (n: number) => new Uint8Array(n * 16);
- * const training = { images: images(2), labels: Uint8Array.of(1, 1), masks: Uint8Array.from([...mask(0, 1), ...mask(1)]), imageSize: 4 };
- * const scored = { images: images(2), labels: Uint8Array.of(1, 1), masks: Uint8Array.from([...mask(1), ...mask(15)]), imageSize: 4 };
- * const prior = priorPointing(training, scored, { tolerance: 0 })!;
+ * // Two 4x4 images a set; a mask lights the pixels it lists.
+ * const set = (...masks: number[][]) => ({
+ *   images: new Uint8Array(32),
+ *   labels: Uint8Array.of(1, 1),
+ *   masks: Uint8Array.from(masks.flatMap((on) => Array.from({ length: 16 }, (_, i) => on.includes(i) ? 1 : 0))),
+ *   imageSize: 4,
+ * });
+ * const prior = priorPointing(set([0, 1], [1]), set([1], [15]), { tolerance: 0 })!;
  * if (prior.x !== 1 || prior.y !== 0 || prior.pointingGame !== 0.5) throw new Error();
  * ```
  */
