@@ -115,6 +115,12 @@ export const TRAIN_SPEC: CommandSpec = {
       help: "Start from this checkpoint's weights (fine-tuning on --data), with a fresh " +
         "optimizer and batches; not with --resume.",
     },
+    "lesion-maps": {
+      type: "string",
+      help: "Also train the class activation maps on the lesion outlines of --data (SIIM " +
+        "films, phantoms), with this weight beside the cross-entropy " +
+        "(lib/training/lesion_maps.ts; the shipped model used 0.3). Default: labels only.",
+    },
     logdir: {
       type: "string",
       help: "TensorBoard run folder, written as <logdir>/{train,test} (default: " +
@@ -144,6 +150,8 @@ interface Settings extends TrainingFlags {
   evalEvery: number;
   resume: boolean;
   initFrom?: string;
+  /** Weight of the lesion-map term; 0 trains on the labels alone. */
+  lesionMaps: number;
 }
 
 /** Whether the flag `name` was given a value. */
@@ -242,6 +250,7 @@ function readSettings(
     evalEvery: integerFlag(args, "eval-every", { min: 1 }),
     resume: args.values.resume === true,
     initFrom: given(args, "init-from") ? String(args.values["init-from"]) : undefined,
+    lesionMaps: given(args, "lesion-maps") ? positiveNumberFlag(args, "lesion-maps") : 0,
   };
 }
 
@@ -418,6 +427,7 @@ export async function main(argv: string[]): Promise<void> {
       resume: settings.resume,
       initFrom: settings.initFrom,
       augment: args.values.augment ? createAugmentation({ seed: settings.seed }) : undefined,
+      lesionMaps: settings.lesionMaps,
       logDir: settings.logdir,
       signal: controller.signal,
       data: { dir: settings.data, source: folder.record },

@@ -10,7 +10,10 @@ import {
 } from "../../lib/model/checkpoint/mod.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { createModel } from "../../lib/model/model.ts";
-import { writeFixtureDataFolder } from "../fixtures/lab_files.ts";
+import { squareImages, writeFixtureDataFolder } from "../fixtures/lab_files.ts";
+import { writeLabFile } from "../../lib/data/lab_files.ts";
+import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
+import { writeSourceRecord } from "../../lib/data/source.ts";
 import { finishTask, spawnTask, type Task } from "../support/run_task.ts";
 
 await tf.setBackend("cpu");
@@ -79,6 +82,11 @@ Deno.test("deno task train names the flag and the allowed range of a bad value",
       [["--checkpoint-every", "0"], /^--checkpoint-every must be an integer >= 1/],
       [["--resume"], /^--resume: there is no checkpoint in .*ckpt to continue$/],
       [["--epochs", "3"], /Unknown option '--epochs'/],
+      [["--lesion-maps", "0"], /^--lesion-maps must be a positive number, got '0'$/],
+      [
+        ["--lesion-maps", "1"],
+        /lesionMaps needs lesion masks, and .*pneumothorax_train\.h5 holds none/,
+      ],
     ];
     for (const [flags, message] of cases) {
       await assert.rejects(() => run(...flags), (error: Error) => {
@@ -262,4 +270,49 @@ Deno.test("deno task evaluate --json reports n, positives, auc, aucCi95, accurac
     assert.match(result.stderr, /backend: cpu/);
     assert.match(result.stderr, /PHANTOM DATA/);
   });
+});
+
+Deno.test("deno task train --lesion-maps trains on a folder with lesion outlines", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = join(dir, "data");
+    await Deno.mkdir(data);
+    const size = 32;
+    await writeLabFile(join(data, TRAIN_FILE), squareImages(12, { seed: 1, size, masks: true }), {
+      imageSize: size,
+    });
+    await writeLabFile(join(data, TEST_FILE), squareImages(6, { seed: 2, size, masks: true }), {
+      imageSize: size,
+    });
+    await writeSourceRecord(data, {
+      source: "phantom",
+      description: "test fixture with outlines",
+      created: new Date(0).toISOString(),
+      details: {},
+    });
+    const out = join(dir, "ckpt");
+    const run = await finishTask(
+      spawnOnCpu("train", [
+        "--data",
+        data,
+        "--out",
+        out,
+        "--image-size",
+        String(size),
+        "--width",
+        "1",
+        "--batch",
+        "4",
+        "--steps",
+        "2",
+        "--lesion-maps",
+        "0.5",
+        "--augment",
+      ], dir),
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await readCheckpointManifest(out)).manifest.step, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
