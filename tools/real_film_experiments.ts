@@ -20,7 +20,9 @@
  *   more suspicious half.
  *
  * One arm per run, appended as one JSON line to `--log` (default docs/real_films.jsonl), with
- * the command that ran it; `--out` keeps the trained checkpoint.
+ * the command that ran it; `--out` keeps the trained checkpoint. `--checkpoint DIR` measures a
+ * trained checkpoint instead, and `--ensemble DIR,DIR,...` several as one model that averages
+ * their probabilities (its maps are not scored).
  *
  * ```sh
  * deno run -A tools/real_film_experiments.ts --design halves --width 8 --steps 1500 \
@@ -74,6 +76,11 @@ const SPEC: CommandSpec = {
       type: "string",
       help: "Measure this checkpoint instead of training one (its flags are then recorded as " +
         "given).",
+    },
+    ensemble: {
+      type: "string",
+      help: "Measure these checkpoints (comma-separated) as one model that averages their " +
+        "probabilities, instead of training one (maps are not scored; needs --name).",
     },
     out: { type: "string", help: "Keep the trained checkpoint here." },
     log: { type: "string", default: "docs/real_films.jsonl", help: "Append the arm's results." },
@@ -163,6 +170,26 @@ function discordant(maps?: Array<{ hit: boolean }>, prior?: boolean[]) {
   return { mapsOnly, priorOnly, p: Number(Math.min(1, 2 * tail).toFixed(4)) };
 }
 
+/** {@link scoreFilms} of each model, averaged: an ensemble's scores. */
+async function meanScores(
+  models: PneumothoraxDetectionModel[],
+  images: Uint8Array,
+  labels: Uint8Array,
+) {
+  const each: Array<Awaited<ReturnType<typeof scoreFilms>>> = [];
+  for (const model of models) each.push(await scoreFilms(model, images, labels));
+  const mean = (pick: (scores: typeof each[number]) => Float32Array) =>
+    Float32Array.from(
+      pick(each[0]),
+      (_, i) => each.reduce((sum, e) => sum + pick(e)[i], 0) / each.length,
+    );
+  return {
+    whole: mean((e) => e.whole),
+    halves: mean((e) => e.halves),
+    byHalf: mean((e) => e.byHalf),
+  };
+}
+
 async function main(): Promise<void> {
   const args = parseCommand(SPEC, Deno.args);
   const design = requiredFlag(args, "design", "whole or halves") as FilmDesign;
@@ -189,13 +216,22 @@ async function main(): Promise<void> {
     } positive), ${heldOut.labels.length} held out; NIH ${nih.count} films`,
   );
   const started = performance.now();
-  let model: PneumothoraxDetectionModel;
+  let models: PneumothoraxDetectionModel[];
   let imagesPerSecond = 0;
-  if (args.values.checkpoint) {
-    model = (await loadCheckpoint(String(args.values.checkpoint))).model;
+  if (args.values.ensemble) {
+    if (!args.values.name) {
+      throw new UsageError("--ensemble needs --name: the arm's name in the log");
+    }
+    models = [];
+    for (const dir of String(args.values.ensemble).split(",")) {
+      models.push((await loadCheckpoint(dir)).model);
+    }
+  } else if (args.values.checkpoint) {
+    models = [(await loadCheckpoint(String(args.values.checkpoint))).model];
   } else {
     const dataset = PneumothoraxDataset.fromArrays(trainArrays, heldOut, { seed });
-    model = createModel({ width, seed });
+    const model = createModel({ width, seed });
+    models = [model];
     const result = await train(model, dataset, {
       steps,
       optimizer: "adam",
@@ -229,9 +265,9 @@ async function main(): Promise<void> {
     imagesPerSecond = result.imagesPerSecond;
   }
   const trainSeconds = (performance.now() - started) / 1000;
-  const nihScores = await scoreFilms(model, nih.images, nih.labels);
+  const nihScores = await meanScores(models, nih.images, nih.labels);
   const heldFilms = designImages(films, split.test, "whole", seed);
-  const siimScores = await scoreFilms(model, heldFilms.images, heldFilms.labels);
+  const siimScores = await meanScores(models, heldFilms.images, heldFilms.labels);
   const oneSided = split.test.filter((i) =>
     films.sides[i] === "image-left" || films.sides[i] === "image-right"
   );
@@ -241,9 +277,10 @@ async function main(): Promise<void> {
     const [left, right] = [siimScores.byHalf[2 * k], siimScores.byHalf[2 * k + 1]];
     if ((films.sides[i] === "image-left" ? left > right : right > left)) above++;
   }
-  const localization = await localizeDataset(model, heldFilms);
+  const single = models.length === 1 ? models[0] : undefined;
+  const localization = single ? await localizeDataset(single, heldFilms) : null;
   const lesionHalves = designImages(films, split.test, "halves", seed);
-  const halfLocalization = await localizeDataset(model, lesionHalves);
+  const halfLocalization = single ? await localizeDataset(single, lesionHalves) : null;
   const wholePrior = priorPointing(designImages(films, split.train, "whole", seed), heldFilms);
   const halvesPrior = priorPointing(designImages(films, split.train, "halves", seed), lesionHalves);
   const record = {
@@ -269,6 +306,7 @@ async function main(): Promise<void> {
     trainSeconds: Math.round(trainSeconds),
     imagesPerSecond: Number(imagesPerSecond.toFixed(1)),
     checkpoint: args.values.checkpoint ?? args.values.out ?? null,
+    ensemble: args.values.ensemble ? String(args.values.ensemble).split(",") : null,
     nih: {
       n: nih.count,
       positives: nih.labels.filter((l) => l === 1).length,
@@ -301,7 +339,7 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(String(args.values.log), JSON.stringify(record) + "\n", {
     append: true,
   });
-  model.dispose();
+  models.forEach((model) => model.dispose());
   tf.disposeVariables();
 }
 

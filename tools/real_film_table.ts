@@ -26,6 +26,7 @@ interface Arm {
   augment: boolean;
   initFrom: string | null;
   lesionMaps?: number;
+  ensemble?: string[] | null;
   trainImages: number;
   trainSeconds: number;
   nih: { whole: Auc; halves: Auc };
@@ -64,16 +65,20 @@ async function main(): Promise<void> {
   );
   for (const arm of arms) {
     const held = arm.siimHeldOut;
-    console.log(
-      `| ${arm.name} | ${arm.design} | ${arm.width} | ${arm.steps} | ${arm.lr} | ${
+    // An ensemble trains nothing: its line measures the checkpoints it names.
+    const trained = arm.ensemble
+      ? `${arm.design} | - | - | - | - | - | ensemble of ${arm.ensemble.length} | - | -`
+      : `${arm.design} | ${arm.width} | ${arm.steps} | ${arm.lr} | ${
         arm.augment ? "yes" : "no"
       } | ${arm.lesionMaps ? arm.lesionMaps : "no"} | ${
         arm.initFrom ?? "none"
-      } | ${arm.trainImages} | ${Math.round(arm.trainSeconds / 60)} | ${auc(arm.nih.whole)} | ${
-        auc(arm.nih.halves)
-      } | ${share(held.lesionHalfAbove.share)} of ${held.lesionHalfAbove.n} | ${
-        share(held.pointingGame)
-      } | ${share(held.halfFilmPointingGame)} |`,
+      } | ${arm.trainImages} | ${Math.round(arm.trainSeconds / 60)}`;
+    console.log(
+      `| ${arm.name} | ${trained} | ${auc(arm.nih.whole)} | ${auc(arm.nih.halves)} | ${
+        share(held.lesionHalfAbove.share)
+      } of ${held.lesionHalfAbove.n} | ${share(held.pointingGame)} | ${
+        share(held.halfFilmPointingGame)
+      } |`,
     );
   }
 }
