@@ -149,13 +149,9 @@ export function computeCamBatch(
   const classIndex = options.classIndex ?? PNEUMOTHORAX_CLASS;
   const size = options.size ?? [model.imageSize, model.imageSize];
   return tf.tidy(() => {
-    const { probabilities, skip4 } = model.predictWithFeatures(images);
-    const [n, h, w, c] = skip4.shape;
-    const weights = model.denseKernel();
-    requireInteger("class index", classIndex, { min: 0, max: weights.shape[1] - 1 });
-    const maps = skip4.reshape([n * h * w, c]).matMul(weights.slice([0, classIndex], [c, 1]))
-      .reshape([n, h, w, 1]) as tf.Tensor4D;
-    const cams = tf.image.resizeBilinear(maps, size, false, true).squeeze([3]) as tf.Tensor3D;
+    const { probabilities, cams: maps } = model.predictWithCams(images, classIndex);
+    const cams = tf.image.resizeBilinear(maps.expandDims(3) as tf.Tensor4D, size, false, true)
+      .squeeze([3]) as tf.Tensor3D;
     return { cams, probabilities };
   });
 }

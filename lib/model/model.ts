@@ -209,18 +209,29 @@ export class PneumothoraxDetectionModel {
   }
 
   /**
-   * The logits `[n, 2]` and each image's map of pneumothorax `[n, S/16, S/16]` (`skip4` times
-   * column 1 of the dense kernel: the class activation map before it is upsampled) from one pass.
-   * Differentiable through the kernel itself, for training the maps (lib/training/lesion_maps.ts).
+   * The logits `[n, 2]`, probabilities `[n, 2]` and each image's class activation map of class
+   * `classIndex` (default pneumothorax) `[n, S/16, S/16]` (`skip4` times that column of the dense
+   * kernel, before it is upsampled) from one pass. Differentiable through the kernel itself, so
+   * that training can shape the maps (lib/training/lesion_maps.ts).
+   *
+   * @throws {UsageError} when the class index is not a column of the dense kernel
    */
-  predictWithCams(images: tf.Tensor4D): { logits: tf.Tensor2D; cams: tf.Tensor3D } {
+  predictWithCams(
+    images: tf.Tensor4D,
+    classIndex = PNEUMOTHORAX_CLASS,
+  ): { logits: tf.Tensor2D; probabilities: tf.Tensor2D; cams: tf.Tensor3D } {
+    requireInteger("class index", classIndex, { min: 0, max: NUM_CLASSES - 1 });
     return tf.tidy(() => {
-      const [logits, , skip4] = this.forward(images) as [tf.Tensor2D, tf.Tensor, tf.Tensor4D];
+      const [logits, probabilities, skip4] = this.forward(images) as [
+        tf.Tensor2D,
+        tf.Tensor2D,
+        tf.Tensor4D,
+      ];
       const [n, h, w, c] = skip4.shape;
       const kernel = this.network.getLayer("logits").weights[0].read();
-      const column = kernel.slice([0, PNEUMOTHORAX_CLASS], [c, 1]);
+      const column = kernel.slice([0, classIndex], [c, 1]);
       const cams = skip4.reshape([n * h * w, c]).matMul(column).reshape([n, h, w]) as tf.Tensor3D;
-      return { logits, cams };
+      return { logits, probabilities, cams };
     });
   }
 
