@@ -265,8 +265,13 @@ async function main(): Promise<void> {
     imagesPerSecond = result.imagesPerSecond;
   }
   const trainSeconds = (performance.now() - started) / 1000;
+  // The images of each design, made once: the arm's own design is already made.
+  const imagesOf = (indices: number[], wanted: FilmDesign) =>
+    wanted === design
+      ? (indices === split.train ? trainArrays : heldOut)
+      : designImages(films, indices, wanted, seed);
   const nihScores = await meanScores(models, nih.images, nih.labels);
-  const heldFilms = designImages(films, split.test, "whole", seed);
+  const heldFilms = imagesOf(split.test, "whole");
   const siimScores = await meanScores(models, heldFilms.images, heldFilms.labels);
   const oneSided = split.test.filter((i) =>
     films.sides[i] === "image-left" || films.sides[i] === "image-right"
@@ -279,10 +284,10 @@ async function main(): Promise<void> {
   }
   const single = models.length === 1 ? models[0] : undefined;
   const localization = single ? await localizeDataset(single, heldFilms) : null;
-  const lesionHalves = designImages(films, split.test, "halves", seed);
+  const lesionHalves = imagesOf(split.test, "halves");
   const halfLocalization = single ? await localizeDataset(single, lesionHalves) : null;
-  const wholePrior = priorPointing(designImages(films, split.train, "whole", seed), heldFilms);
-  const halvesPrior = priorPointing(designImages(films, split.train, "halves", seed), lesionHalves);
+  const wholePrior = priorPointing(imagesOf(split.train, "whole"), heldFilms);
+  const halvesPrior = priorPointing(imagesOf(split.train, "halves"), lesionHalves);
   const record = {
     name: (args.values.name as string | undefined) ??
       `${design}-w${width}-${steps}${args.values.augment ? "-aug" : ""}${
