@@ -293,7 +293,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `wrote the handout to ${dir}: ${files.length} files, without notebooks/solutions/, with ` +
         `GitHub Classroom's autograding in ${CLASSROOM_WORKFLOW}. ` +
-        `Students run there: npx -y deno@2.9.6 task lab`,
+        `Students run there: npx -y deno@2.9.6 task --quiet lab`,
     );
     return;
   }

@@ -14,6 +14,9 @@ import { releaseNotebooks } from "../../lib/grading/release.ts";
 import { readNotebook, toSourceLines, writeNotebook } from "../../lib/grading/ipynb.ts";
 import { HAS_SOLUTIONS } from "../support/solutions.ts";
 import { runDeno, type TaskResult } from "../support/run_task.ts";
+import { denoKernelDir } from "../support/jupyter.ts";
+import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
+import { TEST_FILE, TRAIN_FILE } from "../../lib/data/dataset.ts";
 
 const RELEASE = join(LAB_ROOT, "cli", "release.ts");
 const NOTEBOOKS = ["01_dataset", "02_training", "03_restore", "04_roc", "05_cam", "06_learned"];
@@ -50,6 +53,29 @@ Deno.test("a handout holds the student notebooks and no solutions; its grader fi
     assert.ok(!existsSync(join(dir, "node_modules")), "untracked folders stay behind");
     assert.ok(!existsSync(join(dir, "data", "fast")), "untracked data stays behind");
     assert.deepEqual(skipped.filter((line) => !line.includes("deleted from the working")), []);
+
+    // The README's first command, as written there, is the handout's first task: Deno installs
+    // the npm packages (no node_modules yet) and prints none of it, only the lab's own lines.
+    const readme = await Deno.readTextFile(join(dir, "README.md"));
+    const opens = readme.match(/^npx -y deno@\S+ (task .*?\blab)\b/m);
+    assert.ok(opens, "the README's command that opens the lab");
+    const data = join(parent, "data");
+    await Deno.mkdir(data);
+    await writeFixtureLabFile(join(data, TRAIN_FILE), 4);
+    await writeFixtureLabFile(join(data, TEST_FILE), 2);
+    const jupyter = await denoKernelDir();
+    const first = await runDeno([...opens[1].split(/\s+/), "--check", "--no-browser"], {
+      cwd: dir,
+      env: { INIT_CWD: dir, LAB_DATA_DIR: data, JUPYTER_PATH: jupyter },
+    });
+    await Deno.remove(jupyter, { recursive: true });
+    const printed = first.stdout + first.stderr;
+    assert.ok(existsSync(join(dir, "node_modules")), "the first task installed the packages");
+    assert.doesNotMatch(printed, /^(Initialize|Download|Task) /m, "Deno's own lines");
+    assert.ok(
+      first.code === 0 || /^error: Jupyter is not installed/.test(first.stderr),
+      printed,
+    );
 
     const graded = await deno(["task", "grade", "notebooks", "--json"], dir);
     assert.equal(graded.code, 0, graded.stderr);
