@@ -21,7 +21,7 @@ import { readNotebook, toSourceLines, writeNotebook } from "../lib/grading/ipynb
 import { QUESTIONS } from "../lib/grading/questions.ts";
 
 const SOLUTIONS = join(LAB_ROOT, "notebooks", "solutions");
-const REFERENCE = JSON.stringify(join(LAB_ROOT, "lib", "evaluation", "roc.ts"));
+const REFERENCE = JSON.stringify(join(LAB_ROOT, "lib", "grading", "references.ts"));
 /** A file of the grader's side that one cheat tries to overwrite. */
 const VICTIM = "grader-file.txt";
 

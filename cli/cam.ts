@@ -16,7 +16,7 @@ import {
   requiredFlag,
   runMain,
 } from "./args.ts";
-import { computeCam, extractFeaturesWeights, gradCam, upsample } from "../lib/evaluation/cam.ts";
+import { computeCamBatch, gradCam, resizeMaps } from "../lib/evaluation/cam.ts";
 import { imageAt, PNEUMOTHORAX_CLASS } from "../lib/data/schema.ts";
 import { describePrediction, visCam, writeCamPng } from "../lib/figures/cam.ts";
 import { selectBackend } from "../lib/backends/backend.ts";
@@ -70,12 +70,11 @@ function mapOf(
   let probabilities: number[] = [];
   const heat = tf.tidy(() => {
     const image = tf.tensor4d(Float32Array.from(pixels), [1, size, size, 1]);
-    const features = extractFeaturesWeights(model, image);
-    probabilities = features.probabilities;
-    const small = layer === undefined
-      ? computeCam(PNEUMOTHORAX_CLASS, features.fmap, features.weights)
-      : gradCam(model, image, PNEUMOTHORAX_CLASS, { layer });
-    return upsample(small, [size, size]);
+    const cam = computeCamBatch(model, image);
+    probabilities = Array.from(cam.probabilities.dataSync());
+    if (layer === undefined) return cam.cams;
+    const small = gradCam(model, image, PNEUMOTHORAX_CLASS, { layer });
+    return resizeMaps(small.expandDims(0) as tf.Tensor3D, [size, size]);
   });
   const values = heat.dataSync() as Float32Array;
   heat.dispose();

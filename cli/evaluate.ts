@@ -20,7 +20,7 @@ import { PREDICT_BATCH_SIZE } from "../lib/model/predict.ts";
 import { filmDesignOf, predictFilms } from "../lib/evaluation/films.ts";
 import { UsageError } from "../lib/core/errors.ts";
 import { plotRoc, savePlot } from "../lib/figures/mod.ts";
-import { computeRoc } from "../lib/evaluation/roc.ts";
+import { rocCurve } from "../lib/evaluation/roc.ts";
 import { selectBackend } from "../lib/backends/backend.ts";
 import { createProgressBar, type ProgressBar } from "../lib/core/progress.ts";
 
@@ -92,9 +92,9 @@ async function saveRocFigure(
   if (report.auc === null || report.aucCi95 === null) {
     throw new UsageError("--roc needs test images of both classes; these hold one class only");
   }
-  const roc = computeRoc(predictions.labels, predictions.scores);
+  const { fpr, tpr } = rocCurve(predictions.labels, predictions.scores);
   const [low, high] = report.aucCi95;
-  const figure = plotRoc(roc, {
+  const figure = plotRoc({ fpr, tpr, auroc: report.auc }, {
     interval: { low, high },
     label: `step ${manifest.step}`,
     title: `width ${manifest.model.width}, ${report.n} test images`,

@@ -120,36 +120,14 @@ async function checkHandoutDir(dir: string, root: string): Promise<void> {
   }
 }
 
-/** The reference answers only the grader uses (the library does not): not in a handout. */
+/** The reference answers, which only the grader uses: not in a handout. */
 export const GRADER_REFERENCES = "lib/grading/references.ts";
 
 /**
- * What a handout holds in place of {@link GRADER_REFERENCES}: the same exports, which say where
- * the answers are instead of giving them (the Gradescope bundle carries the real ones).
+ * What a handout holds in place of {@link GRADER_REFERENCES} (under that name; not under its own):
+ * the same exports, which say where the answers are instead of giving them.
  */
-const REFERENCES_STAND_IN = `/**
- * In the class's handout, this stands in for the reference answers of notebook 06's questions,
- * which only the grader uses: the instructor's repository and the Gradescope bundle hold them.
- *
- * @module
- */
-import { LabError } from "../core/errors.ts";
-import type { MapPeak } from "../evaluation/tube_masks.ts";
-
-function absent(name: string): never {
-  throw new LabError(\`\${name}: the reference answer is not in the handout; write your own\`);
-}
-
-/** Stands in for the reference of notebook 06's question \`tube\`. */
-export function shareOnTube(_peaks: readonly MapPeak[], _masks: Uint8Array, _size: number): number {
-  return absent("shareOnTube");
-}
-
-/** Stands in for the reference of notebook 06's question \`folds\`. */
-export function groupedFolds(_patientIds: readonly string[], _folds: number): number[] {
-  return absent("groupedFolds");
-}
-`;
+export const REFERENCES_STAND_IN = "lib/grading/references_stand_in.ts";
 
 /** Options of {@link writeHandout}. */
 export interface HandoutOptions {
@@ -191,8 +169,9 @@ export async function writeHandout(
     if (isWithin(join(root, path), join(root, "notebooks", "solutions"))) continue;
     const to = join(target, path);
     await Deno.mkdir(dirname(to), { recursive: true });
+    if (path === REFERENCES_STAND_IN) continue;
     if (path === GRADER_REFERENCES) {
-      await Deno.writeTextFile(to, REFERENCES_STAND_IN);
+      await Deno.copyFile(join(root, REFERENCES_STAND_IN), to);
       files.push(path);
       continue;
     }

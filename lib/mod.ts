@@ -2,8 +2,9 @@
  * The lab's library as the notebooks import it, `"lab"`: explicit names, grouped by the
  * notebook that first uses them. It never exports a graded answer (`computeCost`,
  * `predictClass`, `computeRoc`, `extractFeaturesWeights`, `computeCam`, `upsample`,
- * `PNEUMOTHORAX_CLASS`): those are the student's to write, and their references live in
- * modules only the library and the grader import. Tasks and tests import the modules directly.
+ * `PNEUMOTHORAX_CLASS`, ...): those are the student's to write, and their references live in
+ * grading/references.ts, which only the grader and the tests import (a handout holds a stand-in).
+ * Tasks and tests import the modules directly.
  *
  * @module
  */

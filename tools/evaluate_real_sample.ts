@@ -16,7 +16,7 @@ import { selectBackend } from "../lib/backends/backend.ts";
 import { loadCheckpoint } from "../lib/model/checkpoint/mod.ts";
 import { evaluateModel, type Predictions } from "../lib/evaluation/evaluate.ts";
 import { loadRealSample, type Visibility } from "../lib/data/real_sample.ts";
-import { bootstrapAucInterval, computeRoc } from "../lib/evaluation/roc.ts";
+import { bootstrapAucInterval, rocAuc } from "../lib/evaluation/roc.ts";
 
 const SPEC: CommandSpec = {
   name: "evaluate-real-sample",
@@ -57,7 +57,7 @@ function aucForTube(
   return {
     n: labels.length,
     positives,
-    auc: computeRoc(labels, scores).auroc,
+    auc: rocAuc(labels, scores),
     aucCi95: [interval.low, interval.high],
   };
 }

@@ -51,7 +51,7 @@ import { createModel, type PneumothoraxDetectionModel } from "../lib/model/model
 import { train } from "../lib/training/train.ts";
 import { createAugmentation } from "../lib/training/augment.ts";
 import { predictFilms } from "../lib/evaluation/films.ts";
-import { bootstrapAucInterval, computeRoc } from "../lib/evaluation/roc.ts";
+import { bootstrapAucInterval, rocAuc } from "../lib/evaluation/roc.ts";
 import { localizeDataset, priorPointing } from "../lib/evaluation/localization.ts";
 import { UsageError } from "../lib/core/errors.ts";
 
@@ -135,7 +135,7 @@ function aucOf(labels: Uint8Array, scores: Float32Array) {
   const interval = bootstrapAucInterval(labels, scores, { seed: 0 });
   const round = (v: number) => Number(v.toFixed(3));
   return {
-    auc: round(computeRoc(labels, scores).auroc),
+    auc: round(rocAuc(labels, scores)),
     ci95: [round(interval.low), round(interval.high)],
   };
 }

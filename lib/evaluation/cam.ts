@@ -1,8 +1,10 @@
 /**
- * Class Activation Maps (Zhou et al. 2016), the lab's section 5, with the lab's names. For a
- * model that ends in global average pooling and one dense layer, the class score is
+ * Class Activation Maps (Zhou et al. 2016), the lab's section 5, and Grad-CAM. For a model that
+ * ends in global average pooling and one dense layer, the class score is
  * `logit_k = mean_xy(fmap) . w[:, k] + b_k`, so the map `CAM_k = fmap (h*w x c) . w[:, k]`
- * shows where the evidence for class k lies.
+ * shows where the evidence for class k lies. Notebook 05's answers compute one image's map in
+ * steps (`extractFeaturesWeights`, `computeCam`, `upsample`: the student's to write, their
+ * references in grading/references.ts); the library computes a batch's maps in one pass.
  *
  * @module
  */
@@ -13,7 +15,10 @@ import type { PneumothoraxDetectionModel } from "../model/model.ts";
 import { type GrayImage, toGrayImage } from "../core/png.ts";
 import { PNEUMOTHORAX_CLASS } from "../data/schema.ts";
 
-/** The final feature maps of one image and the dense kernel; the caller disposes them. */
+/**
+ * What notebook 05's `extractFeaturesWeights` returns: one image's final feature maps and the
+ * dense kernel; the caller disposes them.
+ */
 export interface FeaturesWeights {
   /** `skip4` of the image, `[h, w, c]` (16 x 16 x 512 for the lab's model). */
   fmap: tf.Tensor3D;
@@ -23,63 +28,14 @@ export interface FeaturesWeights {
   probabilities: number[];
 }
 
-function asBatchOfOne(image: tf.Tensor): tf.Tensor4D {
-  if (image.rank === 3) return image.expandDims(0) as tf.Tensor4D;
-  if (image.rank === 4 && image.shape[0] === 1) return image as tf.Tensor4D;
-  throw new UsageError(`expected one image [S, S, 1] or [1, S, S, 1], got [${image.shape}]`);
-}
-
 /**
- * The lab's `extract_features_weights`: runs `image` through `model` and returns its final
- * feature maps, the dense kernel and the probabilities.
+ * Maps `[n, h, w]` resized bilinearly to `size` `[height, width]` (half-pixel centres, as
+ * TensorFlow and OpenCV resize images), one resize for the whole batch.
  */
-export function extractFeaturesWeights(
-  model: PneumothoraxDetectionModel,
-  image: tf.Tensor3D | tf.Tensor4D,
-): FeaturesWeights {
-  const batch = asBatchOfOne(image);
-  const outputs = model.predictWithFeatures(batch);
-  if (batch !== image) batch.dispose();
-  const fmap = outputs.skip4.squeeze([0]) as tf.Tensor3D;
-  const probabilities = Array.from(outputs.probabilities.dataSync());
-  tf.dispose([outputs.logits, outputs.probabilities, outputs.skip4]);
-  return { fmap, weights: model.denseKernel(), probabilities };
-}
-
-/**
- * The lab's `compute_cam`: the map of class `classIndex`, `fmap (h*w x c) . weights[:, k]`
- * reshaped to `[h, w]`.
- *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { computeCam } from "./cam.ts";
- * const fmap = tf.ones([2, 2, 3]) as tf.Tensor3D;
- * const weights = tf.tensor2d([[1, 0], [2, 0], [3, 1]]);
- * computeCam(1, fmap, weights).print(); // [[1, 1], [1, 1]]
- * ```
- */
-export function computeCam(
-  classIndex: number,
-  fmap: tf.Tensor3D,
-  weights: tf.Tensor2D,
-): tf.Tensor2D {
-  const [h, w, c] = fmap.shape;
-  if (weights.shape[0] !== c) {
-    throw new UsageError(`weights have ${weights.shape[0]} rows but fmap has ${c} channels`);
-  }
-  requireInteger("class index", classIndex, { min: 0, max: weights.shape[1] - 1 });
-  return tf.tidy(() => {
-    const column = weights.slice([0, classIndex], [c, 1]);
-    return fmap.reshape([h * w, c]).matMul(column).reshape([h, w]) as tf.Tensor2D;
-  });
-}
-
-/** The lab's `upsample`: bilinear resize of a map `[h, w]` to `[height, width]`. */
-export function upsample(cam: tf.Tensor2D, size: [number, number]): tf.Tensor2D {
+export function resizeMaps(maps: tf.Tensor3D, size: [number, number]): tf.Tensor3D {
   return tf.tidy(() =>
-    tf.image.resizeBilinear(cam.expandDims(2) as tf.Tensor3D, size, false, true)
-      .squeeze([2]) as tf.Tensor2D
+    tf.image.resizeBilinear(maps.expandDims(3) as tf.Tensor4D, size, false, true)
+      .squeeze([3]) as tf.Tensor3D
   );
 }
 
@@ -135,8 +91,8 @@ export interface CamBatch {
 }
 
 /**
- * The class activation maps of a batch in one forward pass, upsampled as {@link upsample}
- * does: `computeCam` and `upsample` of each image, for many images at once.
+ * The class activation maps of a batch in one forward pass, upsampled by {@link resizeMaps}:
+ * what notebook 05's `computeCam` and `upsample` give for one image, for many at once.
  *
  * @throws {UsageError} when the class index is not a column of the dense kernel, or the images
  * are not the model's size
@@ -150,9 +106,7 @@ export function computeCamBatch(
   const size = options.size ?? [model.imageSize, model.imageSize];
   return tf.tidy(() => {
     const { probabilities, cams: maps } = model.predictWithCams(images, classIndex);
-    const cams = tf.image.resizeBilinear(maps.expandDims(3) as tf.Tensor4D, size, false, true)
-      .squeeze([3]) as tf.Tensor3D;
-    return { cams, probabilities };
+    return { cams: resizeMaps(maps, size), probabilities };
   });
 }
 

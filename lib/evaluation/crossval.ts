@@ -21,7 +21,7 @@ import { type LabeledImages } from "../data/dataset.ts";
 import type { LabArrays } from "../data/lab_files.ts";
 import type { PneumothoraxDetectionModel } from "../model/model.ts";
 import { createRandom, shuffleInPlace } from "../core/random.ts";
-import { BOOTSTRAP_SAMPLES, bootstrapAucInterval, computeRoc } from "./roc.ts";
+import { BOOTSTRAP_SAMPLES, bootstrapAucInterval, rocAuc } from "./roc.ts";
 import { NUM_STEPS, train, type TrainOptions, type TrainResult } from "../training/train.ts";
 import { gatherImages } from "../data/schema.ts";
 
@@ -249,7 +249,7 @@ function scoreSet(labels: ArrayLike<number>, scores: ArrayLike<number>): ScoredS
   return {
     n: labels.length,
     positives: countPositives(labels),
-    auc: bothClasses(labels) ? computeRoc(labels, scores).auroc : null,
+    auc: bothClasses(labels) ? rocAuc(labels, scores) : null,
   };
 }
 

@@ -11,7 +11,7 @@ import type { LabeledImages } from "../data/dataset.ts";
 import { checkBatchSize, PREDICT_BATCH_SIZE } from "../model/predict.ts";
 import type { PneumothoraxDetectionModel } from "../model/model.ts";
 import { localizeDataset, type MaskedImages, priorPointing } from "./localization.ts";
-import { BOOTSTRAP_SAMPLES, bootstrapAucInterval, computeRoc } from "./roc.ts";
+import { BOOTSTRAP_SAMPLES, bootstrapAucInterval, rocAuc } from "./roc.ts";
 
 /** Options of {@link predictImages}. */
 export interface PredictOptions {
@@ -172,7 +172,7 @@ export async function evaluateModel(
   return {
     n,
     positives,
-    auc: bothClasses ? computeRoc(labels, scores).auroc : null,
+    auc: bothClasses ? rocAuc(labels, scores) : null,
     aucCi95,
     accuracy: n > 0 ? correct / n : 0,
     pointingGame: localization?.pointingGame ?? null,

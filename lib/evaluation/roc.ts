@@ -50,7 +50,7 @@ export interface RocCurveOptions {
   firstThreshold?: "maxPlusOne" | "infinity";
 }
 
-/** The lab's `compute_roc` result: the curve and the area under it. */
+/** What notebook 04's `computeRoc` (the lab's `compute_roc`) returns: the curve and its area. */
 export interface Roc {
   /** False-positive rate, as {@link RocCurve.fpr}. */
   fpr: number[];
@@ -288,21 +288,21 @@ export function auc(x: ArrayLike<number>, y: ArrayLike<number>): number {
 }
 
 /**
- * The lab's `compute_roc(y_true, y_pred)`: the ROC curve of {@link rocCurve} and its area
- * (scikit-learn's `roc_auc_score`).
+ * The area under the ROC curve, as scikit-learn's `roc_auc_score`: {@link auc} of
+ * {@link rocCurve}. (Notebook 04's `computeRoc` returns the curve with it; writing it is the
+ * student's.)
  *
  * @throws {UsageError} as {@link rocCurve}
  *
  * @example
  * ```ts
- * import { computeRoc } from "./roc.ts";
- * const { auroc } = computeRoc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]);
- * if (auroc !== 0.5) throw new Error("a constant predictor has AUC 0.5");
+ * import { rocAuc } from "./roc.ts";
+ * if (rocAuc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) !== 0.5) throw new Error("a constant scores 0.5");
  * ```
  */
-export function computeRoc(yTrue: ArrayLike<number>, yScore: ArrayLike<number>): Roc {
+export function rocAuc(yTrue: ArrayLike<number>, yScore: ArrayLike<number>): number {
   const { fpr, tpr } = rocCurve(yTrue, yScore);
-  return { fpr, tpr, auroc: auc(fpr, tpr) };
+  return auc(fpr, tpr);
 }
 
 /**
@@ -460,7 +460,7 @@ function sortForResampling(yTrue: ArrayLike<number>, yScore: ArrayLike<number>):
 /**
  * The area under the ROC curve when the case at position `k` counts `weights[k]` times: per
  * group of tied scores, the trapezoid `negatives * (positivesBefore + positives / 2)`,
- * normalised. Equal to {@link computeRoc}'s `auroc` for unit weights, in O(n) without sorting.
+ * normalised. Equal to {@link rocAuc} for unit weights, in O(n) without sorting.
  */
 function weightedAuc(cases: SortedCases, weights: Uint32Array): number {
   let truePositives = 0, falsePositives = 0, area = 0, start = 0;
@@ -496,10 +496,10 @@ function quantile(sorted: Float64Array, q: number): number {
  *
  * @example
  * ```ts
- * import { bootstrapAucInterval, computeRoc } from "./roc.ts";
+ * import { bootstrapAucInterval, rocAuc } from "./roc.ts";
  * const yTrue = [0, 0, 0, 1, 0, 1, 1, 1], yScore = [0.1, 0.2, 0.3, 0.35, 0.5, 0.6, 0.7, 0.9];
  * const { low, high } = bootstrapAucInterval(yTrue, yScore, { samples: 200, seed: 1 });
- * const { auroc } = computeRoc(yTrue, yScore);
+ * const auroc = rocAuc(yTrue, yScore);
  * if (!(low <= auroc && auroc <= high)) throw new Error("the interval holds the AUC");
  * ```
  */

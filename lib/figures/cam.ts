@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../core/errors.ts";
 import { type GrayImage, grayPixels, type Pixels, writePng } from "../core/png.ts";
-import { asGrayImage, type CamImage, upsample } from "../evaluation/cam.ts";
+import { asGrayImage, type CamImage, resizeMaps } from "../evaluation/cam.ts";
 import { PNEUMOTHORAX_CLASS } from "../data/schema.ts";
 import { type OverlayOptions, overlayPixels } from "./overlay.ts";
 import { type CamPlotOptions, plotCamOverlay } from "./cam_overlay.ts";
@@ -22,8 +22,8 @@ export const PANEL_GAP = 8;
 function resizedTo(map: GrayImage, size: { width: number; height: number }): GrayImage {
   if (map.width === size.width && map.height === size.height) return map;
   const data = tf.tidy(() => {
-    const small = tf.tensor2d(Float32Array.from(map.data), [map.height, map.width]);
-    return upsample(small, [size.height, size.width]).dataSync();
+    const small = tf.tensor3d(Float32Array.from(map.data), [1, map.height, map.width]);
+    return resizeMaps(small, [size.height, size.width]).dataSync();
   });
   return { data, width: size.width, height: size.height };
 }

@@ -71,13 +71,12 @@ function legendMarks(rows: { text: string; stroke: string; dash?: string }[]) {
  * The ROC curve (true-positive against false-positive rate, as the lab meant) with the chance
  * diagonal, and a legend holding the AUC and its confidence interval.
  *
- * @param roc the curve and AUC, as {@link computeRoc} returns
+ * @param roc the curve and its area, as notebook 04's `computeRoc` returns them
  *
  * @example
  * ```ts
- * import { computeRoc } from "../evaluation/roc.ts";
  * import { plotRoc } from "./roc.ts";
- * const figure = plotRoc(computeRoc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]));
+ * const figure = plotRoc({ fpr: [0, 0, 0.5, 0.5, 1], tpr: [0, 0.5, 0.5, 1, 1], auroc: 0.75 });
  * if (!figure.textContent?.includes("AUC 0.750")) throw new Error();
  * ```
  */

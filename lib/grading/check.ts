@@ -28,12 +28,18 @@ import {
 } from "./grader.ts";
 import { cellText, importsBefore, questionCells, readNotebook } from "./ipynb.ts";
 import { checkQuestion, type CheckResult, type Question, QUESTIONS } from "./questions.ts";
-import { groupedFolds, shareOnTube } from "./references.ts";
+import {
+  computeCam,
+  computeCost,
+  computeRoc,
+  extractFeaturesWeights,
+  groupedFolds,
+  predictClass,
+  shareOnTube,
+  upsample,
+} from "./references.ts";
 import { markAnswered } from "../notebook/unanswered.ts";
 import { LabError } from "../core/errors.ts";
-import { computeCost, predictClass } from "../model/loss.ts";
-import { computeRoc } from "../evaluation/roc.ts";
-import { computeCam, extractFeaturesWeights, upsample } from "../evaluation/cam.ts";
 import * as lab from "../mod.ts";
 
 /** The lab's reference answers, by the name of the question's answer they implement. */

@@ -7,10 +7,10 @@
  * cell's question and the first function it declares, so the error says what to write):
  *
  * ```ts ignore
- * function computeCost(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
- *   // TODO: the mean softmax cross-entropy of the logits against the one-hot labels.
+ * function areaOf(width: number, height: number): number {
+ *   // TODO: the area of the rectangle.
  *   // ANSWER BEGIN
- *   return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+ *   return width * height;
  *   // ANSWER END
  * }
  * ```

@@ -4,15 +4,15 @@
  * Deno runs only module workers, so the wasm backend's own threads never start and one training
  * step uses one core. Here each worker holds a replica of the model on its own wasm backend (its
  * own 4 GiB heap). A step splits the batch into one share per replica; each replica computes the
- * gradient of its share's part of the lab's cost (`computeCost` of each pass, weighted by the
+ * gradient of its share's part of the lab's cost (`trainingCost` of each pass, weighted by the
  * pass's fraction of the whole batch), in passes of at most {@link ParallelTrainer.microBatchSize}
  * images whose gradients it adds up (gradient accumulation, which bounds the memory of a pass);
  * the calling thread adds the replicas' gradients, which gives the gradient of the batch's mean
  * cost, and applies it with the caller's optimizer to the caller's model. Every request sends
  * the caller's current weights first, so the replicas always compute with exactly the weights
  * the optimizer produced (and with whatever a checkpoint restored). In exact arithmetic a step
- * equals `optimizer.minimize(() => computeCost(model.predictLogits(images), labels))`; in float32
- * it differs by the rounding of a different summation order.
+ * equals `optimizer.minimize(() => trainingCost({ logits: model.predictLogits(images), labels }))`;
+ * in float32 it differs by the rounding of a different summation order.
  *
  * Use it where the backend computes on the CPU in one thread (wasm), or to train batches larger
  * than one wasm heap holds (width 64 at batch 15, also on `onednn`, whose replicas then share

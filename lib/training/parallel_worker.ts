@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../backends/backend.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../model/model.ts";
 import type { ReplicaReply, ReplicaRequest } from "./parallel.ts";
-import { computeAccuracy, computeCost } from "../model/loss.ts";
+import { computeAccuracy, trainingCost } from "../model/loss.ts";
 
 type TrainRequest = Extract<ReplicaRequest, { type: "train" }>;
 type PredictRequest = Extract<ReplicaRequest, { type: "predict" }>;
@@ -91,7 +91,7 @@ function batchOf(
 }
 
 /**
- * Gradient of `sum over passes of computeCost(pass) x size / batchSize`: this share's part of the
+ * Gradient of `sum over passes of trainingCost(pass) x size / batchSize`: this share's part of the
  * gradient of the whole batch's mean cost.
  */
 function computeGradients(replica: PneumothoraxDetectionModel, request: TrainRequest) {
@@ -106,7 +106,7 @@ function computeGradients(replica: PneumothoraxDetectionModel, request: TrainReq
     const { value, grads } = tf.variableGrads(() => {
       const logits = replica.predictLogits(images);
       accuracy = tf.keep(computeAccuracy(logits, labels));
-      return tf.mul(computeCost(logits, labels), size / request.batchSize);
+      return tf.mul(trainingCost({ logits, labels }), size / request.batchSize);
     }, variables);
     let offset = 0;
     for (const variable of variables) {

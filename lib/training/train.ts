@@ -30,10 +30,9 @@ import { predictLogitsInBatches } from "../model/predict.ts";
 import { isOptimizerName, OPTIMIZER_NAMES, type OptimizerName } from "../model/optimizers.ts";
 import {
   computeAccuracy,
-  computeCost,
   type CostFunction,
-  predictClass,
   type PredictFunction,
+  trainingCost,
 } from "../model/loss.ts";
 import { BLOCK_COUNT, freezeBlocks, type PneumothoraxDetectionModel } from "../model/model.ts";
 import { createParallelTrainer, maxThreadBatchSize, type ParallelTrainer } from "./parallel.ts";
@@ -148,13 +147,14 @@ export interface TrainOptions {
    */
   augment?: Augmentation;
   /**
-   * The cost each step minimizes and every report gives (default {@link computeCost}, the
+   * The cost each step minimizes and every report gives (default {@link trainingCost}, the
    * lab's softmax cross-entropy on the logits). Notebook 02 passes the student's, so a wrong
    * cost trains wrongly, and shows it. Not with `workers`.
    */
   cost?: CostFunction;
   /**
-   * The prediction behind every accuracy reported (default {@link predictClass}, the argmax).
+   * The prediction behind every accuracy reported (default the argmax of the logits, as
+   * {@link computeAccuracy}).
    * Notebook 02 passes the student's. Not with `workers`.
    */
   predict?: PredictFunction;
@@ -210,7 +210,7 @@ export interface TrainResult {
 /** The cost and prediction a run scores with (see {@link TrainOptions.cost}). */
 interface Scoring {
   cost: CostFunction;
-  predict: PredictFunction;
+  predict?: PredictFunction;
 }
 
 /** `cost(logits, labels)`, checked to be a scalar tensor (a student's cost may not be). */
@@ -522,8 +522,8 @@ export async function train(
   const settings = resolveOptions(dataset, options);
   const { steps, batchSize, checkpointEvery, evalEvery } = settings;
   const scoring: Scoring = {
-    cost: options.cost ?? computeCost,
-    predict: options.predict ?? predictClass,
+    cost: options.cost ?? ((logits, labels) => trainingCost({ logits, labels })),
+    predict: options.predict,
   };
   requireOnePassFits(model, batchSize, options.workers ?? 0);
   const dir = options.checkpointDir;

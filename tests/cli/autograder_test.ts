@@ -90,7 +90,7 @@ Deno.test(
       for (
         const path of [
           "lib/grading/grader.ts",
-          "lib/evaluation/roc.ts",
+          "lib/grading/references.ts",
           "cli/grade.ts",
           "deno.lock",
         ]
@@ -116,7 +116,7 @@ Deno.test(
       );
       const cheat = await readNotebook(join(SOLUTIONS, "04_roc.ipynb"));
       cheat.cells.find((c) => c.metadata.lab?.question === "roc")!.source = toSourceLines(
-        'import { computeRoc as referenceRoc } from "../lib/evaluation/roc.ts";\n' +
+        'import { computeRoc as referenceRoc } from "../lib/grading/references.ts";\n' +
           "function computeRoc(a: number[], b: number[]) { return referenceRoc(a, b); }",
       );
       await writeNotebook(join(root, "submission", "04_roc.ipynb"), cheat);

@@ -8,11 +8,12 @@ import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { writeHandout } from "../../cli/release.ts";
+import { GRADER_REFERENCES, REFERENCES_STAND_IN, writeHandout } from "../../cli/release.ts";
+import { QUESTIONS } from "../../lib/grading/questions.ts";
 import { LabError, UsageError } from "../../lib/core/errors.ts";
 import { releaseNotebooks } from "../../lib/grading/release.ts";
 import { readNotebook, toSourceLines, writeNotebook } from "../../lib/grading/ipynb.ts";
-import { HAS_SOLUTIONS } from "../support/solutions.ts";
+import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
 import { runDeno, type TaskResult } from "../support/run_task.ts";
 import { denoKernelDir } from "../support/jupyter.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
@@ -49,7 +50,21 @@ Deno.test("a handout holds the student notebooks and no solutions; its grader fi
     assert.ok(!existsSync(join(dir, ".git")), "no git history (it holds the solutions)");
     const references = await Deno.readTextFile(join(dir, "lib", "grading", "references.ts"));
     assert.match(references, /the reference answer is not in the handout/);
-    assert.doesNotMatch(references, /new Set\(patientIds\)|masks\[index \* size/, "no answers");
+    assert.doesNotMatch(
+      references,
+      /new Set\(patientIds\)|masks\[index \* size|softmaxCrossEntropy|argMax|rocCurve\(|matMul|resizeBilinear|skip4/,
+      "no answers",
+    );
+    assert.ok(!existsSync(join(dir, REFERENCES_STAND_IN)), "the stand-in only as references.ts");
+    // Every graded function (the class question's answer is a constant, the library's own).
+    const answerNames = Object.values(QUESTIONS).flat().flatMap((q) => q.names)
+      .filter((name) => name !== "PNEUMOTHORAX_CLASS").join("|");
+    const definesAnswer = new RegExp(`(function|const|let|var)\\s+(${answerNames})\\b`);
+    for (const path of handout.files.filter((p) => /^(lib|cli|tools)\/.*\.ts$/.test(p))) {
+      if (path === GRADER_REFERENCES) continue;
+      const text = await Deno.readTextFile(join(dir, path));
+      assert.doesNotMatch(text, definesAnswer, `${path} defines a graded answer`);
+    }
     assert.ok(!existsSync(join(dir, "node_modules")), "untracked folders stay behind");
     assert.ok(!existsSync(join(dir, "data", "fast")), "untracked data stays behind");
     assert.deepEqual(skipped.filter((line) => !line.includes("deleted from the working")), []);
@@ -86,6 +101,22 @@ Deno.test("a handout holds the student notebooks and no solutions; its grader fi
       for (const q of notebook.questions) {
         assert.match(q.message, /not answered/, `${notebook.path} ${q.id}: ${q.message}`);
       }
+    }
+
+    // Without the references, the handout's grader still gives the solutions full marks.
+    if (HAS_SOLUTIONS) {
+      const solved = join(parent, "solved");
+      await Deno.mkdir(solved);
+      for (const name of ["02_training", "04_roc", "05_cam", "06_learned"]) {
+        await Deno.copyFile(join(SOLUTIONS, `${name}.ipynb`), join(solved, `${name}.ipynb`));
+      }
+      const full = await deno(["task", "grade", solved, "--json"], dir);
+      assert.equal(full.code, 0, full.stderr);
+      const marks = JSON.parse(full.stdout.slice(full.stdout.indexOf("{")));
+      const failed = marks.notebooks.flatMap((
+        n: { questions: { id: string; passed: boolean; message: string }[] },
+      ) => n.questions.filter((q) => !q.passed).map((q) => `${q.id}: ${q.message}`));
+      assert.deepEqual(failed, []);
     }
 
     const tests = await deno(["test", "-A", "tests/system/notebooks_test.ts"], dir);

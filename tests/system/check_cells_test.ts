@@ -22,7 +22,7 @@ import { type Notebook, toSourceLines, writeNotebook } from "../../lib/grading/i
 
 const SETUP =
   'import * as tf from "@tensorflow/tfjs";\nimport { auc, check, rocCurve, type Roc } from "lab";';
-const CHEAT_IMPORT = 'import { computeRoc as referenceRoc } from "../lib/evaluation/roc.ts";';
+const CHEAT_IMPORT = 'import { computeRoc as referenceRoc } from "../lib/grading/references.ts";';
 const CHEAT = `function computeRoc(yTrue: ArrayLike<number>, yScore: ArrayLike<number>): Roc {
   return referenceRoc(yTrue, yScore);
 }`;
@@ -66,7 +66,7 @@ const CASES: [string, Notebook, RegExp, RegExp][] = [
   [
     "an import of the reference in an earlier cell",
     notebook(`${SETUP}\n${CHEAT_IMPORT}`, CHEAT),
-    /^FAIL roc 0\/3: the notebook imports "\.\.\/lib\/evaluation\/roc\.ts"; /,
+    /^FAIL roc 0\/3: the notebook imports "\.\.\/lib\/grading\/references\.ts"; /,
     /^FAIL roc 0\/3: the notebook imports the lab's reference computeRoc/,
   ],
   ["an honest answer", notebook(SETUP, HONEST), /^PASS roc 3\/3: ok$/, /^PASS roc 3\/3: ok$/],
@@ -135,14 +135,14 @@ Deno.test("checkAnswer() fails a right answer the saved notebook does not hold y
 });
 
 Deno.test("checkAnswer() finds the lab's reference behind an answer, under any name", async () => {
-  const { computeRoc: reference } = await import("../../lib/evaluation/roc.ts");
+  const { computeRoc: reference } = await import("../../lib/grading/references.ts");
   const direct = await checkAnswer("roc", { answer: { computeRoc: reference }, notebook: null });
   assert.match(
     direct.message,
     /^the notebook imports the lab's reference computeRoc \(here 'computeRoc'\)/,
   );
   const viaModule = await checkAnswer("roc", {
-    answer: { computeRoc: { ...await import("../../lib/evaluation/roc.ts") } },
+    answer: { computeRoc: { ...await import("../../lib/grading/references.ts") } },
     notebook: null,
   });
   assert.equal(viaModule.passed, false);

@@ -19,6 +19,7 @@ import {
   writeNotebook,
 } from "../../lib/grading/ipynb.ts";
 import {
+  checkQuestion,
   QUESTIONS,
   TUBE_CASES,
   TUBE_SHARES,
@@ -26,6 +27,7 @@ import {
   tubeMasks,
 } from "../../lib/grading/questions.ts";
 import { HAS_SOLUTIONS, SOLUTIONS } from "../support/solutions.ts";
+import * as references from "../../lib/grading/references.ts";
 import { groupedFolds, shareOnTube } from "../../lib/grading/references.ts";
 
 const NAMES = Object.keys(QUESTIONS);
@@ -356,7 +358,7 @@ async function withCellBeforeAnswer(dir: string, code: string): Promise<string> 
   return path;
 }
 
-const REFERENCE = JSON.stringify(join(LAB_ROOT, "lib", "evaluation", "roc.ts"));
+const REFERENCE = JSON.stringify(join(LAB_ROOT, "lib", "grading", "references.ts"));
 
 Deno.test("gradeNotebook() scores zero every way of importing or reading the reference", {
   ignore: !HAS_SOLUTIONS,
@@ -398,7 +400,7 @@ function computeRoc(a: number[], b: number[]) { return { fpr: [], tpr: [], auroc
     const earlier: [string, RegExp][] = [
       [
         `import { computeRoc as ref } from ${REFERENCE};`,
-        /the notebook imports ".*lib\/evaluation\/roc\.ts"; a graded notebook may import only from "lab"/,
+        /the notebook imports ".*lib\/grading\/references\.ts"; a graded notebook may import only from "lab"/,
       ],
       [`import { computeRoc as ref } from "lab";`, /does not provide an export named/],
     ];
@@ -439,6 +441,25 @@ Deno.test("the tube question's written-out answers are the reference's", {
     TUBE_CASES.map(([, peaks]) => shareOnTube(peaks, tubeMasks(), TUBE_SIZE)),
     TUBE_SHARES,
   );
+});
+
+// The checks' expected values come from TensorFlow.js and the library's building blocks, so that
+// a handout's check cells work without the references; each reference must still pass.
+Deno.test("every reference answer passes its own question's check", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const graded = Object.values(QUESTIONS).flat()
+    .filter((q) => q.names.every((name) => name in references));
+  assert.deepEqual(
+    graded.map((q) => q.id).sort(),
+    ["cam", "cost", "features", "folds", "prediction", "roc", "tube", "upsample"],
+  );
+  for (const question of graded) {
+    const answer = Object.fromEntries(
+      question.names.map((name) => [name, references[name as keyof typeof references]]),
+    );
+    assert.deepEqual(await checkQuestion(question, answer, ""), { passed: true, message: "ok" });
+  }
 });
 
 Deno.test('"lab" exports no graded answer', async () => {

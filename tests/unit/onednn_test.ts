@@ -24,13 +24,13 @@ import {
 } from "../../lib/backends/onednn/mod.ts";
 import { createParallelTrainer } from "../../lib/training/parallel.ts";
 import { createRandom, type Random } from "../../lib/core/random.ts";
-import { computeCost } from "../../lib/model/loss.ts";
 import {
   type CpuFeatureProbe,
   type Precision,
   PRECISION_ENV,
   probeCpuFeatures,
 } from "../../lib/backends/precision.ts";
+import { computeCost } from "../../lib/grading/references.ts";
 
 /** Why oneDNN cannot run here, or undefined when it can (the tests that need it skip then). */
 const missing = (() => {

@@ -11,8 +11,8 @@ import {
 } from "../../lib/phantom/generator.ts";
 import { phantomImageSeed } from "../../lib/phantom/jobs.ts";
 import { OUTLINE_RGB, phantomContactSheet } from "../../lib/figures/contact_sheet.ts";
-import { computeRoc } from "../../lib/evaluation/roc.ts";
 import { createRandom, shuffleInPlace } from "../../lib/core/random.ts";
+import { computeRoc } from "../../lib/grading/references.ts";
 
 const PIXELS = PHANTOM_SIZE * PHANTOM_SIZE;
 /** Histogram bins of the leak check, as the issue states it. */

@@ -14,9 +14,10 @@ import {
   savePlot,
 } from "../../lib/figures/mod.ts";
 import { colorTable, HEAT_OPACITY } from "../../lib/figures/overlay.ts";
-import { computeRoc, thresholdForSensitivity } from "../../lib/evaluation/roc.ts";
+import { thresholdForSensitivity } from "../../lib/evaluation/roc.ts";
 import { UsageError } from "../../lib/core/errors.ts";
 import { PYTHON, pythonHas } from "../support/python.ts";
+import { computeRoc } from "../../lib/grading/references.ts";
 
 const HAS_PYTHON_XML = pythonHas("xml.dom.minidom");
 

@@ -3,13 +3,13 @@ import {
   auc,
   averagePrecision,
   bootstrapAucInterval,
-  computeRoc,
   operatingPoint,
   precisionRecallCurve,
   rocCurve,
   thresholdForSensitivity,
 } from "../../lib/evaluation/roc.ts";
 import { UsageError } from "../../lib/core/errors.ts";
+import { computeRoc } from "../../lib/grading/references.ts";
 import { createRandom } from "../../lib/core/random.ts";
 import { pythonHas, runPython } from "../support/python.ts";
 

@@ -20,10 +20,11 @@ import {
   type StepMetrics,
   train,
 } from "../../lib/training/train.ts";
-import { computeAccuracy, computeCost, predictClass } from "../../lib/model/loss.ts";
+import { computeAccuracy } from "../../lib/model/loss.ts";
 import { squareImages } from "../fixtures/lab_files.ts";
 import { lesionMapCost } from "../../lib/training/lesion_maps.ts";
 import { createAugmentation } from "../../lib/training/augment.ts";
+import { computeCost, predictClass } from "../../lib/grading/references.ts";
 
 await tf.setBackend("cpu");
 
