@@ -5,8 +5,8 @@
  * the result as JSON.
  *
  * Answers run in this process and can change its globals, so everything grading needs is settled
- * before the first answer is imported: each job's question, expected values (questions.ts) and
- * module URL; the nonce lives only in this module's scope; the write, the encoder and the
+ * before the first answer is imported: each job's question, the seed of the inputs its check
+ * draws, its expected values (questions.ts) and module URL; the nonce lives only in this module's scope; the write, the encoder and the
  * constructors are captured; the jobs are walked by index, not by an iterator an answer could
  * replace, and the line is built from primitives (no `JSON.stringify` of an object, whose
  * `toJSON` an answer could have planted).
@@ -15,7 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { pathToFileURL } from "node:url";
-import { type CheckResult, type Question, QUESTIONS } from "./questions.ts";
+import { type CheckResult, drawSeed, type Question, QUESTIONS } from "./questions.ts";
 import "../mod.ts";
 
 const write = Deno.stdout.write.bind(Deno.stdout);
@@ -44,6 +44,8 @@ interface Ready {
   question?: Question;
   url: string;
   expected?: unknown;
+  /** The seed of the inputs the check draws, drawn here before any answer runs. */
+  seed: number;
   /** Why it cannot be checked, when it cannot. */
   error?: string;
 }
@@ -59,19 +61,20 @@ const ready: Ready[] = [];
 for (const job of jobs) {
   const question = QUESTIONS[job.notebook]?.find((q) => q.id === job.id);
   const url = pathToFileURL(job.answerPath).href;
+  const seed = drawSeed();
   if (!question) {
-    ready.push({ url, error: `unknown question ${job.notebook}/${job.id}` });
+    ready.push({ url, seed, error: `unknown question ${job.notebook}/${job.id}` });
     continue;
   }
   try {
-    ready.push({ question, url, expected: await question.expect(fixtureDir) });
+    ready.push({ question, url, seed, expected: await question.expect(fixtureDir, seed) });
   } catch (error) {
-    ready.push({ url, error: `the check failed: ${(error as Error)?.message ?? error}` });
+    ready.push({ url, seed, error: `the check failed: ${(error as Error)?.message ?? error}` });
   }
 }
 const count = ready.length;
 
-async function check({ question, url, expected, error }: Ready): Promise<CheckResult> {
+async function check({ question, url, expected, seed, error }: Ready): Promise<CheckResult> {
   if (!question) return { passed: false, message: error ?? "no question" };
   let answer: Record<string, unknown>;
   try {
@@ -81,7 +84,7 @@ async function check({ question, url, expected, error }: Ready): Promise<CheckRe
     const notAnswered = (error as Error)?.name === "NotAnsweredError";
     return { passed: false, message: notAnswered ? "not answered" : `the cell failed: ${first}` };
   }
-  return await question.check({ answer, fixtureDir, expected });
+  return await question.check({ answer, fixtureDir, expected, seed });
 }
 
 for (let i = 0; i < count; i++) {

@@ -1,7 +1,9 @@
 /**
  * The graded questions of the six notebooks and their checks. A check receives the names a
  * student's answer cell defines and compares them with what a right answer gives on inputs it
- * makes itself; its message says which input, what was expected and what came back. The
+ * makes itself; its message says which input, what was expected and what came back. Besides fixed
+ * inputs, each check of a computed answer draws one input when it runs, from a fresh seed the
+ * message names, so an answer that hard-codes the outputs of the fixed inputs fails. The
  * expected values come from TensorFlow.js and the library's building blocks, never from the
  * reference answers (grading/references.ts), which a class's handout does not hold; a test holds
  * the two equal. Checks run in a
@@ -39,6 +41,8 @@ export interface CheckContext {
   fixtureDir: string;
   /** What {@link Question.expect} computed, before any answer ran. */
   expected: unknown;
+  /** The seed of the inputs drawn for this check ({@link drawSeed}), as `expect` got it. */
+  seed: number;
 }
 
 /** A graded question. */
@@ -51,20 +55,35 @@ export interface Question {
   names: string[];
   /** What the question asks, for reports. */
   title: string;
-  /** What a right answer gives on the check's inputs, as plain values; run before any answer. */
-  expect(fixtureDir: string): Promise<unknown>;
+  /**
+   * What a right answer gives on the check's inputs (the fixed ones and those drawn from `seed`),
+   * as plain values; run before any answer.
+   */
+  expect(fixtureDir: string, seed: number): Promise<unknown>;
   /** Checks an answer. */
   check(context: CheckContext): Promise<CheckResult>;
 }
 
-/** Runs question `question`'s check: its expected values first, then the answer. */
+/**
+ * A fresh seed for the inputs a check draws as it runs (0 to 2^31 - 1, from the system's
+ * cryptographic source): drawn anew by every check cell and every grading, before any answer runs.
+ */
+export function drawSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0] >>> 1;
+}
+
+/**
+ * Runs question `question`'s check: its expected values first, then the answer. The drawn inputs
+ * come from `seed` (default a fresh {@link drawSeed}).
+ */
 export async function checkQuestion(
   question: Question,
   answer: Record<string, unknown>,
   fixtureDir: string,
+  seed: number = drawSeed(),
 ): Promise<CheckResult> {
-  const expected = await question.expect(fixtureDir);
-  return await question.check({ answer, fixtureDir, expected });
+  const expected = await question.expect(fixtureDir, seed);
+  return await question.check({ answer, fixtureDir, expected, seed });
 }
 
 // Captured before any answer runs (see the module's documentation).
@@ -194,28 +213,37 @@ function randomLogits(seed: number, n: number): { logits: tf.Tensor2D; labels: t
   return { logits, labels };
 }
 
-/** The cost question's inputs: seed and number of rows. */
-const COST_CASES: [number, number][] = [[1, 6], [2, 15]];
+/** The cost question's inputs: seed, number of rows and what the message calls them. */
+function costCases(drawn: number): [number, number, string][] {
+  return [[1, 6, "6 random logits"], [2, 15, "15 random logits"], [
+    drawn,
+    10,
+    `10 logits drawn at check time (seed ${drawn})`,
+  ]];
+}
 
 const cost: Question = {
   id: "cost",
   points: 2,
   names: ["computeCost"],
   title: "the cost: softmax cross-entropy on the logits",
-  expect: () =>
-    Promise.resolve(COST_CASES.map(([seed, n]) => {
-      const { logits, labels } = randomLogits(seed, n);
-      return {
-        cost: valuesOf(tf.losses.softmaxCrossEntropy(labels, logits))[0],
-        onProbabilities: valuesOf(tf.losses.softmaxCrossEntropy(labels, tf.softmax(logits)))[0],
-      };
-    })),
-  check: ({ answer, expected }) =>
+  expect: (_, drawn) =>
+    Promise.resolve(
+      costCases(drawn).map(([seed, n]) => {
+        const { logits, labels } = randomLogits(seed, n);
+        return {
+          cost: valuesOf(tf.losses.softmaxCrossEntropy(labels, logits))[0],
+          onProbabilities: valuesOf(tf.losses.softmaxCrossEntropy(labels, tf.softmax(logits)))[0],
+        };
+      }),
+    ),
+  check: ({ answer, expected, seed: drawn }) =>
     guarded(async () => {
       const costs = expected as { cost: number; onProbabilities: number }[];
       const fn = requireFunction(answer, "computeCost");
-      for (let c = 0; c < COST_CASES.length; c++) {
-        const [seed, n] = COST_CASES[c];
+      const cases = costCases(drawn);
+      for (let c = 0; c < cases.length; c++) {
+        const [seed, n, name] = cases[c];
         const { logits, labels } = randomLogits(seed, n);
         const got = await attempt("computeCost(logits, labels)", () => fn(logits, labels));
         const value = requireTensor(got, "computeCost(logits, labels)", [])[0];
@@ -224,7 +252,7 @@ const cost: Question = {
             ? " (that is the loss of the probabilities: pass the logits, softmax is inside the loss)"
             : "";
           return fail(
-            `computeCost on ${n} random logits ${round(logits.dataSync().slice(0, 4))}... ` +
+            `computeCost on ${name} ${round(logits.dataSync().slice(0, 4))}... ` +
               `returned ${value.toFixed(5)}, expected the mean softmax cross-entropy ` +
               `${costs[c].cost.toFixed(5)}${hint}`,
           );
@@ -239,32 +267,43 @@ const prediction: Question = {
   points: 1,
   names: ["predictClass"],
   title: "the prediction: the class with the largest logit",
-  expect: () => Promise.resolve(valuesOf(randomLogits(3, 8).logits.argMax(1))),
-  check: ({ answer, expected }) =>
+  expect: (_, drawn) =>
+    Promise.resolve([3, drawn].map((seed) => valuesOf(randomLogits(seed, 8).logits.argMax(1)))),
+  check: ({ answer, expected, seed: drawn }) =>
     guarded(async () => {
-      const classes = expected as number[];
+      const classes = expected as number[][];
       const fn = requireFunction(answer, "predictClass");
-      const { logits } = randomLogits(3, 8);
-      const got = await attempt("predictClass(logits)", () => fn(logits));
-      const values = requireTensor(got, "predictClass(logits)", [8]);
-      if (!same(values, classes)) {
-        return fail(
-          `predictClass on logits ${round(logits.dataSync())} returned ${round(values, 0)}, ` +
-            `expected the argmax of each row ${round(classes, 0)}`,
-        );
+      const seeds = [3, drawn];
+      for (let c = 0; c < seeds.length; c++) {
+        const { logits } = randomLogits(seeds[c], 8);
+        const got = await attempt("predictClass(logits)", () => fn(logits));
+        const values = requireTensor(got, "predictClass(logits)", [8]);
+        if (!same(values, classes[c])) {
+          const drawnText = c === 0 ? "" : ` (drawn at check time, seed ${drawn})`;
+          return fail(
+            `predictClass on logits${drawnText} ${round(logits.dataSync())} returned ` +
+              `${round(values, 0)}, expected the argmax of each row ${round(classes[c], 0)}`,
+          );
+        }
       }
       return ok;
     }),
 };
 
-function rocInputs(): [string, number[], number[]][] {
-  const random = createRandom(11);
-  const labels = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+/** `n` labels, a third positive, and scores in steps of 0.05 (so with ties) drawn from `seed`. */
+function tiedScores(seed: number, n: number): [number[], number[]] {
+  const random = createRandom(seed);
+  const labels = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
   const scores = labels.map((y) => Math.round((random() + y * 0.4) * 20) / 20);
+  return [labels, scores];
+}
+
+function rocInputs(drawn: number): [string, number[], number[]][] {
   return [
     ["4 scores", [0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]],
-    ["40 scores with ties", labels, scores],
+    ["40 scores with ties", ...tiedScores(11, 40)],
     ["constant scores", [0, 1, 0, 1, 1], [0.5, 0.5, 0.5, 0.5, 0.5]],
+    [`30 scores drawn at check time (seed ${drawn})`, ...tiedScores(drawn, 30)],
   ];
 }
 
@@ -273,12 +312,13 @@ const roc: Question = {
   points: 3,
   names: ["computeRoc"],
   title: "computeRoc: false and true positive rates, and the area under the curve",
-  expect: () => Promise.resolve(rocInputs().map(([, yTrue, yScore]) => rocAuc(yTrue, yScore))),
-  check: ({ answer, expected }) =>
+  expect: (_, drawn) =>
+    Promise.resolve(rocInputs(drawn).map(([, yTrue, yScore]) => rocAuc(yTrue, yScore))),
+  check: ({ answer, expected, seed: drawn }) =>
     guarded(async () => {
       const aurocs = expected as number[];
       const fn = requireFunction(answer, "computeRoc");
-      const inputs = rocInputs();
+      const inputs = rocInputs(drawn);
       for (let c = 0; c < inputs.length; c++) {
         const [name, yTrue, yScore] = inputs[c];
         const want = aurocs[c];
@@ -315,10 +355,10 @@ const roc: Question = {
     }),
 };
 
-/** A tiny model and one image for the CAM questions (cpu, seeded). */
-function tinyModel(): { model: PneumothoraxDetectionModel; image: tf.Tensor4D } {
-  const model = createModel({ width: 2, imageSize: 32, seed: 5 });
-  const random = createRandom(9);
+/** A tiny model and one image for the features question (cpu), both from `seed`. */
+function tinyModel(seed: number): { model: PneumothoraxDetectionModel; image: tf.Tensor4D } {
+  const model = createModel({ width: 2, imageSize: 32, seed });
+  const random = createRandom(seed + 4);
   const image = tf.tensor4d(
     Array.from({ length: 32 * 32 }, () => Math.floor(random() * 256)),
     [1, 32, 32, 1],
@@ -331,39 +371,63 @@ const features: Question = {
   points: 1,
   names: ["extractFeaturesWeights"],
   title: "extract the final feature maps and the dense weights",
-  expect: () => {
-    const { model, image } = tinyModel();
-    const fmap = valuesOf(model.predictWithFeatures(image).skip4);
-    const weights = toArray(model.denseKernel().dataSync());
-    model.dispose();
-    return Promise.resolve({ fmap, weights });
-  },
-  check: ({ answer, expected }) =>
+  expect: (_, drawn) =>
+    Promise.resolve([5, drawn].map((seed) => {
+      const { model, image } = tinyModel(seed);
+      const fmap = valuesOf(model.predictWithFeatures(image).skip4);
+      const weights = toArray(model.denseKernel().dataSync());
+      model.dispose();
+      return { fmap, weights };
+    })),
+  check: ({ answer, expected, seed: drawn }) =>
     guarded(async () => {
-      const want = expected as { fmap: number[]; weights: number[] };
+      const wanted = expected as { fmap: number[]; weights: number[] }[];
       const fn = requireFunction(answer, "extractFeaturesWeights");
-      const { model, image } = tinyModel();
-      const got = await attempt("extractFeaturesWeights(model, image)", () => fn(model, image)) as {
-        fmap?: unknown;
-        weights?: unknown;
-      };
-      const fmap = requireTensor(got?.fmap, "extractFeaturesWeights(...).fmap", [2, 2, 16]);
-      const weights = requireTensor(got?.weights, "extractFeaturesWeights(...).weights", [16, 2]);
-      if (!closeTo(fmap, want.fmap, 1e-4)) {
-        return fail("fmap differs from the model's skip4 feature maps for that image");
-      }
-      if (!closeTo(weights, want.weights, 1e-6)) {
-        return fail("weights differ from the kernel of the model's dense ('logits') layer");
+      const seeds = [5, drawn];
+      for (let c = 0; c < seeds.length; c++) {
+        const want = wanted[c];
+        const { model, image } = tinyModel(seeds[c]);
+        const got = await attempt(
+          "extractFeaturesWeights(model, image)",
+          () => fn(model, image),
+        ) as {
+          fmap?: unknown;
+          weights?: unknown;
+        };
+        const fmap = requireTensor(got?.fmap, "extractFeaturesWeights(...).fmap", [2, 2, 16]);
+        const weights = requireTensor(got?.weights, "extractFeaturesWeights(...).weights", [16, 2]);
+        const which = c === 0 ? "" : ` (a model drawn at check time, seed ${drawn})`;
+        if (!closeTo(fmap, want.fmap, 1e-4)) {
+          return fail(`fmap differs from the model's skip4 feature maps for that image${which}`);
+        }
+        if (!closeTo(weights, want.weights, 1e-6)) {
+          return fail(
+            `weights differ from the kernel of the model's dense ('logits') layer${which}`,
+          );
+        }
       }
       return ok;
     }),
 };
 
-/** The CAM question's inputs: feature maps [3, 4, 5] and weights [5, 2] (seeded). */
-function camInputs(): { fmap: tf.Tensor3D; weights: tf.Tensor2D } {
-  const random = createRandom(4);
-  const fmap = tf.tensor3d(Array.from({ length: 3 * 4 * 5 }, () => random()), [3, 4, 5]);
-  const weights = tf.tensor2d(Array.from({ length: 10 }, () => random() - 0.5), [5, 2]);
+/** The CAM question's cases: the fixed one, then one drawn at check time, of another shape. */
+function camCases(
+  drawn: number,
+): { seed: number; shape: [number, number, number]; name: string }[] {
+  return [
+    { seed: 4, shape: [3, 4, 5], name: "" },
+    { seed: drawn, shape: [4, 3, 6], name: ` (drawn at check time, seed ${drawn})` },
+  ];
+}
+
+/** A CAM case's inputs: feature maps of `shape` [h, w, c] and weights [c, 2], from `seed`. */
+function camInputs(
+  seed: number,
+  [h, w, c]: [number, number, number],
+): { fmap: tf.Tensor3D; weights: tf.Tensor2D } {
+  const random = createRandom(seed);
+  const fmap = tf.tensor3d(Array.from({ length: h * w * c }, () => random()), [h, w, c]);
+  const weights = tf.tensor2d(Array.from({ length: c * 2 }, () => random() - 0.5), [c, 2]);
   return { fmap, weights };
 }
 
@@ -372,30 +436,39 @@ const cam: Question = {
   points: 2,
   names: ["computeCam"],
   title: "compute the class activation map",
-  expect: () => {
-    const { fmap, weights } = camInputs();
-    const maps = valuesOf(tf.tidy(() => tf.matMul(fmap.reshape([3 * 4, 5]), weights))); // [12, 2]
-    return Promise.resolve([0, 1].map((c) => maps.filter((_, i) => i % 2 === c)));
-  },
-  check: ({ answer, expected }) =>
+  expect: (_, drawn) =>
+    Promise.resolve(
+      camCases(drawn).map(({ seed, shape: [h, w, c] }) => {
+        const { fmap, weights } = camInputs(seed, [h, w, c]);
+        const maps = valuesOf(tf.tidy(() => tf.matMul(fmap.reshape([h * w, c]), weights))); // [hw, 2]
+        tf.dispose([fmap, weights]);
+        return [0, 1].map((k) => maps.filter((_, i) => i % 2 === k));
+      }),
+    ),
+  check: ({ answer, expected, seed: drawn }) =>
     guarded(async () => {
-      const maps = expected as number[][];
+      const wanted = expected as number[][][];
       const fn = requireFunction(answer, "computeCam");
-      const { fmap, weights } = camInputs();
-      for (const classIndex of [0, 1]) {
-        const got = await attempt(
-          `computeCam(${classIndex}, fmap, weights)`,
-          () => fn(classIndex, fmap, weights),
-        );
-        const what = `computeCam(${classIndex}, fmap [3,4,5], weights)`;
-        const values = requireTensor(got, what, [3, 4]);
-        if (!closeTo(values, maps[classIndex], 1e-4)) {
-          return fail(
-            `computeCam(${classIndex}, fmap [3,4,5], weights [5,2]) returned ${
-              round(values.slice(0, 4))
-            }..., expected ${round(maps[classIndex].slice(0, 4))}... (fmap reshaped to ` +
-              `[h*w, c] times weights[:, ${classIndex}])`,
+      const cases = camCases(drawn);
+      for (let k = 0; k < cases.length; k++) {
+        const { seed, shape: [h, w, c], name } = cases[k];
+        const { fmap, weights } = camInputs(seed, [h, w, c]);
+        for (const classIndex of [0, 1]) {
+          const got = await attempt(
+            `computeCam(${classIndex}, fmap, weights)`,
+            () => fn(classIndex, fmap, weights),
           );
+          const what = `computeCam(${classIndex}, fmap [${h},${w},${c}], weights)${name}`;
+          const values = requireTensor(got, what, [h, w]);
+          const want = wanted[k][classIndex];
+          if (!closeTo(values, want, 1e-4)) {
+            return fail(
+              `computeCam(${classIndex}, fmap [${h},${w},${c}], weights [${c},2])${name} returned ${
+                round(values.slice(0, 4))
+              }..., expected ${round(want.slice(0, 4))}... (fmap reshaped to ` +
+                `[h*w, c] times weights[:, ${classIndex}])`,
+            );
+          }
         }
       }
       return ok;
@@ -418,33 +491,61 @@ const pneumothoraxClass: Question = {
     }),
 };
 
-/** The upsampling question's map. */
+/** The upsampling question's fixed map. */
 const UPSAMPLE_MAP = [[0, 1, 2], [3, 4, 5]];
+
+/** An upsampling case: the map `[h, w]`, the size asked for, and how the message names it. */
+interface UpsampleCase {
+  map: number[][];
+  size: [number, number];
+  name: string;
+}
+
+/** The fixed case, then a 3 x 2 map drawn at check time, upsampled to 6 x 5. */
+function upsampleCases(drawn: number): UpsampleCase[] {
+  const random = createRandom(drawn);
+  const map = [0, 1, 2].map(() => [0, 1].map(() => toNumber(toFixed(random() * 10, 2))));
+  return [
+    { map: UPSAMPLE_MAP, size: [4, 6], name: "upsample([[0,1,2],[3,4,5]], [4, 6])" },
+    { map, size: [6, 5], name: `upsample(${JSON.stringify(map)}, [6, 5]) (drawn, seed ${drawn})` },
+  ];
+}
 
 const upsampling: Question = {
   id: "upsample",
   points: 1,
   names: ["upsample"],
   title: "upsample the map to the image size",
-  expect: () =>
+  expect: (_, drawn) =>
     Promise.resolve(
-      valuesOf(tf.tidy(() =>
-        tf.image.resizeBilinear(tf.tensor3d(UPSAMPLE_MAP.flat(), [2, 3, 1]), [4, 6], false, true)
-      )),
+      upsampleCases(drawn).map(({ map, size }) =>
+        valuesOf(tf.tidy(() =>
+          tf.image.resizeBilinear(
+            tf.tensor3d(map.flat(), [map.length, map[0].length, 1]),
+            size,
+            false,
+            true,
+          )
+        ))
+      ),
     ),
-  check: ({ answer, expected }) =>
+  check: ({ answer, expected, seed: drawn }) =>
     guarded(async () => {
-      const want = expected as number[];
+      const wanted = expected as number[][];
       const fn = requireFunction(answer, "upsample");
-      const map = tf.tensor2d(UPSAMPLE_MAP);
-      const got = await attempt("upsample(cam [2,3], [4, 6])", () => fn(map, [4, 6]));
-      const values = requireTensor(got, "upsample(cam [2,3], [4, 6])", [4, 6]);
-      if (!closeTo(values, want, 1e-4)) {
-        return fail(
-          `upsample([[0,1,2],[3,4,5]], [4, 6]) returned ${round(values.slice(0, 6), 3)}... ` +
-            `expected bilinear ${round(want.slice(0, 6), 3)}... (tf.image.resizeBilinear ` +
-            "with halfPixelCenters)",
-        );
+      const cases = upsampleCases(drawn);
+      for (let c = 0; c < cases.length; c++) {
+        const { map, size, name } = cases[c];
+        const shape = `upsample(cam [${map.length},${map[0].length}], [${size}])`;
+        const got = await attempt(shape, () => fn(tf.tensor2d(map), [...size]));
+        const values = requireTensor(got, shape, size);
+        if (!closeTo(values, wanted[c], 1e-4)) {
+          return fail(
+            `${name} returned ${round(values.slice(0, 6), 3)}... expected bilinear ` +
+              `${round(wanted[c].slice(0, 6), 3)}... (tf.image.resizeBilinear with ` +
+              "halfPixelCenters)",
+          );
+        }
       }
       return ok;
     }),

@@ -1,5 +1,6 @@
 import { LAB_ROOT } from "../../lib/core/paths.ts";
 import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import {
   forbiddenUse,
@@ -459,6 +460,57 @@ Deno.test("every reference answer passes its own question's check", {
       question.names.map((name) => [name, references[name as keyof typeof references]]),
     );
     assert.deepEqual(await checkQuestion(question, answer, ""), { passed: true, message: "ok" });
+  }
+});
+
+/** A value with its tensors turned to plain data, so that it can be given back later. */
+function frozen(value: unknown): unknown {
+  if (value instanceof tf.Tensor) {
+    return { tensor: Array.from(value.dataSync()), shape: value.shape };
+  }
+  if (Array.isArray(value)) return value.map(frozen);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, frozen(v)]));
+  }
+  return value;
+}
+
+function thawed(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(thawed);
+  if (value !== null && typeof value === "object") {
+    const { tensor, shape } = value as { tensor?: number[]; shape?: number[] };
+    if (tensor && shape) return tf.tensor(tensor, shape);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, thawed(v)]));
+  }
+  return value;
+}
+
+// A student who runs a right answer once and hard-codes what it returned: the replay passes the
+// same inputs, and fails the input the next check draws.
+Deno.test("an answer that replays another check's outputs fails the input drawn at check time", {
+  ignore: !HAS_SOLUTIONS,
+}, async () => {
+  const drawing = ["cost", "prediction", "roc", "features", "cam", "upsample"];
+  for (const question of Object.values(QUESTIONS).flat().filter((q) => drawing.includes(q.id))) {
+    const [name] = question.names;
+    const reference = references[name as keyof typeof references] as (...a: unknown[]) => unknown;
+    const outputs: unknown[] = [];
+    const recorder = (...args: unknown[]) => {
+      const result = reference(...args);
+      outputs.push(frozen(result));
+      return result;
+    };
+    const recorded = await checkQuestion(question, { [name]: recorder }, "", 1234);
+    assert.equal(recorded.passed, true, `${question.id}: ${recorded.message}`);
+    const replayer = () => {
+      let next = 0;
+      return { [name]: () => thawed(outputs[next++]) };
+    };
+    const again = await checkQuestion(question, replayer(), "", 1234);
+    assert.equal(again.passed, true, `${question.id} replayed on the same draw: ${again.message}`);
+    const drawn = await checkQuestion(question, replayer(), "", 98765);
+    assert.equal(drawn.passed, false, `${question.id} replayed on another draw`);
+    assert.match(drawn.message, /seed 98765/, question.id);
   }
 });
 
