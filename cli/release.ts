@@ -147,10 +147,10 @@ export interface Handout {
 
 /**
  * Writes the class's copy of the repository at `root` into `dir`: every tracked file (as it is
- * in the working tree, modes kept) except those under `notebooks/solutions/`, with a stand-in for
- * {@link GRADER_REFERENCES}, and GitHub
- * Classroom's autograding workflow and configuration (lib/grading/classroom.ts). A tracked file
- * deleted from the working tree is left out, and said so.
+ * in the working tree, modes kept) except those under `notebooks/solutions/`, with
+ * {@link REFERENCES_STAND_IN} as {@link GRADER_REFERENCES}, and GitHub Classroom's autograding
+ * workflow and configuration (lib/grading/classroom.ts). A tracked file deleted from the working
+ * tree is left out, and said so.
  *
  * @throws {UsageError} when `dir` is inside the repository's `notebooks/`, contains the
  * repository, or exists and is not empty
@@ -167,9 +167,9 @@ export async function writeHandout(
   const files: string[] = [];
   for (const path of await trackedFiles(root)) {
     if (isWithin(join(root, path), join(root, "notebooks", "solutions"))) continue;
+    if (path === REFERENCES_STAND_IN) continue;
     const to = join(target, path);
     await Deno.mkdir(dirname(to), { recursive: true });
-    if (path === REFERENCES_STAND_IN) continue;
     if (path === GRADER_REFERENCES) {
       await Deno.copyFile(join(root, REFERENCES_STAND_IN), to);
       files.push(path);

@@ -6,8 +6,8 @@
  * message names, so an answer that hard-codes the outputs of the fixed inputs fails. The
  * expected values come from TensorFlow.js and the library's building blocks, never from the
  * reference answers (grading/references.ts), which a class's handout does not hold; a test holds
- * the two equal. Checks run in a
- * sandboxed subprocess (see sandbox.ts), a student's questions one after another.
+ * the two equal. Checks run in a sandboxed subprocess (see sandbox.ts), a student's questions one
+ * after another.
  *
  * An answer runs in the same JavaScript realm as its check, and could rewrite what the check
  * relies on (`Math.abs = () => 0`, `Array.prototype.join`, what the reference computes with). So
