@@ -310,7 +310,7 @@ function trainStep(
     ? nextMaskedTrainBatch(dataset, batchSize, options.augment)
     : [...nextTrainBatch(dataset, batchSize, options.augment), undefined];
   let accuracy: tf.Scalar | undefined;
-  let mapCost: tf.Scalar | undefined;
+  let classification: tf.Scalar | undefined;
   try {
     const cost = optimizer.minimize(
       () => {
@@ -318,22 +318,20 @@ function trainStep(
           ? model.predictWithCams(images)
           : { logits: model.predictLogits(images), cams: undefined };
         accuracy = tf.keep(computeAccuracy(logits, labels, scoring.predict));
-        const classification = scoredCost(scoring, logits, labels);
+        classification = tf.keep(scoredCost(scoring, logits, labels));
         if (!cams) return classification;
-        mapCost = tf.keep(tf.mul(lesionMapCost(cams, masks!), options.lesionMaps));
-        return tf.add(classification, mapCost);
+        return tf.add(classification, tf.mul(lesionMapCost(cams, masks!), options.lesionMaps));
       },
       true,
       model.trainableVariables(),
     )!;
-    const value = cost.dataSync()[0] - (mapCost?.dataSync()[0] ?? 0);
-    cost.dispose();
-    return { cost: value, accuracy: accuracy!.dataSync()[0] };
+    if (cost !== classification) cost.dispose();
+    return { cost: classification!.dataSync()[0], accuracy: accuracy!.dataSync()[0] };
   } finally {
     tf.dispose([images, labels]);
     masks?.dispose();
     accuracy?.dispose();
-    mapCost?.dispose();
+    classification?.dispose();
   }
 }
 

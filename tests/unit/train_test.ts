@@ -378,11 +378,13 @@ Deno.test("train() with lesionMaps moves the maps' mass onto the lesions and rep
   const supervised = createModel({ width: 2, imageSize: size, seed: 6 });
   const before = mapCost(plain);
   const labelsOnly = await train(plain, masked(), options);
+  const tensors = tf.memory().numTensors;
   const withMaps = await train(supervised, masked(), {
     ...options,
     lesionMaps: 1,
     augment: createAugmentation({ seed: 1, maxRotation: 0, maxScale: 0, maxGamma: 1 }),
   });
+  assert.equal(tf.memory().numTensors, tensors, "no tensors leak");
   const [after, afterPlain] = [mapCost(supervised), mapCost(plain)];
   assert.ok(after < before && after < afterPlain, `map cost ${before} -> ${after} (${afterPlain})`);
   assert.ok(withMaps.train.every(({ cost }) => cost > 0 && cost < 2), "classification costs");
